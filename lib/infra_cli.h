@@ -1,0 +1,74 @@
+/* infra_cli.h - the common command line of every infrakit tool (DESIGN.md section 2).
+ *
+ * Each tool has one argp option table; it includes infra_cli_argp as a child:
+ *
+ *     static struct infra_cli cli;
+ *     static const struct argp_child children[] = { { &infra_cli_argp, 0, NULL, 0 }, { 0 } };
+ *     ...in the tool's parser:  case ARGP_KEY_INIT: state->child_inputs[0] = &cli; break;
+ *     infra_cli_init(&cli, "tool", INFRA_CLI_NAGIOS?);  argp_parse(...);  infra_cli_finish(&cli);
+ *
+ * The option table is the single source of truth: the hidden --list-options
+ * prints every option of the whole argp tree (tool + common) one per line as
+ *     --long<TAB>-s<TAB>ARG<TAB>values<TAB>doc
+ * (empty fields as "-"; values are `a|b|c` taken from a "{a|b|c}" prefix of the
+ * doc string, or "FILE"/"DIR" when the argument name says so) and exits 0.
+ * scripts/gen-completions turns that into bash and zsh completions, and
+ * tests/real/... checks that man/<tool>.1 documents exactly those options.
+ *
+ * Usage errors exit INFRA_EXIT_UNKNOWN (3) with "tool: message" and
+ * "Try 'tool --help' ..." (argp_err_exit_status).  --help and --version exit 0.
+ * Ownership: strings in struct infra_cli point into argv (borrowed).
+ */
+#ifndef INFRA_CLI_H
+#define INFRA_CLI_H
+
+#include <argp.h>
+#include <stdio.h>
+
+#include "infra_http.h"
+
+enum infra_format {
+	INFRA_FORMAT_AUTO = 0, /* text on a terminal, json otherwise */
+	INFRA_FORMAT_JSON,
+	INFRA_FORMAT_PROM,
+	INFRA_FORMAT_TEXT,
+	INFRA_FORMAT_NAGIOS,
+};
+
+enum infra_cli_flags {
+	INFRA_CLI_NAGIOS = 1 << 0, /* the tool is a check: --format accepts nagios */
+};
+
+struct infra_cli {
+	const char *tool;
+	unsigned flags;
+	enum infra_format format;
+	const char *output;  /* -o FILE, or NULL for stdout */
+	double timeout;      /* seconds per request */
+	int jobs;            /* parallel requests */
+	int verbose;         /* -v count */
+	int quiet;
+	const char *cacert, *cert, *key;
+	int insecure;
+};
+
+extern const struct argp infra_cli_argp;       /* --format json|prom|text */
+extern const struct argp infra_cli_check_argp; /* the same plus --format nagios (checks) */
+
+/* argp_program_version / bug address / err exit status for the tool. */
+void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags);
+/* After argp_parse: resolve FORMAT_AUTO, set up logging, register the stdout check. */
+void infra_cli_finish(struct infra_cli *cli);
+/* HTTP options from the common flags (timeout, TLS). */
+void infra_cli_http_opts(const struct infra_cli *cli, struct infra_http_opts *opts);
+/* Parse "30", "1.5", "90s", "15m", "2h", "7d" into seconds; -EINVAL if bad. */
+int infra_parse_duration(const char *s, double *seconds);
+/* Strict integer parse with bounds; -EINVAL/-ERANGE. */
+int infra_parse_long(const char *s, long min, long max, long *out);
+/* Print the option list of an argp tree (used by --list-options). */
+void infra_cli_list_options(const struct argp *root, unsigned flags, FILE *out);
+/* Flush and close stdout; returns 0 or -errno (ENOSPC, EPIPE, EIO...).  Tools call
+ * it last and turn a failure into INFRA_EXIT_UNKNOWN. */
+int infra_close_stdout(void);
+
+#endif
