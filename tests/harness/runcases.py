@@ -147,7 +147,18 @@ def promcheck(path, logdir):
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
 
-def compare(fmt, got, expected_path, ignore, problems, what):
+def unexpand(text, ctx):
+    """Put placeholders back for run-specific values (ports, temp dirs) so goldens are stable."""
+    pairs = [(v, "{" + k + "}") for k, v in ctx.items() if k.startswith("sim.") or k == "tmp"]
+    for v, k in sorted(pairs, key=lambda p: -len(p[0])):
+        if v:
+            text = text.replace(v, k)
+    return text
+
+
+def compare(fmt, got, expected_path, ignore, problems, what, ctx=None):
+    if ctx:
+        got = unexpand(got, ctx)
     got_n = normalise(fmt, got, ignore)
     if UPDATE:
         os.makedirs(os.path.dirname(expected_path), exist_ok=True)
@@ -216,7 +227,7 @@ def run_case(path):
             problems.append(f"exit status {r.returncode}, expected {exp['exit']}; stderr: {err.strip()[:800]}")
         fmt = exp.get("format", "text")
         if "stdout" in exp:
-            compare(fmt, out, os.path.join(casedir, exp["stdout"]), ignore, problems, "stdout")
+            compare(fmt, out, os.path.join(casedir, exp["stdout"]), ignore, problems, "stdout", ctx)
         for s in exp.get("stdout_contains", []):
             if expand(s, ctx) not in out:
                 problems.append(f"stdout lacks {s!r}")
@@ -240,7 +251,7 @@ def run_case(path):
             with open(fpath) as f:
                 content = f.read()
             ffmt = "prom" if fpath.endswith(".prom") else "json" if fpath.endswith(".json") else "text"
-            compare(ffmt, content, os.path.join(casedir, golden), ignore, problems, f"file {os.path.basename(fpath)}")
+            compare(ffmt, content, os.path.join(casedir, golden), ignore, problems, f"file {os.path.basename(fpath)}", ctx)
             if ffmt == "prom" and exp.get("promcheck", True):
                 ok, msg = promcheck(fpath, tmp)
                 if not ok:
