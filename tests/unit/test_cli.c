@@ -111,7 +111,7 @@ int main(void)
 		char *argv[] = { "tool", "-f", "nagios", NULL };
 		rc = run(&argp, 0, argv, out, sizeof(out));
 		tap_inteq(rc, INFRA_EXIT_UNKNOWN, "nagios format refused for a non-check tool: exit 3");
-		tap_ok(strstr(out, "tool: unknown format 'nagios' (json, prom, text)\n") != NULL, "one clear line: %s", out);
+		tap_ok(strstr(out, "tool: unknown format 'nagios' (json, prom, text)\n") != NULL, "one clear line naming the format");
 		tap_ok(strstr(out, "Try `tool --help'") || strstr(out, "Try 'tool --help'"), "points at --help");
 		rc = run(&check_argp, INFRA_CLI_NAGIOS, argv, out, sizeof(out));
 		tap_inteq(rc, 0, "nagios format accepted for a check");
