@@ -141,9 +141,12 @@ def normalise(fmt, text, ignore):
     return norm_text(text, ignore)
 
 
-def promcheck(path, logdir):
+def promcheck(path, lint_allow=None):
     checker = os.path.join(SRC, "tests", "real", "promcheck")
-    r = subprocess.run([checker, path], capture_output=True, text=True)
+    env = dict(os.environ)
+    if lint_allow:
+        env["PROMCHECK_LINT_ALLOW"] = lint_allow
+    r = subprocess.run([checker, path], capture_output=True, text=True, env=env)
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
 
@@ -253,14 +256,14 @@ def run_case(path):
             ffmt = "prom" if fpath.endswith(".prom") else "json" if fpath.endswith(".json") else "text"
             compare(ffmt, content, os.path.join(casedir, golden), ignore, problems, f"file {os.path.basename(fpath)}", ctx)
             if ffmt == "prom" and exp.get("promcheck", True):
-                ok, msg = promcheck(fpath, tmp)
+                ok, msg = promcheck(fpath, exp.get("lint_allow"))
                 if not ok:
                     problems.append(f"promcheck {fpath}: {msg}")
         if fmt == "prom" and exp.get("promcheck", True) and out:
             p = os.path.join(tmp, "stdout.prom")
             with open(p, "w") as f:
                 f.write(out)
-            ok, msg = promcheck(p, tmp)
+            ok, msg = promcheck(p, exp.get("lint_allow"))
             if not ok:
                 problems.append(f"promcheck stdout: {msg}")
         if "after" in case:
