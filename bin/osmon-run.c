@@ -1,0 +1,156 @@
+/* osmon-run - scheduled cloud tests through Rally, with a state directory,
+ * history and retention (issue 4).  Options -> config -> libinfra -> output -> exit code. */
+#include <argp.h>
+#include <ctype.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "infra_cli.h"
+#include "infra_exit.h"
+#include "infra_history.h"
+#include "infra_log.h"
+#include "infra_osmon.h"
+#include "infra_proc.h"
+#include "infra_report.h"
+
+static struct infra_cli cli;
+static struct infra_osmon_cfg cfg = {
+	.services = INFRA_OSMON_SERVICES,
+	.rally = "rally",
+	.deployment = "osmon",
+	.task_timeout = 1800,
+	.cmd_timeout = 300,
+	.retention_days = 7,
+};
+
+enum {
+	OPT_SERVICES = 0x2000, OPT_STATE_DIR, OPT_TASK_DIR, OPT_TASK_TIMEOUT, OPT_RETENTION,
+	OPT_RALLY, OPT_RALLY_CONFIG, OPT_DEPLOYMENT,
+};
+
+static const struct argp_option options[] = {
+	{ "services", OPT_SERVICES, "LIST", 0,
+	  "comma-separated services to test (default keystone,nova,neutron,glance,cinder,swift)", 0 },
+	{ "state-dir", OPT_STATE_DIR, "DIR", 0,
+	  "state directory (default /var/lib/infrakit/osmon as root, else $XDG_STATE_HOME/infrakit/osmon)", 0 },
+	{ "task-dir", OPT_TASK_DIR, "DIR", 0, "your own task files, DIR/<service>.yaml, used before the shipped ones", 0 },
+	{ "task-timeout", OPT_TASK_TIMEOUT, "SECONDS", 0, "kill a rally task (its process group) after this long (default 30m)", 0 },
+	{ "retention-days", OPT_RETENTION, "DAYS", 0,
+	  "archive run directories older than this into archive/YYYY-MM.tar.gz (default 7, 0 = never)", 0 },
+	{ "rally", OPT_RALLY, "PROGRAM", 0, "the rally program (default rally, from PATH)", 0 },
+	{ "rally-config", OPT_RALLY_CONFIG, "FILE", 0, "rally --config-file (default: STATE/rally/rally.conf, written once)", 0 },
+	{ "deployment", OPT_DEPLOYMENT, "NAME", 0, "rally deployment to create or reuse (default osmon)", 0 },
+	{ 0 }
+};
+
+static int valid_services(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != ',' && *s != '-' && *s != '_')
+			return 0;
+	return 1;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &cli;
+		break;
+	case OPT_SERVICES:
+		if (!valid_services(arg))
+			argp_error(state, "invalid --services '%s' (comma-separated lowercase names)", arg);
+		cfg.services = arg;
+		break;
+	case OPT_STATE_DIR:
+		cfg.state_dir = arg;
+		break;
+	case OPT_TASK_DIR:
+		cfg.task_dir = arg;
+		break;
+	case OPT_TASK_TIMEOUT:
+		if (infra_parse_duration(arg, &cfg.task_timeout) || cfg.task_timeout <= 0)
+			argp_error(state, "invalid --task-timeout '%s'", arg);
+		break;
+	case OPT_RETENTION:
+		if (infra_parse_long(arg, 0, 36500, &v))
+			argp_error(state, "invalid --retention-days '%s' (0-36500)", arg);
+		cfg.retention_days = (int)v;
+		break;
+	case OPT_RALLY:
+		cfg.rally = arg;
+		break;
+	case OPT_RALLY_CONFIG:
+		cfg.rally_config = arg;
+		break;
+	case OPT_DEPLOYMENT:
+		if (!*arg)
+			argp_error(state, "empty --deployment");
+		cfg.deployment = arg;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child children[] = { { &infra_cli_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp argp = { options, parse, NULL,
+	"Run Rally test scenarios per OpenStack service, keep their history in a state "
+	"directory and report them as JSON, Prometheus or text.", children, NULL, NULL };
+
+static void show_progress(void *ud, const char *msg)
+{
+	(void)ud;
+	if (cli.verbose || (!cli.quiet && isatty(STDERR_FILENO)))
+		fprintf(stderr, "%s: %s\n", infra_log_progname(), msg);
+}
+
+static void on_signal(int sig)
+{
+	infra_proc_kill_current(SIGKILL); /* rally and its forked runner */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int main(int argc, char **argv)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_report r;
+	char state[PATH_MAX], tasks[PATH_MAX];
+	const char *datadir = getenv("INFRAKIT_DATADIR");
+
+	infra_cli_init(&cli, "osmon-run", 0);
+	argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	infra_cli_finish(&cli);
+	if (infra_report_init(&r, "osmon-run", "osmon", 0, &err)) {
+		infra_log_error("%s", err.msg);
+		return INFRA_EXIT_UNKNOWN;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	snprintf(tasks, sizeof(tasks), "%s/osmon/tasks", datadir && *datadir ? datadir : INFRA_DATADIR);
+	cfg.data_dir = tasks;
+	cfg.progress = show_progress;
+	if (!cfg.state_dir && infra_state_dir_default("osmon", state, sizeof(state), &err) == 0)
+		cfg.state_dir = state;
+	if (!cfg.state_dir) {
+		infra_report_error(&r, "%s", err.msg);
+		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+	} else {
+		infra_osmon_run(&cfg, &r);
+	}
+	return infra_report_done(&r, &cli, infra_osmon_text, NULL);
+}

@@ -1,0 +1,458 @@
+#include "infra_osmon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "infra_archive.h"
+#include "infra_exit.h"
+#include "infra_history.h"
+#include "infra_json.h"
+#include "infra_rally.h"
+
+/* length of an array, 0 for anything else (json-c asserts on non-arrays) */
+static size_t alen(json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* snprintf for paths whose total length was bounded up front (state dir < PATH_MAX - 512) */
+static void pathf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+static void progress(const struct infra_osmon_cfg *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void progress(const struct infra_osmon_cfg *cfg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!cfg->progress)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cfg->progress(cfg->progress_ud, msg);
+}
+
+int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service, char *buf,
+			  size_t size, struct infra_err *err)
+{
+	static const char *const ext[] = { "yaml", "yml", "json" };
+	const char *dirs[2] = { cfg->task_dir, cfg->data_dir };
+
+	for (int d = 0; d < 2; d++) {
+		if (!dirs[d])
+			continue;
+		for (size_t e = 0; e < sizeof(ext) / sizeof(ext[0]); e++) {
+			snprintf(buf, size, "%s/%s.%s", dirs[d], service, ext[e]);
+			if (access(buf, R_OK) == 0)
+				return 0;
+		}
+	}
+	return infra_err_set(err, -ENOENT, "no task file for service %s (looked for %s.yaml in %s%s%s)",
+			     service, service, cfg->task_dir ? cfg->task_dir : "",
+			     cfg->task_dir ? " and " : "", cfg->data_dir ? cfg->data_dir : "?");
+}
+
+static int ensure_rally_dir(const struct infra_osmon_cfg *cfg, char *rdir, size_t rsize,
+			    char *conf, size_t csize, struct infra_err *err)
+{
+	char text[PATH_MAX + 128];
+	int rc, n;
+
+	pathf(rdir, rsize, "%s/rally", cfg->state_dir);
+	rc = infra_mkdir_p(rdir, 0700, err);
+	if (rc)
+		return rc;
+	chmod(rdir, 0700); /* rally.db keeps the deployment's credentials */
+	if (cfg->rally_config) {
+		snprintf(conf, csize, "%s", cfg->rally_config);
+		return 0;
+	}
+	pathf(conf, csize, "%s/rally.conf", rdir);
+	if (access(conf, F_OK) == 0)
+		return 0;
+	n = snprintf(text, sizeof(text),
+		     "# written by osmon-run: rally's own database in the state directory\n"
+		     "[DEFAULT]\n[database]\nconnection = sqlite:///%s/rally.db\n", rdir);
+	return infra_atomic_write(conf, text, (size_t)n, err);
+}
+
+static json_object *task_args(void)
+{
+	json_object *a = json_object_new_object();
+	const char *url = getenv("OS_AUTH_URL"), *fl = getenv("RALLY_NOVA_FLAVOR"),
+		   *im = getenv("RALLY_NOVA_IMAGE");
+
+	json_object_object_add(a, "auth_url", json_object_new_string(url ? url : ""));
+	json_object_object_add(a, "flavor", json_object_new_string(fl && *fl ? fl : "m1.tiny"));
+	json_object_object_add(a, "image", json_object_new_string(im && *im ? im : "cirros-0.6.2-x86_64-disk"));
+	return a;
+}
+
+static json_object *service_error(json_object *svc, const char *msg)
+{
+	json_object_object_add(svc, "status", json_object_new_string("error"));
+	json_object_object_add(svc, "error", json_object_new_string(msg));
+	return svc;
+}
+
+/* one service: task start, report, summary */
+static json_object *run_service(const struct infra_osmon_cfg *cfg, const struct infra_rally *ra,
+				const char *service, const char *run_dir, const char *run_id,
+				const char *args, struct infra_report *r)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_rally_start st;
+	json_object *svc = json_object_new_object(), *report = NULL, *sum = NULL;
+	char task[PATH_MAX], tag[128], out[PATH_MAX], rel[PATH_MAX];
+	double t0 = infra_now_mono();
+	int rc;
+
+	json_object_object_add(svc, "error", NULL);
+	rc = infra_osmon_task_file(cfg, service, task, sizeof(task), &err);
+	if (rc) {
+		infra_report_error(r, "%s: %s", service, err.msg);
+		return service_error(svc, err.msg);
+	}
+	json_object_object_add(svc, "task_file", json_object_new_string(task));
+	pathf(tag, sizeof(tag), "osmon-%s-%s", run_id, service);
+	progress(cfg, "%s: rally task start %s", service, task);
+	rc = infra_rally_task_start(ra, task, args, tag, cfg->task_timeout, &st, &err);
+	if (rc) {
+		infra_report_error(r, "%s: %s", service, err.msg);
+		service_error(svc, err.msg);
+		goto done;
+	}
+	json_object_object_add(svc, "task_uuid", json_object_new_string(st.uuid));
+	json_object_object_add(svc, "killed_after_timeout", json_object_new_boolean(st.proc.timed_out));
+	if (st.proc.timed_out)
+		progress(cfg, "%s: task %s killed after --task-timeout %g s", service, st.uuid, cfg->task_timeout);
+	pathf(out, sizeof(out), "%s/%s.json", run_dir, service);
+	rc = infra_rally_task_report(ra, st.uuid, out, &report, &err);
+	if (rc) {
+		infra_report_error(r, "%s: %s", service, err.msg);
+		service_error(svc, err.msg);
+		goto done;
+	}
+	pathf(rel, sizeof(rel), "runs/%s/%s.json", run_id, service);
+	json_object_object_add(svc, "report_file", json_object_new_string(rel));
+	rc = infra_rally_summarize(report, &sum, &err);
+	json_object_put(report);
+	if (rc) {
+		infra_err_prefix(&err, "report of task %s", st.uuid);
+		infra_report_error(r, "%s: %s", service, err.msg);
+		service_error(svc, err.msg);
+		goto done;
+	}
+	json_object_object_foreach(sum, k, v)
+		json_object_object_add(svc, k, json_object_get(v));
+	json_object_put(sum);
+	if (st.proc.timed_out) {
+		char m[128];
+		snprintf(m, sizeof(m), "killed after --task-timeout %g s", cfg->task_timeout);
+		json_object_array_add(json_object_object_get(svc, "reasons"), json_object_new_string(m));
+		json_object_object_add(svc, "status", json_object_new_string("fail"));
+	}
+	progress(cfg, "%s: %s", service, json_object_get_string(json_object_object_get(svc, "status")));
+done:
+	json_object_object_add(svc, "duration_seconds", infra_rally_num(infra_now_mono() - t0));
+	return svc;
+}
+
+static json_object *history_entry(const char *run_id, double t, json_object *services, int status)
+{
+	json_object *e = json_object_new_object(), *svcs = json_object_new_object();
+	char ts[64];
+
+	infra_rfc3339(t, ts, sizeof(ts));
+	json_object_object_add(e, "run_id", json_object_new_string(run_id));
+	json_object_object_add(e, "time", json_object_new_string(ts));
+	json_object_object_add(e, "status", json_object_new_string(infra_status_name(status)));
+	json_object_object_foreach(services, name, s) {
+		json_object *h = json_object_new_object(), *sc = json_object_object_get(s, "scenarios");
+		json_object *scs = json_object_new_object();
+		json_object_object_add(h, "status", json_object_get(json_object_object_get(s, "status")));
+		for (size_t i = 0; i < alen(sc); i++) {
+			json_object *x = json_object_array_get_idx(sc, i), *y = json_object_new_object();
+			json_object *d = json_object_object_get(x, "durations");
+			json_object_object_add(y, "status", json_object_get(json_object_object_get(x, "status")));
+			json_object_object_add(y, "success_ratio",
+					       json_object_get(json_object_object_get(x, "success_ratio")));
+			json_object_object_add(y, "iterations", json_object_get(json_object_object_get(x, "iterations")));
+			json_object_object_add(y, "failures", json_object_get(json_object_object_get(x, "failures")));
+			json_object_object_add(y, "median", json_object_get(json_object_object_get(d, "median")));
+			json_object_object_add(y, "p95", json_object_get(json_object_object_get(d, "p95")));
+			json_object_object_add(scs, json_object_get_string(json_object_object_get(x, "name")), y);
+		}
+		json_object_object_add(h, "scenarios", scs);
+		json_object_object_add(svcs, name, h);
+	}
+	json_object_object_add(e, "services", svcs);
+	return e;
+}
+
+static int count_status(json_object *services, const char *status)
+{
+	int n = 0;
+
+	json_object_object_foreach(services, k, s) {
+		(void)k;
+		n += !strcmp(json_object_get_string(json_object_object_get(s, "status")), status);
+	}
+	return n;
+}
+
+int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_rally ra;
+	char lock[PATH_MAX], run_dir[PATH_MAX], run_id[64], rdir[PATH_MAX], conf[PATH_MAX];
+	char logp[PATH_MAX], path[PATH_MAX];
+	json_object *services = json_object_new_object(), *totals, *args_o, *entry;
+	const char *args;
+	int lock_fd = -1, log_fd = -1, rc, nsvc = 0, scen = 0, scen_failed = 0;
+	double t = infra_now();
+	const char *p;
+
+	if (strlen(cfg->state_dir) > PATH_MAX - 512) {
+		infra_report_error(r, "state directory name too long");
+		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+		return -ENAMETOOLONG;
+	}
+	json_object_object_add(r->data, "state_dir", json_object_new_string(cfg->state_dir));
+	json_object_object_add(r->data, "deployment", json_object_new_string(cfg->deployment));
+	json_object_object_add(r->data, "services", services);
+	rc = infra_mkdir_p(cfg->state_dir, 0755, &err);
+	if (!rc) {
+		pathf(lock, sizeof(lock), "%s/lock", cfg->state_dir);
+		rc = infra_lock_take(lock, &lock_fd, &err);
+	}
+	if (!rc)
+		rc = infra_run_dir_create(cfg->state_dir, t, run_dir, sizeof(run_dir), run_id, sizeof(run_id), &err);
+	if (rc) {
+		infra_report_error(r, "%s", err.msg);
+		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+		infra_lock_release(lock_fd);
+		return rc;
+	}
+	json_object_object_add(r->data, "run_id", json_object_new_string(run_id));
+	pathf(logp, sizeof(logp), "%s/run.log", run_dir);
+	log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	progress(cfg, "run %s (log %s)", run_id, logp);
+
+	memset(&ra, 0, sizeof(ra));
+	ra.program = cfg->rally;
+	ra.deployment = cfg->deployment;
+	ra.log_fd = log_fd;
+	ra.cmd_timeout = cfg->cmd_timeout;
+	rc = ensure_rally_dir(cfg, rdir, sizeof(rdir), conf, sizeof(conf), &err);
+	ra.config_file = conf;
+	ra.home = rdir;
+	if (!rc) {
+		progress(cfg, "rally deployment %s", cfg->deployment);
+		rc = infra_rally_ensure_deployment(&ra, &err);
+	}
+	args_o = task_args();
+	args = json_object_to_json_string_ext(args_o, JSON_C_TO_STRING_PLAIN);
+	for (p = cfg->services; *p;) {
+		char name[64];
+		size_t n = strcspn(p, ",");
+		json_object *svc;
+		if (n == 0 || n >= sizeof(name)) {
+			p += n + (p[n] == ',');
+			continue;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n + (p[n] == ',');
+		if (json_object_object_get_ex(services, name, NULL))
+			continue;
+		nsvc++;
+		if (rc) { /* no rally or no deployment: every service says so */
+			svc = json_object_new_object();
+			service_error(svc, err.msg);
+			infra_report_error(r, "%s: %s", name, err.msg);
+		} else {
+			svc = run_service(cfg, &ra, name, run_dir, run_id, args, r);
+		}
+		json_object_object_add(services, name, svc);
+	}
+	json_object_put(args_o);
+
+	json_object_object_foreach(services, sname, s) {
+		json_object *sc = json_object_object_get(s, "scenarios");
+		(void)sname;
+		for (size_t i = 0; i < alen(sc); i++) {
+			scen++;
+			scen_failed += strcmp(json_object_get_string(
+				json_object_object_get(json_object_array_get_idx(sc, i), "status")), "pass") != 0;
+		}
+	}
+	totals = json_object_new_object();
+	json_object_object_add(totals, "services", json_object_new_int(nsvc));
+	json_object_object_add(totals, "passed", json_object_new_int(count_status(services, "pass")));
+	json_object_object_add(totals, "failed", json_object_new_int(count_status(services, "fail")));
+	json_object_object_add(totals, "errors", json_object_new_int(count_status(services, "error")));
+	json_object_object_add(totals, "scenarios", json_object_new_int(scen));
+	json_object_object_add(totals, "scenarios_failed", json_object_new_int(scen_failed));
+	json_object_object_add(r->data, "totals", totals);
+	if (nsvc == 0 || count_status(services, "error") == nsvc)
+		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+	else if (count_status(services, "pass") != nsvc)
+		infra_report_status(r, INFRA_EXIT_WARNING);
+
+	/* state: the run's summary, the latest summary, the history */
+	pathf(path, sizeof(path), "%s/summary.json", run_dir);
+	if (infra_json_file_write(path, r->data, &err))
+		infra_report_error(r, "%s", err.msg);
+	pathf(path, sizeof(path), "%s/latest_summary.json", cfg->state_dir);
+	if (infra_json_file_write(path, r->data, &err))
+		infra_report_error(r, "%s", err.msg);
+	entry = history_entry(run_id, t, services, r->status);
+	pathf(path, sizeof(path), "%s/history.json", cfg->state_dir);
+	rc = infra_history_append(path, entry, INFRA_OSMON_HISTORY_MAX, NULL, &err);
+	if (rc)
+		infra_report_error(r, "%s", err.msg);
+	json_object_put(entry);
+
+	if (cfg->retention_days > 0) {
+		struct infra_retention_result rr;
+		progress(cfg, "retention: packing run directories older than %d days", cfg->retention_days);
+		rc = infra_retention_apply(cfg->state_dir, run_id, t - cfg->retention_days * 86400.0, &rr, &err);
+		json_object_object_add(r->data, "retention", infra_retention_json(&rr, cfg->retention_days));
+		if (rc) {
+			infra_report_error(r, "retention: %s", err.msg);
+			infra_report_status(r, INFRA_EXIT_WARNING);
+		}
+	}
+	if (log_fd >= 0)
+		close(log_fd);
+	infra_lock_release(lock_fd);
+	return infra_osmon_prom(r, &err);
+}
+
+/* ---- Prometheus ---- */
+
+static int fam(struct infra_report *r, const char *name, const char *help, struct infra_err *err)
+{
+	return infra_prom_family(r->prom, name, INFRA_PROM_GAUGE, help, err);
+}
+
+int infra_osmon_prom(struct infra_report *r, struct infra_err *err)
+{
+	json_object *services = json_object_object_get(r->data, "services");
+	int rc = 0;
+
+	rc |= fam(r, "osmon_service_pass", "1 if every scenario of the service passed in the last run", err);
+	rc |= fam(r, "osmon_scenario_success_ratio", "Successful iterations / planned iterations (0-1)", err);
+	rc |= fam(r, "osmon_scenario_duration_seconds", "Iteration duration of the scenario by stat (min, median, p95, max)", err);
+	rc |= fam(r, "osmon_scenario_iterations", "Iterations that ran", err);
+	rc |= fam(r, "osmon_scenario_failures", "Iterations that failed", err);
+	rc |= fam(r, "osmon_sla_pass", "1 if the scenario's SLA passed (0 when no SLA could be evaluated)", err);
+	if (rc)
+		return rc;
+	json_object_object_foreach(services, svc, s) {
+		json_object *sc = json_object_object_get(s, "scenarios");
+		const char *st = json_object_get_string(json_object_object_get(s, "status"));
+		rc = infra_prom_addl(r->prom, "osmon_service_pass", !strcmp(st, "pass"), err,
+				     "service", svc, (char *)NULL);
+		for (size_t i = 0; !rc && i < alen(sc); i++) {
+			json_object *x = json_object_array_get_idx(sc, i), *d = json_object_object_get(x, "durations");
+			const char *name = json_object_get_string(json_object_object_get(x, "name"));
+			static const char *const stat[] = { "min", "median", "p95", "max" };
+			rc = infra_prom_addl(r->prom, "osmon_scenario_success_ratio",
+					     json_object_get_double(json_object_object_get(x, "success_ratio")), err,
+					     "service", svc, "scenario", name, (char *)NULL);
+			rc = rc ? rc : infra_prom_addl(r->prom, "osmon_scenario_iterations",
+					     (double)json_object_get_int64(json_object_object_get(x, "iterations")), err,
+					     "service", svc, "scenario", name, (char *)NULL);
+			rc = rc ? rc : infra_prom_addl(r->prom, "osmon_scenario_failures",
+					     (double)json_object_get_int64(json_object_object_get(x, "failures")), err,
+					     "service", svc, "scenario", name, (char *)NULL);
+			rc = rc ? rc : infra_prom_addl(r->prom, "osmon_sla_pass",
+					     json_object_get_boolean(json_object_object_get(
+						     json_object_object_get(x, "sla"), "pass")), err,
+					     "service", svc, "scenario", name, (char *)NULL);
+			for (int k = 0; !rc && d && k < 4; k++)
+				rc = infra_prom_addl(r->prom, "osmon_scenario_duration_seconds",
+						     json_object_get_double(json_object_object_get(d, stat[k])), err,
+						     "service", svc, "scenario", name, "stat", stat[k], (char *)NULL);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- text ---- */
+
+int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
+{
+	json_object *services = json_object_object_get(r->data, "services");
+	json_object *tot = json_object_object_get(r->data, "totals"), *ret;
+	int rc = 0;
+
+	if (!services)
+		return 0;
+	rc |= infra_buf_printf(out, "run %s: %d of %d services passed, %d failed, %d errors\n",
+			       json_object_get_string(json_object_object_get(r->data, "run_id")),
+			       json_object_get_int(json_object_object_get(tot, "passed")),
+			       json_object_get_int(json_object_object_get(tot, "services")),
+			       json_object_get_int(json_object_object_get(tot, "failed")),
+			       json_object_get_int(json_object_object_get(tot, "errors")));
+	rc |= infra_buf_printf(out, "%-9s %-6s %-42s %7s %5s %6s %9s %9s %4s\n", "SERVICE", "STATUS",
+			       "SCENARIO", "ITER", "FAIL", "RATIO", "MEDIAN", "P95", "SLA");
+	json_object_object_foreach(services, svc, s) {
+		json_object *sc = json_object_object_get(s, "scenarios"), *rs;
+		const char *st = json_object_get_string(json_object_object_get(s, "status"));
+		if (!alen(sc))
+			rc |= infra_buf_printf(out, "%-9s %-6s %s\n", svc, st,
+					       json_object_get_string(json_object_object_get(s, "error")) ?: "-");
+		for (size_t i = 0; i < alen(sc); i++) {
+			json_object *x = json_object_array_get_idx(sc, i), *d = json_object_object_get(x, "durations");
+			char iter[32], med[32] = "-", p95[32] = "-";
+			snprintf(iter, sizeof(iter), "%lld/%lld",
+				 (long long)json_object_get_int64(json_object_object_get(x, "iterations")),
+				 (long long)json_object_get_int64(json_object_object_get(x, "iterations_planned")));
+			if (d) {
+				snprintf(med, sizeof(med), "%.3fs", json_object_get_double(json_object_object_get(d, "median")));
+				snprintf(p95, sizeof(p95), "%.3fs", json_object_get_double(json_object_object_get(d, "p95")));
+			}
+			rc |= infra_buf_printf(out, "%-9s %-6s %-42.42s %7s %5lld %6.2f %9s %9s %4s\n",
+					       i ? "" : svc, i ? "" : st,
+					       json_object_get_string(json_object_object_get(x, "name")), iter,
+					       (long long)json_object_get_int64(json_object_object_get(x, "failures")),
+					       json_object_get_double(json_object_object_get(x, "success_ratio")), med, p95,
+					       json_object_get_boolean(json_object_object_get(
+						       json_object_object_get(x, "sla"), "pass")) ? "pass" : "FAIL");
+			rs = json_object_object_get(x, "reasons");
+			for (size_t j = 0; j < alen(rs); j++)
+				rc |= infra_buf_printf(out, "%17s ! %s\n", "",
+						       json_object_get_string(json_object_array_get_idx(rs, j)));
+		}
+		rs = json_object_object_get(s, "reasons");
+		for (size_t j = 0; j < alen(rs); j++)
+			rc |= infra_buf_printf(out, "%17s ! %s\n", "", json_object_get_string(json_object_array_get_idx(rs, j)));
+	}
+	ret = json_object_object_get(r->data, "retention");
+	if (ret && json_object_get_int(json_object_object_get(ret, "archived_runs")) > 0)
+		rc |= infra_buf_printf(out, "retention: %d run directories archived\n",
+				       json_object_get_int(json_object_object_get(ret, "archived_runs")));
+	return rc ? -ENOMEM : 0;
+}

@@ -1,0 +1,60 @@
+/* infra_osmon.h - osmon-run's work: run one Rally task per service, keep the
+ * state directory, summarise, and describe the result as JSON, Prometheus and text.
+ *
+ * State directory layout (all files written atomically):
+ *   lock                    flock held for the whole run (cron overlap guard)
+ *   rally/                  rally.conf, rally.db and rally's HOME (mode 0700: the db holds credentials)
+ *   runs/<run id>/          <service>.json (rally's report, format 1.2), run.log, summary.json
+ *   latest_summary.json     the data object of the last run
+ *   history.json            {"version":1,"entries":[one compact entry per run]} (last 2000 runs)
+ *   archive/<YYYY-MM>.tar.gz  expired run directories (see infra_archive.h)
+ *
+ * Report data (r->data): {"run_id","state_dir","deployment","services":{name:{...}},
+ * "totals":{services,passed,failed,errors,scenarios,scenarios_failed},"retention":{...}}.
+ * Statuses: every service passed -> OK; some failed or errored -> WARNING;
+ * nothing could run (lock held, no state dir, every service errored) -> UNKNOWN.
+ *
+ * Ownership: cfg strings are borrowed.  The library never prints: progress goes
+ * through cfg->progress.
+ */
+#ifndef INFRA_OSMON_H
+#define INFRA_OSMON_H
+
+#include "infra_buf.h"
+#include "infra_report.h"
+
+#define INFRA_OSMON_SERVICES "keystone,nova,neutron,glance,cinder,swift"
+#define INFRA_OSMON_HISTORY_MAX 2000
+
+typedef void (*infra_osmon_progress_fn)(void *ud, const char *msg);
+
+struct infra_osmon_cfg {
+	const char *state_dir;     /* resolved state directory */
+	const char *services;      /* comma-separated names */
+	const char *task_dir;      /* the user's own <service>.yaml files, or NULL */
+	const char *data_dir;      /* shipped task files (<datadir>/osmon/tasks) */
+	const char *rally;         /* rally program */
+	const char *rally_config;  /* rally --config-file, or NULL for STATE/rally/rally.conf */
+	const char *deployment;    /* rally deployment name */
+	double task_timeout;       /* seconds per `rally task start` */
+	double cmd_timeout;        /* seconds per short rally command */
+	int retention_days;        /* 0 = keep every run directory */
+	infra_osmon_progress_fn progress;
+	void *progress_ud;
+};
+
+/* Do a whole run and fill r (data, prom, errors, status). */
+int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r);
+
+/* Prometheus families of a run's data object (services) into r->prom. */
+int infra_osmon_prom(struct infra_report *r, struct infra_err *err);
+
+/* Text rendering of r->data (the summary table). */
+int infra_osmon_text(const struct infra_report *r, struct infra_buf *out);
+
+/* The task file for a service: task_dir/<svc>.yaml (or .yml, .json) first, then
+ * data_dir/<svc>.yaml.  -ENOENT if neither exists. */
+int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service, char *buf,
+			  size_t size, struct infra_err *err);
+
+#endif
