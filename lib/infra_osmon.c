@@ -253,7 +253,7 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	}
 	json_object_object_add(r->data, "run_id", json_object_new_string(run_id));
 	pathf(logp, sizeof(logp), "%s/run.log", run_dir);
-	log_fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	log_fd = open(logp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644); /* read back for error lines */
 	progress(cfg, "run %s (log %s)", run_id, logp);
 
 	memset(&ra, 0, sizeof(ra));
@@ -349,50 +349,63 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 
 /* ---- Prometheus ---- */
 
-static int fam(struct infra_report *r, const char *name, const char *help, struct infra_err *err)
+/* declare the family with its first sample only: node_exporter does not serve empty families */
+static int gauge(struct infra_report *r, const char *name, double v, struct infra_err *err, const char *svc,
+		 const char *scenario, const char *stat)
 {
-	return infra_prom_family(r->prom, name, INFRA_PROM_GAUGE, help, err);
+	static const struct {
+		const char *name, *help;
+	} helps[] = {
+		{ "osmon_service_pass", "1 if every scenario of the service passed in the last run (0 also when rally could not run it)" },
+		{ "osmon_scenario_success_ratio", "Successful iterations / planned iterations (0-1, 0 when none ran)" },
+		{ "osmon_scenario_duration_seconds", "Iteration duration of the scenario in the last run by stat (min, median, p95, max)" },
+		{ "osmon_scenario_iterations", "Iterations of the scenario that ran in the last run" },
+		{ "osmon_scenario_failures", "Iterations of the scenario that failed in the last run" },
+		{ "osmon_sla_pass", "1 if the scenario's SLA passed (0 when no SLA could be evaluated, e.g. a killed task)" },
+	};
+	const char *labels[7] = { "service", svc, NULL, NULL, NULL, NULL, NULL };
+	int rc;
+
+	if (scenario) {
+		labels[2] = "scenario";
+		labels[3] = scenario;
+	}
+	if (stat) {
+		labels[4] = "stat";
+		labels[5] = stat;
+	}
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (!strcmp(helps[i].name, name) &&
+		    (rc = infra_prom_family(r->prom, name, INFRA_PROM_GAUGE, helps[i].help, err)))
+			return rc;
+	return infra_prom_add(r->prom, name, labels, v, err);
 }
 
 int infra_osmon_prom(struct infra_report *r, struct infra_err *err)
 {
 	json_object *services = json_object_object_get(r->data, "services");
+	static const char *const stat[] = { "min", "median", "p95", "max" };
 	int rc = 0;
 
-	rc |= fam(r, "osmon_service_pass", "1 if every scenario of the service passed in the last run", err);
-	rc |= fam(r, "osmon_scenario_success_ratio", "Successful iterations / planned iterations (0-1)", err);
-	rc |= fam(r, "osmon_scenario_duration_seconds", "Iteration duration of the scenario by stat (min, median, p95, max)", err);
-	rc |= fam(r, "osmon_scenario_iterations", "Iterations that ran", err);
-	rc |= fam(r, "osmon_scenario_failures", "Iterations that failed", err);
-	rc |= fam(r, "osmon_sla_pass", "1 if the scenario's SLA passed (0 when no SLA could be evaluated)", err);
-	if (rc)
-		return rc;
 	json_object_object_foreach(services, svc, s) {
 		json_object *sc = json_object_object_get(s, "scenarios");
 		const char *st = json_object_get_string(json_object_object_get(s, "status"));
-		rc = infra_prom_addl(r->prom, "osmon_service_pass", !strcmp(st, "pass"), err,
-				     "service", svc, (char *)NULL);
+		rc = gauge(r, "osmon_service_pass", !strcmp(st, "pass"), err, svc, NULL, NULL);
 		for (size_t i = 0; !rc && i < alen(sc); i++) {
 			json_object *x = json_object_array_get_idx(sc, i), *d = json_object_object_get(x, "durations");
 			const char *name = json_object_get_string(json_object_object_get(x, "name"));
-			static const char *const stat[] = { "min", "median", "p95", "max" };
-			rc = infra_prom_addl(r->prom, "osmon_scenario_success_ratio",
-					     json_object_get_double(json_object_object_get(x, "success_ratio")), err,
-					     "service", svc, "scenario", name, (char *)NULL);
-			rc = rc ? rc : infra_prom_addl(r->prom, "osmon_scenario_iterations",
-					     (double)json_object_get_int64(json_object_object_get(x, "iterations")), err,
-					     "service", svc, "scenario", name, (char *)NULL);
-			rc = rc ? rc : infra_prom_addl(r->prom, "osmon_scenario_failures",
-					     (double)json_object_get_int64(json_object_object_get(x, "failures")), err,
-					     "service", svc, "scenario", name, (char *)NULL);
-			rc = rc ? rc : infra_prom_addl(r->prom, "osmon_sla_pass",
-					     json_object_get_boolean(json_object_object_get(
-						     json_object_object_get(x, "sla"), "pass")), err,
-					     "service", svc, "scenario", name, (char *)NULL);
+			rc = gauge(r, "osmon_scenario_success_ratio",
+				   json_object_get_double(json_object_object_get(x, "success_ratio")), err, svc, name, NULL);
+			rc = rc ? rc : gauge(r, "osmon_scenario_iterations",
+				   (double)json_object_get_int64(json_object_object_get(x, "iterations")), err, svc, name, NULL);
+			rc = rc ? rc : gauge(r, "osmon_scenario_failures",
+				   (double)json_object_get_int64(json_object_object_get(x, "failures")), err, svc, name, NULL);
+			rc = rc ? rc : gauge(r, "osmon_sla_pass",
+				   json_object_get_boolean(json_object_object_get(json_object_object_get(x, "sla"), "pass")),
+				   err, svc, name, NULL);
 			for (int k = 0; !rc && d && k < 4; k++)
-				rc = infra_prom_addl(r->prom, "osmon_scenario_duration_seconds",
-						     json_object_get_double(json_object_object_get(d, stat[k])), err,
-						     "service", svc, "scenario", name, "stat", stat[k], (char *)NULL);
+				rc = gauge(r, "osmon_scenario_duration_seconds",
+					   json_object_get_double(json_object_object_get(d, stat[k])), err, svc, name, stat[k]);
 		}
 		if (rc)
 			return rc;
