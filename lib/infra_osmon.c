@@ -317,6 +317,16 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	else if (count_status(services, "pass") != nsvc)
 		infra_report_status(r, INFRA_EXIT_WARNING);
 
+	if (cfg->retention_days > 0) {
+		struct infra_retention_result rr;
+		progress(cfg, "retention: packing run directories older than %d days", cfg->retention_days);
+		rc = infra_retention_apply(cfg->state_dir, run_id, t - cfg->retention_days * 86400.0, &rr, &err);
+		json_object_object_add(r->data, "retention", infra_retention_json(&rr, cfg->retention_days));
+		if (rc) {
+			infra_report_error(r, "retention: %s", err.msg);
+			infra_report_status(r, INFRA_EXIT_WARNING);
+		}
+	}
 	/* state: the run's summary, the latest summary, the history */
 	pathf(path, sizeof(path), "%s/summary.json", run_dir);
 	if (infra_json_file_write(path, r->data, &err))
@@ -331,16 +341,6 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		infra_report_error(r, "%s", err.msg);
 	json_object_put(entry);
 
-	if (cfg->retention_days > 0) {
-		struct infra_retention_result rr;
-		progress(cfg, "retention: packing run directories older than %d days", cfg->retention_days);
-		rc = infra_retention_apply(cfg->state_dir, run_id, t - cfg->retention_days * 86400.0, &rr, &err);
-		json_object_object_add(r->data, "retention", infra_retention_json(&rr, cfg->retention_days));
-		if (rc) {
-			infra_report_error(r, "retention: %s", err.msg);
-			infra_report_status(r, INFRA_EXIT_WARNING);
-		}
-	}
 	if (log_fd >= 0)
 		close(log_fd);
 	infra_lock_release(lock_fd);
