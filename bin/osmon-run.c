@@ -29,8 +29,10 @@ static struct infra_osmon_cfg cfg = {
 
 enum {
 	OPT_SERVICES = 0x2000, OPT_STATE_DIR, OPT_TASK_DIR, OPT_TASK_TIMEOUT, OPT_RETENTION,
-	OPT_RALLY, OPT_RALLY_CONFIG, OPT_DEPLOYMENT,
+	OPT_RALLY, OPT_RALLY_CONFIG, OPT_DEPLOYMENT, OPT_TUI, OPT_HTML,
 };
+static int tui;
+static const char *html;
 
 static const struct argp_option options[] = {
 	{ "services", OPT_SERVICES, "LIST", 0,
@@ -44,6 +46,8 @@ static const struct argp_option options[] = {
 	{ "rally", OPT_RALLY, "PROGRAM", 0, "the rally program (default rally, from PATH)", 0 },
 	{ "rally-config", OPT_RALLY_CONFIG, "FILE", 0, "rally --config-file (default: STATE/rally/rally.conf, written once)", 0 },
 	{ "deployment", OPT_DEPLOYMENT, "NAME", 0, "rally deployment to create or reuse (default osmon)", 0 },
+	{ "tui", OPT_TUI, NULL, 0, "look at the state directory in a terminal view (runs nothing)", 1 },
+	{ "html", OPT_HTML, "FILE", 0, "write the state directory as one self-contained HTML file (runs nothing)", 1 },
 	{ 0 }
 };
 
@@ -95,6 +99,16 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (!*arg)
 			argp_error(state, "empty --deployment");
 		cfg.deployment = arg;
+		break;
+	case OPT_TUI:
+		tui = 1;
+		break;
+	case OPT_HTML:
+		html = arg;
+		break;
+	case ARGP_KEY_END:
+		if (tui && html)
+			argp_error(state, "--tui and --html cannot be used together");
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -149,6 +163,18 @@ int main(int argc, char **argv)
 	if (!cfg.state_dir) {
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+	} else if (tui || html) {
+		/* views: read the state directory, print nothing on stdout */
+		size_t bytes = 0;
+		int rc = tui ? infra_osmon_tui(cfg.state_dir, &err) : infra_osmon_html(cfg.state_dir, html, &bytes, &err);
+		infra_report_release(&r);
+		if (rc) {
+			infra_log_error("%s", err.msg);
+			return INFRA_EXIT_UNKNOWN;
+		}
+		if (html)
+			infra_log(INFRA_LOG_INFO, "wrote %s (%zu bytes)", html, bytes);
+		return infra_close_stdout() ? INFRA_EXIT_UNKNOWN : INFRA_EXIT_OK;
 	} else {
 		infra_osmon_run(&cfg, &r);
 	}

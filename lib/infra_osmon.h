@@ -57,4 +57,11 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out);
 int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service, char *buf,
 			  size_t size, struct infra_err *err);
 
+/* The terminal view of a state directory (latest run, run history, health history). */
+int infra_osmon_tui(const char *state_dir, struct infra_err *err);
+
+/* One self-contained HTML file (dark, inline SVG charts) from a state directory,
+ * written atomically; *bytes (if given) receives its size. */
+int infra_osmon_html(const char *state_dir, const char *path, size_t *bytes, struct infra_err *err);
+
 #endif

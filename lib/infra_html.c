@@ -1,0 +1,242 @@
+#include "infra_html.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define W 860
+#define H 260
+#define PADL 64
+#define PADR 250
+#define PADT 28
+#define PADB 36
+
+static const char *const palette[] = { "#4fc3f7", "#81c784", "#ffb74d", "#e57373", "#ba68c8",
+				       "#4db6ac", "#f06292", "#dce775", "#90a4ae", "#ffd54f" };
+#define NPAL (sizeof(palette) / sizeof(palette[0]))
+static const char *const state_color[] = { "#37474f", "#43a047", "#fdd835", "#e53935" };
+
+int infra_html_escape(struct infra_buf *b, const char *s)
+{
+	int rc = 0;
+
+	for (; s && *s && !rc; s++) {
+		switch (*s) {
+		case '&': rc = infra_buf_puts(b, "&amp;"); break;
+		case '<': rc = infra_buf_puts(b, "&lt;"); break;
+		case '>': rc = infra_buf_puts(b, "&gt;"); break;
+		case '"': rc = infra_buf_puts(b, "&quot;"); break;
+		case '\'': rc = infra_buf_puts(b, "&#39;"); break;
+		default: rc = infra_buf_putc(b, *s); break;
+		}
+	}
+	return rc;
+}
+
+int infra_html_begin(struct infra_buf *b, const char *title, const char *subtitle)
+{
+	int rc = infra_buf_puts(b,
+		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_puts(b, "</title>\n<style>\n"
+		":root{color-scheme:dark}\n"
+		"body{background:#121417;color:#d8dee4;font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}\n"
+		"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;color:#e8edf2}\n"
+		".sub{color:#8b949e;margin-bottom:16px}\n"
+		"table{border-collapse:collapse;width:100%;margin:8px 0}th,td{padding:4px 8px;text-align:left;border-bottom:1px solid #2a2f36;vertical-align:top}\n"
+		"th{color:#8b949e;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
+		".pass,.ok{color:#66bb6a}.fail,.bad{color:#ef5350}.error,.warn{color:#ffca28}\n"
+		".badge{display:inline-block;min-width:14px;padding:0 4px;border-radius:3px;font-size:12px;text-align:center}\n"
+		".badge.pass{background:#1b5e20;color:#e8f5e9}.badge.fail{background:#b71c1c;color:#ffebee}.badge.error{background:#795548;color:#fff8e1}\n"
+		".reason{color:#c9a0a0;font-size:12px}\n"
+		".card{background:#1a1e23;border:1px solid #2a2f36;border-radius:6px;padding:12px;margin:12px 0}\n"
+		"svg text{fill:#aab4be;font:11px system-ui,sans-serif}\n"
+		"</style></head><body>\n<h1>");
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_puts(b, "</h1>\n<div class=\"sub\">");
+	rc |= infra_html_escape(b, subtitle);
+	rc |= infra_buf_puts(b, "</div>\n");
+	return rc ? -ENOMEM : 0;
+}
+
+int infra_html_end(struct infra_buf *b)
+{
+	return infra_buf_puts(b, "</body></html>\n");
+}
+
+static void time_label(double t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%m-%d %H:%M", &tm))
+		snprintf(buf, size, "?");
+}
+
+static void x_range(const double *const *xs, const size_t *ns, size_t k, double *x0, double *x1)
+{
+	*x0 = INFINITY;
+	*x1 = -INFINITY;
+	for (size_t i = 0; i < k; i++)
+		for (size_t j = 0; j < ns[i]; j++) {
+			if (xs[i][j] < *x0)
+				*x0 = xs[i][j];
+			if (xs[i][j] > *x1)
+				*x1 = xs[i][j];
+		}
+	if (!isfinite(*x0)) {
+		*x0 = 0;
+		*x1 = 1;
+	}
+	if (*x1 <= *x0)
+		*x1 = *x0 + 3600; /* one point: an hour wide */
+}
+
+static int time_axis(struct infra_buf *b, double x0, double x1, int y)
+{
+	int rc = 0;
+
+	for (int i = 0; i <= 4; i++) {
+		double t = x0 + (x1 - x0) * i / 4.0;
+		double px = PADL + (W - PADL - PADR) * i / 4.0;
+		char lab[32];
+		time_label(t, lab, sizeof(lab));
+		rc |= infra_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px, y, lab);
+	}
+	return rc;
+}
+
+int infra_html_line_chart(struct infra_buf *b, const char *title, const char *unit,
+			  const struct infra_html_series *s, size_t ns, double ymin, double ymax)
+{
+	const double *xs[64] = { 0 };
+	size_t nn[64] = { 0 }, k = ns < 64 ? ns : 64;
+	double x0, x1, lo = INFINITY, hi = -INFINITY;
+	int pct = unit && !strcmp(unit, "%"), rc = 0;
+
+	for (size_t i = 0; i < k; i++) {
+		xs[i] = s[i].x;
+		nn[i] = s[i].n;
+		for (size_t j = 0; j < s[i].n; j++)
+			if (isfinite(s[i].y[j])) {
+				if (s[i].y[j] < lo)
+					lo = s[i].y[j];
+				if (s[i].y[j] > hi)
+					hi = s[i].y[j];
+			}
+	}
+	x_range(xs, nn, k, &x0, &x1);
+	if (isfinite(ymin))
+		lo = ymin;
+	else if (isfinite(lo))
+		lo = lo > 0 ? 0 : lo;
+	else
+		lo = 0;
+	if (isfinite(ymax))
+		hi = ymax;
+	else if (!isfinite(hi) || hi <= lo)
+		hi = lo + 1;
+	else
+		hi *= 1.1;
+	rc |= infra_buf_puts(b, "<div class=\"card\"><svg role=\"img\" width=\"100%\" viewBox=\"0 0 860 260\" xmlns=\"http://www.w3.org/2000/svg\"><title>");
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_printf(b, "</title>\n<text x=\"%d\" y=\"16\" style=\"font-size:13px;fill:#e8edf2\">", PADL);
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_puts(b, "</text>\n");
+	for (int i = 0; i <= 4; i++) { /* grid and y labels */
+		double v = lo + (hi - lo) * i / 4.0;
+		double py = H - PADB - (H - PADT - PADB) * i / 4.0;
+		rc |= infra_buf_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#2a2f36\"/>"
+				       "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g%s</text>\n",
+				       PADL, W - PADR, py, py, PADL - 6, py + 4, pct ? v * 100 : v,
+				       unit ? unit : "");
+	}
+	rc |= time_axis(b, x0, x1, H - PADB + 18);
+	for (size_t i = 0; i < k; i++) {
+		const char *col = palette[i % NPAL];
+		int pen = 0;
+		rc |= infra_buf_printf(b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", col);
+		for (size_t j = 0; j < s[i].n; j++) {
+			double px, py;
+			if (!isfinite(s[i].y[j])) {
+				pen = 0;
+				continue;
+			}
+			px = PADL + (W - PADL - PADR) * (s[i].x[j] - x0) / (x1 - x0);
+			py = H - PADB - (H - PADT - PADB) * (s[i].y[j] - lo) / (hi - lo);
+			rc |= infra_buf_printf(b, "%c%.1f %.1f ", pen ? 'L' : 'M', px, py);
+			pen = 1;
+		}
+		rc |= infra_buf_puts(b, "\"/>\n");
+		for (size_t j = 0; j < s[i].n; j++) {
+			double px, py;
+			if (!isfinite(s[i].y[j]))
+				continue;
+			px = PADL + (W - PADL - PADR) * (s[i].x[j] - x0) / (x1 - x0);
+			py = H - PADB - (H - PADT - PADB) * (s[i].y[j] - lo) / (hi - lo);
+			rc |= infra_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>", px, py, col);
+			rc |= infra_html_escape(b, s[i].name);
+			rc |= infra_buf_printf(b, ": %.4g%s</title></circle>\n", pct ? s[i].y[j] * 100 : s[i].y[j],
+					       unit ? unit : "");
+		}
+		rc |= infra_buf_printf(b, "<rect x=\"%d\" y=\"%zu\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+				       "<text x=\"%d\" y=\"%zu\">", W - PADR + 12, PADT + i * 16, col, W - PADR + 26,
+				       PADT + i * 16 + 9);
+		rc |= infra_html_escape(b, s[i].name);
+		rc |= infra_buf_puts(b, "</text>\n");
+	}
+	rc |= infra_buf_puts(b, "</svg></div>\n");
+	return rc ? -ENOMEM : 0;
+}
+
+int infra_html_timeline(struct infra_buf *b, const char *title, const struct infra_html_timeline_row *rows,
+			size_t nrows)
+{
+	const double *xs[64] = { 0 };
+	size_t nn[64] = { 0 }, k = nrows < 64 ? nrows : 64;
+	double x0, x1;
+	int h = PADT + (int)k * 22 + PADB, rc = 0;
+
+	for (size_t i = 0; i < k; i++) {
+		xs[i] = rows[i].x;
+		nn[i] = rows[i].n;
+	}
+	x_range(xs, nn, k, &x0, &x1);
+	rc |= infra_buf_printf(b, "<div class=\"card\"><svg role=\"img\" width=\"100%%\" viewBox=\"0 0 %d %d\" "
+			       "xmlns=\"http://www.w3.org/2000/svg\"><title>", W, h);
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_printf(b, "</title>\n<text x=\"%d\" y=\"16\" style=\"font-size:13px;fill:#e8edf2\">", PADL);
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_puts(b, "</text>\n");
+	for (size_t i = 0; i < k; i++) {
+		int y = PADT + (int)i * 22;
+		double cw = rows[i].n > 1 ? (W - PADL - PADR) / (double)rows[i].n : 12;
+		if (cw > 24)
+			cw = 24;
+		if (cw < 2)
+			cw = 2;
+		rc |= infra_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", PADL - 6, y + 13);
+		rc |= infra_html_escape(b, rows[i].name);
+		rc |= infra_buf_puts(b, "</text>\n");
+		for (size_t j = 0; j < rows[i].n; j++) {
+			double px = PADL + (W - PADL - PADR - cw) * (rows[i].x[j] - x0) / (x1 - x0);
+			int st = rows[i].state[j];
+			if (st < 0 || st > 3)
+				st = 0;
+			rc |= infra_buf_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"16\" rx=\"2\" fill=\"%s\">",
+					       px, y, cw > 3 ? cw - 1 : cw, state_color[st]);
+			if (rows[i].tip && rows[i].tip[j]) {
+				rc |= infra_buf_puts(b, "<title>");
+				rc |= infra_html_escape(b, rows[i].tip[j]);
+				rc |= infra_buf_puts(b, "</title>");
+			}
+			rc |= infra_buf_puts(b, "</rect>\n");
+		}
+	}
+	rc |= time_axis(b, x0, x1, h - PADB + 18);
+	rc |= infra_buf_puts(b, "</svg></div>\n");
+	return rc ? -ENOMEM : 0;
+}

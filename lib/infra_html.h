@@ -1,0 +1,48 @@
+/* infra_html.h - self-contained HTML pages with inline SVG charts (no external
+ * assets, no scripts): a dark page skeleton, escaping, a time-series line chart
+ * and a status timeline.  Everything is appended to a struct infra_buf; the
+ * caller writes it with infra_atomic_write.
+ *
+ * Ownership: inputs are borrowed; nothing is kept after a call returns.
+ */
+#ifndef INFRA_HTML_H
+#define INFRA_HTML_H
+
+#include <stddef.h>
+
+#include "infra_buf.h"
+
+/* Page start (doctype, <head> with the dark style sheet, <body>, <h1>title</h1>) and end. */
+int infra_html_begin(struct infra_buf *b, const char *title, const char *subtitle);
+int infra_html_end(struct infra_buf *b);
+
+/* Append s with & < > " ' escaped. */
+int infra_html_escape(struct infra_buf *b, const char *s);
+
+struct infra_html_series {
+	const char *name;
+	size_t n;
+	const double *x; /* unix seconds, ascending */
+	const double *y; /* NaN = no value (a gap) */
+};
+
+/* A line chart of series over time; ymin/ymax NaN = from the data.  unit is
+ * appended to y labels ("s", "%" multiplies by 100). */
+int infra_html_line_chart(struct infra_buf *b, const char *title, const char *unit,
+			  const struct infra_html_series *s, size_t ns, double ymin, double ymax);
+
+enum infra_html_state { INFRA_HTML_NONE = 0, INFRA_HTML_OK, INFRA_HTML_WARN, INFRA_HTML_BAD };
+
+struct infra_html_timeline_row {
+	const char *name;
+	size_t n;
+	const double *x;          /* unix seconds, ascending */
+	const int *state;         /* enum infra_html_state per point */
+	const char *const *tip;   /* hover text per point, or NULL */
+};
+
+/* One row of coloured cells per name over a shared time axis. */
+int infra_html_timeline(struct infra_buf *b, const char *title, const struct infra_html_timeline_row *rows,
+			size_t nrows);
+
+#endif

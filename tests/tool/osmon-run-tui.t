@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# osmon-run --tui in an 80x24 tmux pane: the three views, moving, the detail line,
+# quitting with q (exit 0); without a terminal it refuses with exit 3.
+. "$(dirname "$0")/osmon-run-lib.sh"
+if ! command -v tmux >/dev/null; then nok "tmux not installed (scripts/install-deps installs it)"; echo "1..$n"; exit 1; fi
+st=$tmp/state
+t0=$(ts 2026-11-21T00:00:00Z)
+for i in 0 1 2; do
+	ks=keystone-basic; [ "$i" = 1 ] && ks=keystone-only
+	INFRA_NOW=$((t0 + i * 14400)) RALLY_SIM_KEYSTONE=$ks osmon --state-dir "$st" --services keystone,cinder -f json >/dev/null 2>&1
+done
+sock=$tmp/tmux.sock
+tm() { tmux -S "$sock" "$@"; }
+pane() { tm capture-pane -p -t osv; }
+wait_for() { # text: poll the pane up to 5 s
+	for _ in $(seq 50); do pane | grep -qF -- "$1" && return 0; sleep 0.1; done
+	return 1
+}
+tm new-session -d -s osv -x 80 -y 24 "env TERM=xterm-256color LC_ALL=C.UTF-8 $OSMON --state-dir '$st' --tui; echo EXIT=\$?; sleep 30"
+check "starts on the latest run view" wait_for "1:Latest run"
+pane >"$tmp/p1"
+check "title names the state dir and the last run" grep -q "osmon-run  $st  last run 20261121T080000Z (warning)" "$tmp/p1"
+check "latest run lists keystone scenarios as passing" grep -qE '^keystone +pass +KeystoneBasic.create_delete_use' "$tmp/p1"
+check "latest run lists the cinder failure with FAIL SLA" grep -qE '^cinder +fail +CinderVolumes.create_volume +1/1 +0% .*FAIL' "$tmp/p1"
+check "the selected row's reasons are shown at the bottom" grep -q "1 of 1 iterations failed" "$tmp/p1"
+check "fits 80x24: 24 lines, none wider than 80" bash -c "[ \$(wc -l <'$tmp/p1') -le 24 ] && ! awk 'length > 80' '$tmp/p1' | grep -q ."
+tm send-keys -t osv Tab
+check "Tab: run history, newest first" wait_for "2026-11-21T08:00:00Z warning"
+pane >"$tmp/p2"
+check "run history shows the cleanup-leak run as a keystone failure" grep -qE '^2026-11-21T04:00:00Z warning +fail +fail' "$tmp/p2"
+tm send-keys -t osv Down
+check "Down: detail of the 04:00 run names the failed scenarios" wait_for "failed; keystone/KeystoneBasic.create_de"
+tm send-keys -t osv 3
+check "3: health view says nothing is recorded" wait_for "no health checks recorded yet"
+tm send-keys -t osv 1 Down
+check "1 then Down: back on the latest run, second row selected" wait_for "all iterations passed"
+tm send-keys -t osv q
+check "q quits with exit 0" wait_for "EXIT=0"
+tm kill-server 2>/dev/null
+"$OSMON" --state-dir "$st" --tui </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "without a terminal: exit 3 and one clear line" \
+	bash -c "[ $rc = 3 ] && grep -q '^osmon-run: --tui needs a terminal' '$tmp/err' && [ \$(wc -l <'$tmp/err') = 1 ]"
+"$OSMON" --state-dir "$tmp/empty" --tui </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "empty state directory: exit 3, says nothing is recorded" \
+	bash -c "[ $rc = 3 ] && grep -q 'nothing recorded in $tmp/empty yet' '$tmp/err'"
+echo "1..$n"
