@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,53 +35,80 @@ void infra_proc_describe(const struct infra_proc_result *res, double timeout, ch
 		snprintf(buf, size, "killed by signal %d (%s)", res->signal, strsignal(res->signal));
 }
 
-static void child(const char *const *argv, const struct infra_proc_opts *o, int out_w, int err_pipe)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int logfd = o->log_fd >= 0 ? o->log_fd : null;
-	int e;
+extern char **environ;
 
-	setpgid(0, 0);
-	/* default dispositions and an empty mask for the program */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	{
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
-	if (null >= 0)
-		dup2(null, 0);
-	dup2(out_w >= 0 ? out_w : logfd, 1);
-	dup2(logfd, 2);
-	for (const char *const *e2 = o->env_set; e2 && *e2; e2++) {
-		const char *eq = strchr(*e2, '=');
-		char name[256];
-		size_t n;
-		if (!eq)
-			continue;
-		n = (size_t)(eq - *e2);
-		if (n >= sizeof(name))
-			continue;
-		memcpy(name, *e2, n);
-		name[n] = '\0';
-		setenv(name, eq + 1, 1);
-	}
-	if (o->cwd && chdir(o->cwd) != 0) {
-		e = errno;
-		if (write(err_pipe, &e, sizeof(e)) < 0) {
-			/* nothing left to report to */
+/* the environment with env_set entries replacing or adding names; caller frees the array */
+static char **make_env(const char *const *set)
+{
+	size_t n = 0, k = 0, m = 0;
+	char **env;
+
+	while (environ && environ[n])
+		n++;
+	while (set && set[m])
+		m++;
+	env = calloc(n + m + 1, sizeof(char *));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int replaced = 0;
+		for (size_t j = 0; j < m; j++) {
+			size_t l = strcspn(set[j], "=");
+			if (!strncmp(environ[i], set[j], l + 1))
+				replaced = 1;
 		}
-		_exit(127);
+		if (!replaced)
+			env[k++] = environ[i];
 	}
-	execvp(argv[0], (char *const *)argv);
-	e = errno;
-	if (write(err_pipe, &e, sizeof(e)) < 0) {
-		/* nothing left to report to */
+	for (size_t j = 0; j < m; j++)
+		if (strchr(set[j], '='))
+			env[k++] = (char *)set[j];
+	env[k] = NULL;
+	return env;
+}
+
+/* posix_spawn: own process group, default signals, empty mask, stdin /dev/null */
+static int spawn(pid_t *pid, const char *const *argv, const struct infra_proc_opts *o, int out_w)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	char **env = make_env(o->env_set);
+	int rc;
+
+	if (!env)
+		return ENOMEM;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGQUIT);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (o->log_fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, out_w >= 0 ? out_w : o->log_fd, 1);
+		posix_spawn_file_actions_adddup2(&fa, o->log_fd, 2);
+	} else {
+		if (out_w >= 0)
+			posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+		else
+			posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	}
-	_exit(127);
+	if (o->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+	rc = posix_spawnp(pid, argv[0], &fa, &at, (char *const *)argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(env);
+	return rc;
 }
 
 static void fill_status(struct infra_proc_result *res, int st)
@@ -113,7 +141,7 @@ int infra_proc_run(const char *const *argv, const struct infra_proc_opts *opts,
 		   struct infra_buf *out, struct infra_proc_result *res, struct infra_err *err)
 {
 	struct infra_proc_opts o = { 0, 5, -1, NULL, NULL };
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int outp[2] = { -1, -1 };
 	double start = infra_now_mono(), deadline;
 	int st = 0, reaped = 0, too_big = 0, e = 0;
 	pid_t pid;
@@ -126,44 +154,18 @@ int infra_proc_run(const char *const *argv, const struct infra_proc_opts *opts,
 	memset(res, 0, sizeof(*res));
 	if (!argv || !argv[0])
 		return infra_err_set(err, -EINVAL, "no program to run");
-	if ((out && pipe2(outp, O_CLOEXEC) != 0) || pipe2(errp, O_CLOEXEC) != 0) {
-		e = errno;
-		if (outp[0] >= 0) {
-			close(outp[0]);
-			close(outp[1]);
-		}
-		return infra_err_set(err, -e, "cannot create a pipe: %s", strerror(e));
-	}
-	pid = fork();
-	if (pid < 0) {
-		e = errno;
-		if (out) {
-			close(outp[0]);
-			close(outp[1]);
-		}
-		close(errp[0]);
-		close(errp[1]);
-		return infra_err_set(err, -e, "cannot fork: %s", strerror(e));
-	}
-	if (pid == 0)
-		child(argv, &o, out ? outp[1] : -1, errp[1]);
-	setpgid(pid, pid); /* also in the parent: no race with killpg */
-	current_pgid = pid;
-	close(errp[1]);
+	if (out && pipe2(outp, O_CLOEXEC) != 0)
+		return infra_err_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
+	e = spawn(&pid, argv, &o, out ? outp[1] : -1);
 	if (out)
 		close(outp[1]);
-	/* exec failure? (the pipe closes on a successful exec) */
-	while ((n = read(errp[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(errp[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(pid, &st, 0);
-		current_pgid = 0;
+	if (e) {
 		if (out)
 			close(outp[0]);
-		return infra_err_set(err, e == ENOENT || e == EACCES ? -ENOENT : -e,
+		return infra_err_set(err, e == ENOENT || e == EACCES || e == ENOEXEC ? -ENOENT : -e,
 				     "cannot run '%s': %s", argv[0], strerror(e));
 	}
+	current_pgid = pid;
 
 	deadline = o.timeout > 0 ? start + o.timeout : 0;
 	while (!reaped) {
