@@ -64,6 +64,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        if self.connection.family == socket.AF_INET:
+            # headers and body go out in separate writes: no Nagle delays
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with LOCK:
             CONN_SEQ[0] += 1
             self.conn_id = CONN_SEQ[0]
@@ -288,13 +291,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, "header", headers=[(args[0], urllib.parse.unquote(args[1]))])
 
 
+def quiet_error(self, request, client_address):
+    """Clients hanging up (a body cap, a timeout) are part of the tests."""
+    if not isinstance(sys.exc_info()[1], OSError):
+        socketserver.BaseServer.handle_error(self, request, client_address)
+
+
 class TCPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    handle_error = quiet_error
 
 
 class UnixServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    handle_error = quiet_error
 
     def server_bind(self):
         socketserver.UnixStreamServer.server_bind(self)
