@@ -4,7 +4,9 @@
 Listens on 127.0.0.1 with an ephemeral port (default), a filesystem unix socket
 (--unix PATH) or an abstract unix socket (--abstract NAME).  The first stdout
 line is "READY <where>" (http://127.0.0.1:PORT, unix:PATH or abstract:NAME).
-Keep-alive, one thread per connection.  Exits on SIGTERM/SIGINT, and by itself
+Keep-alive, one thread per connection.  With --tls-cert/--tls-key it speaks
+HTTPS (READY https://127.0.0.1:PORT); --client-ca also requires a client
+certificate signed by that CA.  Exits on SIGTERM/SIGINT, and by itself
 after --max-seconds (default 600).
 
 Behaviour is chosen by path (KEY = any word; state is per KEY):
@@ -38,6 +40,7 @@ import os
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -301,6 +304,15 @@ class TCPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     handle_error = quiet_error
+    tls = None
+
+    def finish_request(self, request, client_address):
+        # the TLS handshake runs in the connection's thread, not the accept loop
+        if self.tls is not None:
+            request.settimeout(10)
+            request = self.tls.wrap_socket(request, server_side=True)
+            request.settimeout(None)
+        super().finish_request(request, client_address)
 
 
 class UnixServer(socketserver.ThreadingUnixStreamServer):
@@ -319,6 +331,9 @@ def main():
     where.add_argument("--unix", metavar="PATH", help="listen on a filesystem unix socket")
     where.add_argument("--abstract", metavar="NAME", help="listen on an abstract unix socket")
     ap.add_argument("--port", type=int, default=0, help="TCP port (default: ephemeral)")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    ap.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    ap.add_argument("--client-ca", metavar="PEM", help="require client certificates from this CA")
     ap.add_argument("--log", metavar="FILE", help="append each request line to FILE")
     ap.add_argument("--max-seconds", type=float, default=600, help="exit after this long")
     opts = ap.parse_args()
@@ -337,6 +352,14 @@ def main():
     else:
         server = TCPServer(("127.0.0.1", opts.port), Handler)
         ready = "http://127.0.0.1:%d" % server.server_address[1]
+        if opts.tls_cert:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
+            if opts.client_ca:
+                ctx.load_verify_locations(opts.client_ca)
+                ctx.verify_mode = ssl.CERT_REQUIRED
+            server.tls = ctx
+            ready = "https://127.0.0.1:%d" % server.server_address[1]
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -5,6 +5,8 @@
 #include "infra_http.h"
 #include "tap.h"
 
+#include <curl/curl.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SERVERS 4
+#define MAX_SERVERS 6
 
 static pid_t server_pids[MAX_SERVERS];
 static int nservers;
@@ -83,20 +85,35 @@ static void copy_str(char *dst, size_t n, const char *src)
 	dst[l] = '\0';
 }
 
-/* Start faultserver.py with extra args; copy what follows "READY " into where. */
-static int start_server(const char *a1, const char *a2, char *where, size_t wn)
+static void src_path(char *out, size_t n, const char *rel)
 {
 	const char *srcdir = getenv("INFRA_SRCDIR");
+
+	snprintf(out, n, "%s/%s", srcdir && *srcdir ? srcdir : ".", rel);
+}
+
+/* Start faultserver.py with up to 8 extra args (NULL-terminated list);
+ * copy what follows "READY " into where. */
+static int start_server_v(const char *const *args, char *where, size_t wn)
+{
 	char script[PATH_MAX], line[512];
+	const char *argv[16];
 	int fds[2];
 	size_t len = 0;
 	pid_t pid;
 	double deadline;
+	int i;
 
 	if (nservers >= MAX_SERVERS)
 		return -1;
-	snprintf(script, sizeof(script), "%s/tests/sim/faultserver.py",
-		 srcdir && *srcdir ? srcdir : ".");
+	src_path(script, sizeof(script), "tests/sim/faultserver.py");
+	argv[0] = "python3";
+	argv[1] = script;
+	argv[2] = "--max-seconds";
+	argv[3] = "120";
+	for (i = 0; args[i] && i < 8; i++)
+		argv[4 + i] = args[i];
+	argv[4 + i] = NULL;
 	if (pipe(fds) < 0)
 		return -1;
 	pid = fork();
@@ -111,7 +128,7 @@ static int start_server(const char *a1, const char *a2, char *where, size_t wn)
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execlp("python3", "python3", script, "--max-seconds", "120", a1, a2, (char *)NULL);
+		execvp("python3", (char *const *)argv);
 		_exit(127);
 	}
 	server_pids[nservers++] = pid;
@@ -138,6 +155,13 @@ static int start_server(const char *a1, const char *a2, char *where, size_t wn)
 	}
 	copy_str(where, wn, line + 6);
 	return 0;
+}
+
+static int start_server(const char *a1, const char *a2, char *where, size_t wn)
+{
+	const char *args[] = { a1, a2, NULL };
+
+	return start_server_v(args, where, wn);
 }
 
 static int free_port(void)
@@ -657,6 +681,146 @@ static void test_sockets(struct infra_http *h)
 	}
 }
 
+static void test_jitter_and_final_headers(void)
+{
+	struct infra_http *hj = new_http(200, 200, 0, 0);
+	struct infra_http_resp r;
+	struct infra_err e = INFRA_ERR_INIT;
+	int rc;
+
+	rc = req_do(hj, NULL, "/flaky/jit/1/500", NULL, 0, &r, &e);
+	tap_ok(rc == 0 && r.attempts == 2 && r.elapsed_seconds >= 0.095 &&
+	       r.elapsed_seconds < 0.35, "backoff with jitter: 200 ms * [0.5, 1] (%.3f s)",
+	       r.elapsed_seconds);
+	infra_http_resp_release(&r);
+	rc = req_do(hj, NULL, "/retry-after/fin/1/0", NULL, 0, &r, &e);
+	tap_ok(rc == 0 && r.status == 200 && r.attempts == 2 &&
+	       infra_http_resp_header(&r, "Retry-After") == NULL,
+	       "headers are those of the final response (Retry-After: 0 retried at once, %.3f s)",
+	       r.elapsed_seconds);
+	infra_http_resp_release(&r);
+	infra_http_free(hj);
+}
+
+static void test_post_timeout(struct infra_http *h)
+{
+	struct infra_http_req q;
+	struct infra_http_resp r;
+	struct infra_err e = INFRA_ERR_INIT;
+	char url[256];
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(url, sizeof(url), "%s/slow/2000", base);
+	q.url = url;
+	q.method = "POST";
+	q.body = "once";
+	q.body_len = 4;
+	q.timeout_ms = 200;
+	rc = infra_http_do(h, &q, &r, &e);
+	tap_ok(rc == -ETIMEDOUT && r.attempts == 1,
+	       "POST timed out after sending: not retried (rc %d, %d attempts)", rc, r.attempts);
+	infra_http_resp_release(&r);
+}
+
+static void test_tls(void)
+{
+	struct infra_http_opts o;
+	struct infra_http *ht;
+	struct infra_http_req q;
+	struct infra_http_resp r;
+	struct infra_err e = INFRA_ERR_INIT;
+	char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], scert[PATH_MAX], skey[PATH_MAX];
+	char where[256], url[300];
+	long a, b;
+	int rc;
+	const char *args[] = { "--tls-cert", scert, "--tls-key", skey, "--client-ca", ca, NULL };
+
+	src_path(ca, sizeof(ca), "tests/sim/tls/ca.pem");
+	src_path(cert, sizeof(cert), "tests/sim/tls/client.pem");
+	src_path(key, sizeof(key), "tests/sim/tls/client.key");
+	src_path(scert, sizeof(scert), "tests/sim/tls/server.pem");
+	src_path(skey, sizeof(skey), "tests/sim/tls/server.key");
+	if (start_server_v(args, where, sizeof(where)) != 0) {
+		tap_ok(0, "TLS faultserver started");
+		return;
+	}
+	snprintf(url, sizeof(url), "%s/ok", where);
+	memset(&q, 0, sizeof(q));
+	q.url = url;
+
+	memset(&o, 0, sizeof(o));
+	o.backoff_base_ms = 10;
+	ht = infra_http_new(&o, &e);
+	rc = infra_http_do(ht, &q, &r, &e);
+	tap_ok(rc == -EPROTO && r.attempts == 1 && has(e.msg, "TLS error"),
+	       "unknown CA: TLS error, not retried: [%s]", e.msg);
+	infra_http_resp_release(&r);
+	infra_http_free(ht);
+
+	o.cacert = ca;
+	o.cert = cert;
+	o.key = key;
+	ht = infra_http_new(&o, &e);
+	rc = infra_http_do(ht, &q, &r, &e);
+	tap_ok(rc == 0 && r.status == 200 && has(r.body, "hello"),
+	       "HTTPS with cacert and a client certificate (%s)", e.msg);
+	infra_http_resp_release(&r);
+	snprintf(url, sizeof(url), "%s/conn", where);
+	a = conn_id(ht, url, NULL, 0);
+	b = conn_id(ht, url, NULL, 0);
+	tap_ok(a > 0 && a == b, "TLS connection reused (%ld, %ld)", a, b);
+	infra_http_free(ht);
+
+	o.cert = o.key = NULL;
+	o.max_attempts = 1;
+	ht = infra_http_new(&o, &e);
+	snprintf(url, sizeof(url), "%s/ok", where);
+	rc = infra_http_do(ht, &q, &r, &e);
+	tap_ok(rc < 0, "client certificate required: error without one: [%s]", e.msg);
+	infra_http_resp_release(&r);
+	infra_http_free(ht);
+
+	o.cacert = NULL;
+	o.cert = cert;
+	o.key = key;
+	o.insecure = 1;
+	ht = infra_http_new(&o, &e);
+	rc = infra_http_do(ht, &q, &r, &e);
+	tap_ok(rc == 0 && r.status == 200, "insecure skips verification (%s)", e.msg);
+	infra_http_resp_release(&r);
+	infra_http_free(ht);
+}
+
+static void test_h2_prior_knowledge(void)
+{
+	struct infra_http_opts o;
+	struct infra_http *h2;
+	struct infra_http_req q;
+	struct infra_http_resp r;
+	struct infra_err e = INFRA_ERR_INIT;
+	char url[256];
+	int rc;
+
+	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2)) {
+		tap_ok(1, "# SKIP libcurl without HTTP/2");
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.http2_prior_knowledge = 1;
+	o.max_attempts = 1;
+	o.timeout_ms = 2000;
+	h2 = infra_http_new(&o, &e);
+	memset(&q, 0, sizeof(q));
+	snprintf(url, sizeof(url), "%s/ok", base);
+	q.url = url;
+	rc = infra_http_do(h2, &q, &r, &e);
+	tap_ok(rc < 0 && r.status != 200,
+	       "http2_prior_knowledge speaks h2c (an HTTP/1.1-only server fails): [%s]", e.msg);
+	infra_http_resp_release(&r);
+	infra_http_free(h2);
+}
+
 /* ---------- batch ---------- */
 
 struct tally {
@@ -840,8 +1004,10 @@ int main(void)
 {
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_http *h;
-	char where[256];
+	char where[256], log_path[128], line[256];
 	double t0 = now_s();
+	FILE *lf;
+	int seen = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_fatal);
@@ -856,7 +1022,8 @@ int main(void)
 
 	tap_ok(infra_http_global_init(&err) == 0, "global init");
 	tap_ok(infra_http_global_init(&err) == 0, "global init twice");
-	if (start_server("--port", "0", where, sizeof(where)) != 0) {
+	snprintf(log_path, sizeof(log_path), "/tmp/infra-test-http-%d.log", (int)getpid());
+	if (start_server("--log", log_path, where, sizeof(where)) != 0) {
 		tap_ok(0, "faultserver started (python3 tests/sim/faultserver.py)");
 		return tap_done();
 	}
@@ -874,9 +1041,20 @@ int main(void)
 	test_failures(h);
 	test_body_cap();
 	test_sockets(h);
+	test_post_timeout(h);
+	test_jitter_and_final_headers();
+	test_h2_prior_knowledge();
+	test_tls();
 	test_batch(h);
 	infra_http_free(h);
 	kill_servers();
+	lf = fopen(log_path, "r");
+	while (lf && fgets(line, sizeof(line), lf))
+		seen += strcmp(line, "GET /ok HTTP/1.1\n") == 0;
+	if (lf)
+		fclose(lf);
+	unlink(log_path);
+	tap_ok(seen >= 2, "faultserver --log recorded request lines (%d x GET /ok)", seen);
 	tap_diag("test_http took %.1f s", now_s() - t0);
 	return tap_done();
 }
