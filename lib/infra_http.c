@@ -582,16 +582,58 @@ static void http_xfer_free(struct http_xfer *x)
 	free(x);
 }
 
-/* Copy the request.  Returns NULL on ENOMEM or an invalid request (*rc says which). */
+/* An HTTP token (RFC 9110 tchar), as a method must be. */
+static int http_is_token(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return 0;
+	return 1;
+}
+
+/* Why a request cannot be sent as given, or NULL. */
+static const char *http_req_invalid(const struct infra_http_req *req)
+{
+	size_t i;
+
+	if (!req)
+		return "no request";
+	if (!req->url || !*req->url)
+		return "no URL";
+	if (strpbrk(req->url, " \t\r\n"))
+		return "whitespace in the URL";
+	if (req->method && *req->method && !http_is_token(req->method))
+		return "invalid method";
+	if (req->body_len && !req->body)
+		return "body_len without a body";
+	if (req->unix_socket && !*req->unix_socket)
+		return "empty unix socket name";
+	for (i = 0; req->headers && req->headers[i]; i++) {
+		const char *hd = req->headers[i];
+		size_t nl = strcspn(hd, ":;");
+
+		if (strpbrk(hd, "\r\n") || nl == 0 || !hd[nl])
+			return "malformed request header (want \"Name: value\", no line breaks)";
+	}
+	return NULL;
+}
+
+/* Copy the request.  Returns NULL on ENOMEM or an invalid request (*rc says
+ * which, *why says what is wrong with it). */
 static struct http_xfer *http_xfer_new(struct infra_http *h, const struct infra_http_req *req,
-				       int *rc)
+				       int *rc, const char **why)
 {
 	struct http_xfer *x;
 	size_t n = 0, i;
 
 	*rc = -EINVAL;
-	if (!h || !req || !req->url || (req->body_len && !req->body))
+	*why = h ? http_req_invalid(req) : "no http handle";
+	if (*why)
 		return NULL;
+	*why = "out of memory";
 	*rc = -ENOMEM;
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -762,8 +804,11 @@ static int http_xfer_fail(struct http_xfer *x, int code, const char *reason)
 	char url[HTTP_URL_SHOWN + 8];
 
 	infra_http_mask_url(x->url, url, sizeof(url));
-	x->rc = infra_err_set(&x->err, code, "%s %s: %s (after %d attempt%s)", x->method, url,
-			      reason, x->attempts, x->attempts == 1 ? "" : "s");
+	if (x->attempts == 0)
+		x->rc = infra_err_set(&x->err, code, "%s %s: %s", x->method, url, reason);
+	else
+		x->rc = infra_err_set(&x->err, code, "%s %s: %s (after %d attempt%s)", x->method,
+				      url, reason, x->attempts, x->attempts == 1 ? "" : "s");
 	return x->rc;
 }
 
@@ -1082,15 +1127,15 @@ int infra_http_do(struct infra_http *h, const struct infra_http_req *req,
 		  struct infra_http_resp *resp, struct infra_err *err)
 {
 	struct http_xfer *x;
+	const char *why;
 	int rc;
 
 	if (!resp)
 		return infra_err_set(err, -EINVAL, "http: no response struct");
 	memset(resp, 0, sizeof(*resp));
-	x = http_xfer_new(h, req, &rc);
+	x = http_xfer_new(h, req, &rc, &why);
 	if (!x)
-		return infra_err_set(err, rc, rc == -ENOMEM ? "http: out of memory"
-					      : "http: invalid request (no URL)");
+		return infra_err_set(err, rc, "http: invalid request: %s", why);
 	for (;;) {
 		long wait;
 		CURLcode cc;
@@ -1170,11 +1215,12 @@ int infra_http_batch_add(struct infra_http_batch *b, const struct infra_http_req
 			 infra_http_done_cb cb, void *ud)
 {
 	struct http_xfer *x;
+	const char *why;
 	int rc;
 
 	if (!b)
 		return -EINVAL;
-	x = http_xfer_new(b->h, req, &rc);
+	x = http_xfer_new(b->h, req, &rc, &why);
 	if (!x)
 		return rc;
 	x->cb = cb;
@@ -1229,8 +1275,9 @@ static long http_batch_wake(struct infra_http_batch *b, long long now)
 	return next;
 }
 
-/* Start queued transfers up to the concurrency bound. */
-static int http_batch_start(struct infra_http_batch *b, struct infra_err *err)
+/* Start queued transfers up to the concurrency bound.  A transfer that cannot
+ * start is finished with its error (the callback hears of it). */
+static void http_batch_start(struct infra_http_batch *b)
 {
 	while (b->ready && b->nrunning < b->concurrency) {
 		struct http_xfer *x = b->ready;
@@ -1247,16 +1294,19 @@ static int http_batch_start(struct infra_http_batch *b, struct infra_err *err)
 		}
 		mc = curl_multi_add_handle(b->multi, x->easy);
 		if (mc != CURLM_OK) {
-			http_xfer_free(x);
-			return infra_err_set(err, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO,
-					     "http batch: cannot start a transfer: %s",
-					     curl_multi_strerror(mc));
+			char reason[128];
+
+			snprintf(reason, sizeof(reason), "cannot start the transfer: %s",
+				 curl_multi_strerror(mc));
+			http_xfer_stamp(x, 0);
+			http_xfer_fail(x, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, reason);
+			http_batch_deliver(x);
+			continue;
 		}
 		x->next = b->running;
 		b->running = x;
 		b->nrunning++;
 	}
-	return 0;
 }
 
 /* Collect finished attempts: retry later, or deliver. */
@@ -1304,9 +1354,7 @@ int infra_http_batch_run(struct infra_http_batch *b, struct infra_err *err)
 		long timeout = 1000, next;
 
 		http_batch_wake(b, http_now_ms());
-		rc = http_batch_start(b, err);
-		if (rc)
-			break;
+		http_batch_start(b);
 		mc = curl_multi_perform(b->multi, &still);
 		if (mc != CURLM_OK) {
 			rc = infra_err_set(err, -EIO, "http batch: %s", curl_multi_strerror(mc));

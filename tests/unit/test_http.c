@@ -570,6 +570,31 @@ static void test_failures(struct infra_http *h)
 
 	rc = infra_http_do(h, NULL, &r, &e);
 	tap_ok(rc == -EINVAL, "NULL request -> -EINVAL");
+
+	{
+		const char *bad_hdrs[] = { "X-A: 1\r\nX-Injected: 2", NULL };
+		const char *no_colon[] = { "JustAName", NULL };
+
+		memset(&q, 0, sizeof(q));
+		snprintf(url, sizeof(url), "%s/echo", base);
+		q.url = url;
+		q.method = "GET /x HTTP/1.1\r\nX-Evil: 1\r\n";
+		rc = infra_http_do(h, &q, &r, &e);
+		tap_ok(rc == -EINVAL && has(e.msg, "invalid method") && !has(e.msg, "Evil"),
+		       "method that is not a token rejected: [%s]", e.msg);
+		q.method = NULL;
+		q.headers = bad_hdrs;
+		rc = infra_http_do(h, &q, &r, &e);
+		tap_ok(rc == -EINVAL && has(e.msg, "header") && !has(e.msg, "Injected"),
+		       "header with a line break rejected: [%s]", e.msg);
+		q.headers = no_colon;
+		rc = infra_http_do(h, &q, &r, &e);
+		tap_ok(rc == -EINVAL, "header without a colon rejected");
+		q.headers = NULL;
+		q.url = "http://127.0.0.1/a b";
+		rc = infra_http_do(h, &q, &r, &e);
+		tap_ok(rc == -EINVAL && r.attempts == 0, "URL with a space rejected: [%s]", e.msg);
+	}
 }
 
 static void test_body_cap(void)
