@@ -67,7 +67,7 @@ struct http_xfer {
 	int idempotent;
 	int attempts, max_attempts;
 	long timeout_ms;
-	long long t_start;            /* monotonic ms of the first attempt */
+	double t_start;               /* monotonic seconds at the first attempt */
 	long long due;                /* monotonic ms when a waiting retry may start */
 	/* outcome */
 	int rc;
@@ -94,6 +94,14 @@ static long long http_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double http_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void http_sleep_ms(long ms)
@@ -909,7 +917,7 @@ static int http_xfer_setup(struct http_xfer *x)
 static int http_xfer_begin(struct http_xfer *x)
 {
 	if (!x->easy) {
-		x->t_start = http_now_ms();
+		x->t_start = http_now_s();
 		if (http_xfer_setup(x))
 			return x->rc;
 	}
@@ -926,7 +934,7 @@ static void http_xfer_stamp(struct http_xfer *x, long status)
 {
 	x->resp.status = status;
 	x->resp.attempts = x->attempts;
-	x->resp.elapsed_seconds = (double)(http_now_ms() - x->t_start) / 1000.0;
+	x->resp.elapsed_seconds = x->t_start > 0 ? http_now_s() - x->t_start : 0.0;
 }
 
 /* Turn a curl failure into an errno-style code and a reason (no secrets). */
