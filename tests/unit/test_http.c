@@ -928,6 +928,53 @@ static void err_cb(void *ud, const struct infra_http_req *req, struct infra_http
 	copy_str(out->msg, sizeof(out->msg), err->msg);
 }
 
+struct ids {
+	struct infra_http *h;
+	long id[8];
+	int n, nested_ok;
+};
+
+static void ids_cb(void *ud, const struct infra_http_req *req, struct infra_http_resp *resp,
+		   int rc, const struct infra_err *err)
+{
+	struct ids *d = ud;
+	struct infra_http_resp r2;
+	struct infra_err e2 = INFRA_ERR_INIT;
+
+	(void)req;
+	(void)err;
+	if (d->n < 8)
+		d->id[d->n++] = rc == 0 ? json_num(resp->body, "conn") : -1;
+	/* a blocking request on the same handle from inside a callback */
+	if (req_do(d->h, NULL, "/ok", NULL, 0, &r2, &e2) == 0 && r2.status == 200)
+		d->nested_ok++;
+	infra_http_resp_release(&r2);
+}
+
+static void test_batch_reuse(struct infra_http *h)
+{
+	struct infra_http_batch *b = infra_http_batch_new(h, 1);
+	struct infra_http_req q;
+	struct infra_err e = INFRA_ERR_INIT;
+	struct ids d;
+	char url[256];
+	int i, rc;
+
+	memset(&d, 0, sizeof(d));
+	d.h = h;
+	memset(&q, 0, sizeof(q));
+	snprintf(url, sizeof(url), "%s/conn", base);
+	q.url = url;
+	for (i = 0; i < 3; i++)
+		infra_http_batch_add(b, &q, ids_cb, &d);
+	rc = infra_http_batch_run(b, &e);
+	tap_ok(rc == 0 && d.n == 3 && d.id[0] > 0 && d.id[0] == d.id[1] && d.id[1] == d.id[2],
+	       "batch at concurrency 1 reuses one connection (%ld %ld %ld)", d.id[0], d.id[1],
+	       d.id[2]);
+	tap_inteq(d.nested_ok, 3, "infra_http_do works inside a batch callback");
+	infra_http_batch_free(b);
+}
+
 static void test_batch(struct infra_http *h)
 {
 	struct infra_http_batch *b;
@@ -1071,6 +1118,7 @@ int main(void)
 	test_h2_prior_knowledge();
 	test_tls();
 	test_batch(h);
+	test_batch_reuse(h);
 	infra_http_free(h);
 	kill_servers();
 	lf = fopen(log_path, "r");
