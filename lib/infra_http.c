@@ -197,25 +197,28 @@ static int http_secret_name(const char *name, size_t n)
 	return 0;
 }
 
-/* Copy "a=1&token=x" masking the values of secret-looking names. */
+/* Copy "a=1&token=x" masking the values of secret-looking names.  ';' and a
+ * stray '?' or '#' separate parameters too (some servers split on them). */
 static void http_mask_params(struct http_out *o, const char *s, size_t n)
 {
 	const char *end = s + n;
 
 	while (s < end) {
-		const char *amp = memchr(s, '&', (size_t)(end - s));
-		const char *pe = amp ? amp : end;
-		const char *eq = memchr(s, '=', (size_t)(pe - s));
+		const char *sep = s;
+		const char *eq;
 
+		while (sep < end && !strchr("&;?#", *sep))
+			sep++;
+		eq = memchr(s, '=', (size_t)(sep - s));
 		if (eq && http_secret_name(s, (size_t)(eq - s))) {
 			http_out_mem(o, s, (size_t)(eq - s) + 1);
 			http_out_str(o, "***");
 		} else {
-			http_out_mem(o, s, (size_t)(pe - s));
+			http_out_mem(o, s, (size_t)(sep - s));
 		}
-		if (amp)
-			http_out_str(o, "&");
-		s = amp ? amp + 1 : end;
+		if (sep < end)
+			http_out_mem(o, sep, 1);
+		s = sep < end ? sep + 1 : end;
 	}
 }
 
@@ -232,8 +235,10 @@ void infra_http_mask_url(const char *url, char *out, size_t outsz)
 	if (!url)
 		return;
 	end = url + strlen(url);
-	p = strstr(url, "://");
-	auth = p ? p + 3 : url;
+	/* "scheme://" only at the start (a "://" later on may sit in the query);
+	 * without one, curl reads the URL as starting with the host part */
+	p = url + strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	auth = (p > url && strncmp(p, "://", 3) == 0) ? p + 3 : url;
 	auth_end = auth + strcspn(auth, "/?#");
 	http_out_mem(&t, url, (size_t)(auth - url));
 	/* userinfo: keep the user name, mask the password; a lone user part may be a token */

@@ -301,6 +301,13 @@ static void test_mask(void)
 		  "mask_url: case-insensitive names");
 	infra_http_mask_url("http://h/a@b?x=1", out, sizeof(out));
 	tap_streq(out, "http://h/a@b?x=1", "mask_url: @ in the path is not userinfo");
+	infra_http_mask_url("http?token=S1://h/x", out, sizeof(out));
+	tap_ok(!has(out, "S1"), "mask_url: a later \"://\" is not a scheme (fuzz find): [%s]", out);
+	infra_http_mask_url("http://h/p?a=1?token=S3;password=S4&b=2", out, sizeof(out));
+	tap_streq(out, "http://h/p?a=1?token=***;password=***&b=2",
+		  "mask_url: '?' and ';' separate parameters too");
+	infra_http_mask_url("user:pw@h/x?secret=S2", out, sizeof(out));
+	tap_streq(out, "user:***@h/x?secret=***", "mask_url: URL without a scheme");
 	infra_http_mask_url("http://h/p", out, 8);
 	tap_ok(strlen(out) == 7, "mask_url: bounded by the output size");
 }
