@@ -145,7 +145,9 @@ long infra_http_parse_retry_after(const char *value, long long now);
 /* Copy url to out (always NUL-terminated, truncated with "..." past ~240 chars)
  * with the password of a user:password@ part, a lone user@ part and the values
  * of query/fragment parameters whose names contain token, pass, secret, key,
- * auth, sig, credential or session replaced by "***".  For messages and logs. */
+ * auth, sig, credential or session replaced by "***" (in the query and the
+ * fragment, '&', ';', '?' and '#' all separate parameters).  Paths are copied as
+ * they are.  For messages and logs. */
 void infra_http_mask_url(const char *url, char *out, size_t outsz);
 
 #endif
