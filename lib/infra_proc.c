@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,8 +68,34 @@ static char **make_env(const char *const *set)
 	return env;
 }
 
+/* resolve a program like execvp does, so "not found" is known before spawning
+ * (posix_spawn cannot always report it: under valgrind the child just exits 127) */
+static int find_program(const char *name, char *buf, size_t size)
+{
+	const char *path = getenv("PATH"), *p;
+
+	if (strchr(name, '/')) {
+		snprintf(buf, size, "%s", name);
+		return access(name, X_OK) == 0 ? 0 : errno;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p += strcspn(p, ":") + 1) {
+		size_t n = strcspn(p, ":");
+		struct stat st;
+		int len = snprintf(buf, size, "%.*s%s%s", (int)n, p, n ? "/" : "", name);
+		if (len > 0 && (size_t)len < size && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		if (!p[n])
+			break;
+	}
+	return ENOENT;
+}
+
 /* posix_spawn: own process group, default signals, empty mask, stdin /dev/null */
-static int spawn(pid_t *pid, const char *const *argv, const struct infra_proc_opts *o, int out_w)
+static int spawn(pid_t *pid, const char *prog, const char *const *argv, const struct infra_proc_opts *o,
+		 int out_w)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -104,7 +131,7 @@ static int spawn(pid_t *pid, const char *const *argv, const struct infra_proc_op
 	}
 	if (o->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-	rc = posix_spawnp(pid, argv[0], &fa, &at, (char *const *)argv, env);
+	rc = posix_spawn(pid, prog, &fa, &at, (char *const *)argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	free(env);
@@ -142,6 +169,7 @@ int infra_proc_run(const char *const *argv, const struct infra_proc_opts *opts,
 {
 	struct infra_proc_opts o = { 0, 5, -1, NULL, NULL };
 	int outp[2] = { -1, -1 };
+	char prog[4096];
 	double start = infra_now_mono(), deadline;
 	int st = 0, reaped = 0, too_big = 0, e = 0;
 	pid_t pid;
@@ -154,9 +182,13 @@ int infra_proc_run(const char *const *argv, const struct infra_proc_opts *opts,
 	memset(res, 0, sizeof(*res));
 	if (!argv || !argv[0])
 		return infra_err_set(err, -EINVAL, "no program to run");
+	e = find_program(argv[0], prog, sizeof(prog));
+	if (e)
+		return infra_err_set(err, e == ENOENT || e == EACCES ? -ENOENT : -e, "cannot run '%s': %s",
+				     argv[0], strerror(e));
 	if (out && pipe2(outp, O_CLOEXEC) != 0)
 		return infra_err_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
-	e = spawn(&pid, argv, &o, out ? outp[1] : -1);
+	e = spawn(&pid, prog, argv, &o, out ? outp[1] : -1);
 	if (out)
 		close(outp[1]);
 	if (e) {
