@@ -140,6 +140,25 @@ static int arch_err(struct infra_err *err, struct archive *a, const char *what, 
 			     archive_error_string(a) ? archive_error_string(a) : "libarchive error");
 }
 
+/* a reader of tar.gz opened on path, or NULL with err set */
+static struct archive *open_reader(const char *path, const char *what, struct infra_err *err)
+{
+	struct archive *rd = archive_read_new();
+
+	if (!rd) {
+		infra_err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	archive_read_support_filter_gzip(rd);
+	archive_read_support_format_tar(rd);
+	if (archive_read_open_filename(rd, path, BLOCK) != ARCHIVE_OK) {
+		arch_err(err, rd, what, path);
+		archive_read_free(rd);
+		return NULL;
+	}
+	return rd;
+}
+
 static int write_file_entry(struct archive *w, const char *name, const char *data, size_t len,
 			    const struct stat *st, struct infra_err *err, const char *tmp)
 {
@@ -162,20 +181,17 @@ static int write_file_entry(struct archive *w, const char *name, const char *dat
 static int copy_old(struct archive *w, const char *archive, const struct names *skip,
 		    struct names *kept, const char *tmp, struct infra_err *err)
 {
-	struct archive *rd = archive_read_new();
+	struct archive *rd;
 	struct archive_entry *e;
 	char *buf = malloc(BLOCK);
 	int rc = 0, r;
 
-	archive_read_support_filter_gzip(rd);
-	archive_read_support_format_tar(rd);
-	if (!buf) {
-		archive_read_free(rd);
+	if (!buf)
 		return infra_err_set(err, -ENOMEM, "out of memory");
-	}
-	if (archive_read_open_filename(rd, archive, BLOCK) != ARCHIVE_OK) {
-		rc = arch_err(err, rd, "cannot read", archive);
-		goto out;
+	rd = open_reader(archive, "cannot read", err);
+	if (!rd) {
+		free(buf);
+		return err ? err->code : -EIO;
 	}
 	while ((r = archive_read_next_header(rd, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
@@ -214,17 +230,13 @@ out:
 static int verify(const char *tmp, const char *base, const struct names *kept, const struct names *files,
 		  const struct names *dirs, struct infra_err *err)
 {
-	struct archive *rd = archive_read_new();
+	struct archive *rd = open_reader(tmp, "cannot read back", err);
 	struct archive_entry *e;
 	struct names seen = { 0 };
-	int rc = 0, r;
+	int rc = 0, r = ARCHIVE_EOF;
 
-	archive_read_support_filter_gzip(rd);
-	archive_read_support_format_tar(rd);
-	if (archive_read_open_filename(rd, tmp, BLOCK) != ARCHIVE_OK) {
-		rc = arch_err(err, rd, "cannot read back", tmp);
-		goto out;
-	}
+	if (!rd)
+		return -EIO;
 	while (!rc && (r = archive_read_next_header(rd, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
 		char *disk = NULL, *got = NULL;
@@ -276,7 +288,6 @@ static int verify(const char *tmp, const char *base, const struct names *kept, c
 		if (!names_has(&seen, dn))
 			rc = infra_err_set(err, -EIO, "verify %s: directory entry %s missing", tmp, dn);
 	}
-out:
 	names_free(&seen);
 	archive_read_free(rd);
 	return rc;
@@ -388,18 +399,15 @@ out:
 
 int infra_archive_list(const char *archive, json_object **entries, struct infra_err *err)
 {
-	struct archive *rd = archive_read_new();
+	struct archive *rd = open_reader(archive, "cannot read", err);
 	struct archive_entry *e;
-	json_object *list = json_object_new_array();
+	json_object *list;
 	int rc = 0, r;
 
 	*entries = NULL;
-	archive_read_support_filter_gzip(rd);
-	archive_read_support_format_tar(rd);
-	if (archive_read_open_filename(rd, archive, BLOCK) != ARCHIVE_OK) {
-		rc = arch_err(err, rd, "cannot read", archive);
-		goto out;
-	}
+	if (!rd)
+		return -EIO;
+	list = json_object_new_array();
 	while ((r = archive_read_next_header(rd, &e)) == ARCHIVE_OK) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(archive_entry_pathname(e) ?: ""));
@@ -411,7 +419,6 @@ int infra_archive_list(const char *archive, json_object **entries, struct infra_
 	}
 	if (r != ARCHIVE_EOF)
 		rc = arch_err(err, rd, "cannot read", archive);
-out:
 	archive_read_free(rd);
 	if (rc)
 		json_object_put(list);
@@ -423,18 +430,14 @@ out:
 int infra_archive_read_entry(const char *archive, const char *name, size_t max, char **data,
 			     size_t *len, struct infra_err *err)
 {
-	struct archive *rd = archive_read_new();
+	struct archive *rd = open_reader(archive, "cannot read", err);
 	struct archive_entry *e;
 	int rc = -ENOENT, r;
 
 	*data = NULL;
 	*len = 0;
-	archive_read_support_filter_gzip(rd);
-	archive_read_support_format_tar(rd);
-	if (archive_read_open_filename(rd, archive, BLOCK) != ARCHIVE_OK) {
-		rc = arch_err(err, rd, "cannot read", archive);
-		goto out;
-	}
+	if (!rd)
+		return -EIO;
 	while ((r = archive_read_next_header(rd, &e)) == ARCHIVE_OK) {
 		la_int64_t size = archive_entry_size(e);
 		la_ssize_t n;

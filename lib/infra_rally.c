@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "infra_buf.h"
+#include "infra_history.h"
 #include "infra_json.h"
 
 #define MAX_ARGS 24
@@ -330,34 +331,9 @@ int infra_rally_task_start(const struct infra_rally *ra, const char *task_file,
 	return 0;
 }
 
-static int read_file(const char *path, struct infra_buf *b, struct infra_err *err)
-{
-	char chunk[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return infra_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = infra_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-			break;
-		}
-		if (infra_buf_append(b, chunk, (size_t)n)) {
-			rc = infra_err_set(err, -E2BIG, "%s is larger than %zu bytes", path, b->max);
-			break;
-		}
-	}
-	close(fd);
-	return rc;
-}
-
 int infra_rally_task_report(const struct infra_rally *ra, const char *uuid, const char *out_path,
 			    json_object **report, struct infra_err *err)
 {
-	struct infra_buf b = INFRA_BUF_INIT;
 	struct argv_b a;
 	json_object *doc = NULL, *tasks;
 	const char *fv;
@@ -377,11 +353,17 @@ int infra_rally_task_report(const struct infra_rally *ra, const char *uuid, cons
 	rc = run_short(ra, &a, "task report --json", NULL, err);
 	if (rc)
 		return rc;
-	infra_buf_init(&b, 256 << 20);
-	rc = read_file(out_path, &b, err);
-	if (!rc && infra_json_parse(b.data ? b.data : "", b.len, &doc, err))
-		rc = infra_err_prefix(err, "unreadable report JSON of task %s", uuid);
-	infra_buf_release(&b);
+	rc = infra_json_file_read(out_path, &doc, err);
+	if (rc == -EINVAL && err) {
+		/* "PATH: invalid JSON at byte N": the file is about to become PATH.invalid */
+		char inner[INFRA_ERR_MSG_MAX];
+		size_t pl = strlen(out_path);
+		const char *m = strncmp(err->msg, out_path, pl) == 0 && !strncmp(err->msg + pl, ": ", 2)
+					? err->msg + pl + 2 : err->msg;
+		snprintf(inner, sizeof(inner), "%s", m);
+		infra_err_set(err, rc, "unreadable report JSON of task %s: %s (kept as %s.invalid)", uuid,
+			      inner, out_path);
+	}
 	if (!rc) {
 		fv = infra_json_opt_string(doc, "info.format_version", NULL);
 		if (!fv || strncmp(fv, "1.", 2) != 0)
