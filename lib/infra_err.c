@@ -1,4 +1,5 @@
 #include "infra_err.h"
+#include "infra_buf.h"
 #include "infra_exit.h"
 
 #include <stdarg.h>
@@ -37,7 +38,16 @@ int infra_err_prefix(struct infra_err *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	{
+		struct infra_buf b = INFRA_BUF_INIT;
+		infra_buf_init(&b, sizeof(err->msg) * 3);
+		if (!infra_buf_printf(&b, "%s: %s", prefix, old)) {
+			size_t n = b.len < sizeof(err->msg) - 1 ? b.len : sizeof(err->msg) - 1;
+			memcpy(err->msg, b.data, n);
+			err->msg[n] = '\0';
+		}
+		infra_buf_release(&b);
+	}
 	flatten(err->msg);
 	return err->code;
 }
