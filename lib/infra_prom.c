@@ -2272,3 +2272,139 @@ int infra_prom_parse(const char *data, size_t len, infra_prom_cb cb, void *ud,
 	infra_prom_parser_free(ps);
 	return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/* 5. loader: parser events into a collection                                 */
+/* ------------------------------------------------------------------------ */
+
+struct load_ctx {
+	struct infra_prom *p;
+	const char *const *extra;
+	size_t nextra;
+	const char **labels;
+	size_t labels_cap;
+	size_t fail_line; /* line of the event whose add/declare failed */
+	struct infra_err *err;
+};
+
+/* The family a sample or HELP name belongs to, as infra_prom_add resolves it. */
+static uint32_t fam_resolve_existing(const struct infra_prom *p, const char *s, size_t n)
+{
+	static const char *const sufs[3] = { "_bucket", "_sum", "_count" };
+	uint32_t f = fam_lookup(p, s, n), i;
+
+	if (f != NO_ID)
+		return f;
+	for (i = 0; i < 3; i++) {
+		size_t sn = strlen(sufs[i]);
+
+		if (!ends_with(s, n, sufs[i], sn))
+			continue;
+		f = fam_lookup(p, s, n - sn);
+		if (f != NO_ID && (p->fam[f].type == INFRA_PROM_HISTOGRAM ||
+				   (p->fam[f].type == INFRA_PROM_SUMMARY && i > 0)))
+			return f;
+		break;
+	}
+	return NO_ID;
+}
+
+static int load_event(struct load_ctx *c, const struct infra_prom_event *ev);
+
+static int load_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct load_ctx *c = ud;
+	int rc = load_event(c, ev);
+
+	if (rc)
+		c->fail_line = ev->line;
+	return rc;
+}
+
+static int load_event(struct load_ctx *c, const struct infra_prom_event *ev)
+{
+	struct infra_prom *p = c->p;
+	size_t i, k = 0;
+	uint32_t fi, hid;
+
+	switch (ev->kind) {
+	case INFRA_PROM_EV_COMMENT:
+		return 0;
+	case INFRA_PROM_EV_TYPE:
+		return infra_prom_family(p, ev->name, ev->type, NULL, c->err);
+	case INFRA_PROM_EV_HELP:
+		if (!utf8_valid((const unsigned char *)ev->text, ev->text_len) ||
+		    memchr(ev->text, '\0', ev->text_len))
+			return infra_err_set(c->err, -EINVAL, "prom: HELP of %.200s is not valid UTF-8 text",
+					     ev->name);
+		fi = fam_resolve_existing(p, ev->name, ev->name_len);
+		if (fi == NO_ID) {
+			/* HELP before TYPE: an undeclared family that TYPE may still type */
+			int rc = infra_prom_family(p, ev->name, INFRA_PROM_UNTYPED, ev->text, c->err);
+
+			if (!rc)
+				p->fam[fam_lookup(p, ev->name, ev->name_len)].declared = 0;
+			return rc;
+		}
+		if (p->fam[fi].help == NO_ID) {
+			hid = str_intern(p, ev->text, ev->text_len);
+			if (hid == NO_ID)
+				return infra_err_set(c->err, -ENOMEM, "prom: out of memory");
+			p->fam[fi].help = hid;
+		}
+		return 0;
+	case INFRA_PROM_EV_SAMPLE:
+		break;
+	}
+	if (ev->nlabels + c->nextra + 1 > c->labels_cap / 2) {
+		size_t nc = (ev->nlabels + c->nextra + 1) * 2;
+		const char **nl = realloc(c->labels, nc * sizeof(*nl));
+
+		if (!nl)
+			return infra_err_set(c->err, -ENOMEM, "prom: out of memory");
+		c->labels = nl;
+		c->labels_cap = nc;
+	}
+	for (i = 0; i < ev->nlabels; i++) {
+		if (memchr(ev->labels[i].value, '\0', ev->labels[i].value_len))
+			return infra_err_set(c->err, -EINVAL, "prom: label %s of %s holds a NUL byte",
+					     ev->labels[i].name, ev->name);
+		c->labels[k++] = ev->labels[i].name;
+		c->labels[k++] = ev->labels[i].value;
+	}
+	for (i = 0; i < c->nextra; i++) {
+		c->labels[k++] = c->extra[2 * i];
+		c->labels[k++] = c->extra[2 * i + 1];
+	}
+	c->labels[k] = NULL;
+	return infra_prom_add(p, ev->name, c->labels, ev->value, c->err);
+}
+
+int infra_prom_load(struct infra_prom *p, const char *data, size_t len,
+		    const char *const *extra_labels, struct infra_err *err)
+{
+	struct infra_prom_parser *ps;
+	struct load_ctx c;
+	int rc;
+
+	if (!p)
+		return infra_err_set(err, -EINVAL, "prom: no collection");
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	c.extra = extra_labels;
+	c.err = err;
+	while (extra_labels && extra_labels[2 * c.nextra] && extra_labels[2 * c.nextra + 1])
+		c.nextra++;
+	ps = infra_prom_parser_new(load_cb, &c);
+	if (!ps) {
+		return infra_err_set(err, -ENOMEM, "prom: out of memory");
+	}
+	rc = infra_prom_parser_feed(ps, data, len, err);
+	if (!rc)
+		rc = infra_prom_parser_finish(ps, err);
+	if (rc && c.fail_line)
+		infra_err_prefix(err, "line %zu", c.fail_line);
+	infra_prom_parser_free(ps);
+	free(c.labels);
+	return rc;
+}

@@ -90,6 +90,16 @@ size_t infra_prom_family_count(const struct infra_prom *p);
 size_t infra_prom_series_count(const struct infra_prom *p);
 int infra_prom_has_family(const struct infra_prom *p, const char *name);
 
+/* Parse an exposition (as infra_prom_parse) and add its families and samples
+ * to p, appending extra_labels (NULL-terminated name, value pairs, may be NULL)
+ * to every sample, after the sample's own labels.  Timestamps are dropped.
+ * HELP/TYPE lines declare families (a family loaded twice keeps its first
+ * HELP; a different TYPE is -EINVAL).  Returns 0, the parser's error, or the
+ * first error of infra_prom_family/infra_prom_add (prefixed "line N: "), e.g.
+ * -EEXIST for a duplicate series.  On error p keeps what was added before. */
+int infra_prom_load(struct infra_prom *p, const char *data, size_t len,
+		    const char *const *extra_labels, struct infra_err *err);
+
 /* Render everything, appending to out. */
 int infra_prom_write(const struct infra_prom *p, struct infra_buf *out, struct infra_err *err);
 
