@@ -464,6 +464,7 @@ struct arena_blk {
 
 struct arena {
 	struct arena_blk *head;
+	size_t next; /* size of the next block: 4 KiB doubling to 1 MiB */
 };
 
 static char *arena_alloc(struct arena *a, size_t n)
@@ -471,8 +472,28 @@ static char *arena_alloc(struct arena *a, size_t n)
 	struct arena_blk *b = a->head;
 
 	if (!b || b->cap - b->used < n) {
-		size_t cap = n > 65536 ? n : 256 * 1024 - sizeof(*b);
+		size_t cap;
 
+		if (a->next < 4096)
+			a->next = 4096;
+		cap = a->next - sizeof(*b);
+		if (a->next < ((size_t)1 << 20))
+			a->next *= 2;
+		if (n > cap / 4) {
+			/* a big string gets a block of its own, kept behind the current one */
+			b = malloc(sizeof(*b) + n);
+			if (!b)
+				return NULL;
+			b->cap = b->used = n;
+			if (a->head) {
+				b->next = a->head->next;
+				a->head->next = b;
+			} else {
+				b->next = NULL;
+				a->head = b;
+			}
+			return b->data;
+		}
 		b = malloc(sizeof(*b) + cap);
 		if (!b)
 			return NULL;
