@@ -1003,7 +1003,7 @@ static struct series *ser_alloc(struct infra_prom *p)
 }
 
 /* Append the sample's series text for messages: name{a="b",...}. */
-static void describe(const char *name, const char *const *labels, char *out, size_t size)
+static const char *describe(const char *name, const char *const *labels, char *out, size_t size)
 {
 	size_t k;
 	int n = snprintf(out, size, "%s", name);
@@ -1018,6 +1018,7 @@ static void describe(const char *name, const char *const *labels, char *out, siz
 	}
 	if (i && k + 1 < size)
 		snprintf(out + k, size - k, "}");
+	return out;
 }
 
 int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *const *labels,
@@ -1032,6 +1033,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 	uint8_t kind = K_PLAIN;
 	size_t n;
 	char desc[300];
+#define DESC describe(sample_name, labels, desc, sizeof(desc))
 	int rc = 0;
 
 	if (!p || !sample_name)
@@ -1076,7 +1078,6 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 	newnames = vals + MAX_LABELS;
 	k = p->key;
 	k2 = k + MAX_LABELS + 1;
-	describe(sample_name, labels, desc, sizeof(desc));
 	/* Collect and validate labels. */
 	for (i = 0; labels && labels[i]; i += 2) {
 		const char *ln = labels[i], *lv = labels[i + 1];
@@ -1085,18 +1086,18 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 
 		if (!lv) {
 			rc = infra_err_set(err, -EINVAL, "prom: label %.100s of %.200s has no value",
-					   ln, desc);
+					   ln, DESC);
 			goto out;
 		}
 		if (nl >= MAX_LABELS) {
-			rc = infra_err_set(err, -EINVAL, "prom: too many labels on %.200s", desc);
+			rc = infra_err_set(err, -EINVAL, "prom: too many labels on %.200s", DESC);
 			goto out;
 		}
 		lnn = strlen(ln);
 		lvn = strlen(lv);
 		if (!valid_label_name(ln, lnn) || (lnn >= 2 && ln[0] == '_' && ln[1] == '_')) {
 			rc = infra_err_set(err, -EINVAL, "prom: invalid label name '%.100s' on %.200s",
-					   ln, desc);
+					   ln, DESC);
 			goto out;
 		}
 		if (!utf8_valid((const unsigned char *)lv, lvn)) {
@@ -1118,7 +1119,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 			       a == (fi != NO_ID && p->fam[fi].type == INFRA_PROM_HISTOGRAM ?
 				     p->id_le : p->id_quantile))) {
 			rc = infra_err_set(err, -EINVAL, "prom: duplicate label %.100s on %.200s",
-					   ln, desc);
+					   ln, DESC);
 			goto out;
 		}
 		if (fi != NO_ID && ((p->fam[fi].type == INFRA_PROM_HISTOGRAM && a == p->id_le) ||
@@ -1129,7 +1130,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 			if ((p->fam[fi].type == INFRA_PROM_HISTOGRAM && kind != K_BUCKET) ||
 			    (p->fam[fi].type == INFRA_PROM_SUMMARY && kind != K_PLAIN)) {
 				rc = infra_err_set(err, -EINVAL, "prom: label %s not allowed on %.200s",
-						   ln, desc);
+						   ln, DESC);
 				goto out;
 			}
 			if (lvn >= sizeof(tmp) || (memcpy(tmp, lv, lvn), parse_float(tmp, lvn, &d))) {
@@ -1147,7 +1148,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 	if (fi != NO_ID && special == NO_ID &&
 	    ((p->fam[fi].type == INFRA_PROM_HISTOGRAM && kind == K_BUCKET) ||
 	     (p->fam[fi].type == INFRA_PROM_SUMMARY && kind == K_PLAIN))) {
-		rc = infra_err_set(err, -EINVAL, "prom: %.200s needs a %s label", desc,
+		rc = infra_err_set(err, -EINVAL, "prom: %.200s needs a %s label", DESC,
 				   p->fam[fi].type == INFRA_PROM_HISTOGRAM ? "le" : "quantile");
 		goto out;
 	}
@@ -1171,7 +1172,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 			if (!(p->flags & INFRA_PROM_PAD_LABELS)) {
 				rc = infra_err_set(err, -EINVAL,
 						   "prom: %.200s has label %.100s that other samples of %.200s lack",
-						   desc, p->str[lname[i]].s, p->str[f->name].s);
+						   DESC, p->str[lname[i]].s, p->str[f->name].s);
 				goto out;
 			}
 			if (nsch + nnew >= MAX_LABELS) {
@@ -1193,7 +1194,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 			}
 			rc = infra_err_set(err, -EINVAL,
 					   "prom: %.200s lacks label %.100s that other samples of %.200s have",
-					   desc, j < f->nschema ? p->str[f->schema[j]].s : "?",
+					   DESC, j < f->nschema ? p->str[f->schema[j]].s : "?",
 					   p->str[f->name].s);
 			goto out;
 		}
@@ -1239,7 +1240,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 			continue;
 		n2 = series_key(p, o, k2);
 		if (n2 == nk && memcmp(k2, k, nk * sizeof(*k)) == 0) {
-			rc = infra_err_set(err, -EEXIST, "prom: duplicate series %.250s", desc);
+			rc = infra_err_set(err, -EEXIST, "prom: duplicate series %.250s", DESC);
 			goto out;
 		}
 	}
@@ -1307,6 +1308,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 	f->nseries++;
 out:
 	return rc;
+#undef DESC
 }
 
 int infra_prom_addl(struct infra_prom *p, const char *sample_name, double value,
@@ -1660,6 +1662,7 @@ struct infra_prom_parser {
 	infra_prom_cb cb;
 	void *ud;
 	size_t line;       /* number of the line being parsed (1-based) */
+	int ascii;         /* the current line has no byte >= 0x80 */
 	int failed;        /* sticky result */
 	/* partial line carried between chunks */
 	char *carry;
@@ -2099,7 +2102,7 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 				}
 			}
 			*d = '\0';
-			if (!utf8_valid((const unsigned char *)val, (size_t)(d - val)))
+			if (!ps->ascii && !utf8_valid((const unsigned char *)val, (size_t)(d - val)))
 				return perr(ps, val, (size_t)(d - val), "invalid label value");
 			if (special) {
 				double tmp;
@@ -2160,11 +2163,26 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 	return rc;
 }
 
+static int all_ascii(const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ULL) == 0;
+}
+
 /* Parse one complete line in a writable buffer; s..e with *e == '\n'. */
 static int parse_line(struct infra_prom_parser *ps, char *s, char *e)
 {
 	char *p = skip_blank(s);
 
+	ps->ascii = all_ascii(s, (size_t)(e - s));
 	if (*p == '\n')
 		return 0;
 	if (*p == '#')
