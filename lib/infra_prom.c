@@ -815,6 +815,8 @@ int infra_prom_family(struct infra_prom *p, const char *name, enum infra_prom_ty
 		return infra_err_set(err, -EINVAL, "prom: invalid metric name '%.200s'", name);
 	if ((unsigned)type > INFRA_PROM_SUMMARY)
 		return infra_err_set(err, -EINVAL, "prom: invalid type %d for %.200s", (int)type, name);
+	if (help && !*help)
+		help = NULL; /* "# HELP x " reads back as no HELP at all */
 	if (help) {
 		hn = strlen(help);
 		if (!utf8_valid((const unsigned char *)help, hn))
