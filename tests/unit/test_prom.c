@@ -377,6 +377,35 @@ static void test_sorting(void)
 	infra_prom_free(p);
 }
 
+static void test_sorting_bytes(void)
+{
+	struct infra_prom *p = infra_prom_new(0);
+	char *s;
+
+	infra_prom_addl(p, "pfx_xy", 1, NULL, NULL);
+	infra_prom_addl(p, "pfx_x_y", 2, NULL, NULL);
+	infra_prom_addl(p, "pfx_x", 3, NULL, NULL);
+	infra_prom_addl(p, "pfx_X", 4, NULL, NULL);
+	infra_prom_addl(p, "lv", 1, NULL, "k", "b", NULL);
+	infra_prom_addl(p, "lv", 2, NULL, "k", "", NULL);
+	infra_prom_addl(p, "lv", 3, NULL, "k", "B", NULL);
+	infra_prom_addl(p, "lv", 4, NULL, "k", "\xc3\xa9", NULL);
+	infra_prom_addl(p, "lv", 5, NULL, "k", "ba", NULL);
+	s = render(p);
+	tap_streq(s, "# TYPE lv untyped\nlv{k=\"\"} 2\nlv{k=\"B\"} 3\nlv{k=\"b\"} 1\nlv{k=\"ba\"} 5\n"
+		  "lv{k=\"\xc3\xa9\"} 4\n"
+		  "# TYPE pfx_X untyped\npfx_X 4\n# TYPE pfx_x untyped\npfx_x 3\n"
+		  "# TYPE pfx_x_y untyped\npfx_x_y 2\n# TYPE pfx_xy untyped\npfx_xy 1\n",
+		  "byte order: prefix first, upper before lower, '_' before letters, UTF-8 last");
+	free(s);
+	infra_prom_family(p, "nohelp_bytes", INFRA_PROM_GAUGE, "", NULL);
+	s = render(p);
+	tap_ok(s && !strstr(s, "# HELP nohelp_bytes") && strstr(s, "# TYPE nohelp_bytes gauge\n"),
+	       "empty help writes no HELP line");
+	free(s);
+	infra_prom_free(p);
+}
+
 static void test_histogram(void)
 {
 	struct infra_prom *p = infra_prom_new(0);
@@ -715,6 +744,54 @@ static void test_parse_valid(void)
 	expect_valid("a:b 1\n", 1, "colon in metric name");
 	expect_valid("# TYPE x_count counter\n# TYPE x summary\nx_count 1\n", 1,
 		     "x_count family before summary x");
+}
+
+static int type_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct infra_buf *b = ud;
+
+	if (ev->kind == INFRA_PROM_EV_SAMPLE)
+		infra_buf_printf(b, "%s:%s ", ev->name, infra_prom_type_name(ev->type));
+	return 0;
+}
+
+static void test_parse_types(void)
+{
+	const char *doc = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\n# TYPE s summary\n"
+			  "s_sum 1\n# TYPE g gauge\ng 1\nu 2\nh_total 3\n";
+	struct infra_buf b = INFRA_BUF_INIT;
+
+	infra_buf_puts(&b, "");
+	tap_inteq(infra_prom_parse(doc, strlen(doc), type_cb, &b, NULL), 0, "typed document parses");
+	tap_streq(b.data, "h_bucket:histogram h_count:histogram s_sum:summary g:gauge u:untyped h_total:untyped ",
+		  "sample events carry their family's type");
+	infra_buf_release(&b);
+}
+
+static void test_load(void)
+{
+	struct infra_prom *p = infra_prom_new(0);
+	struct infra_err err = INFRA_ERR_INIT;
+	const char *doc = "a_bytes 1\n# HELP a_bytes Late help.\n"
+			  "# TYPE s_seconds summary\ns_seconds{quantile=\"0.5\"} 1\n# HELP s_seconds_count Via count.\n"
+			  "# HELP h_seconds Before type.\n# HELP g_bytes Other.\n# TYPE h_seconds histogram\n"
+			  "h_seconds_bucket{le=\"+Inf\"} 1\n";
+	char *s;
+
+	tap_inteq(infra_prom_load(p, doc, strlen(doc), NULL, &err), 0, "load: HELP after samples, via _count, before TYPE (%s)", err.msg);
+	s = render(p);
+	tap_streq(s, "# HELP a_bytes Late help.\n# TYPE a_bytes untyped\na_bytes 1\n"
+		  "# HELP g_bytes Other.\n# TYPE g_bytes untyped\n"
+		  "# HELP h_seconds Before type.\n# TYPE h_seconds histogram\nh_seconds_bucket{le=\"+Inf\"} 1\n"
+		  "# HELP s_seconds Via count.\n# TYPE s_seconds summary\ns_seconds{quantile=\"0.5\"} 1\n",
+		  "load keeps HELP/TYPE wherever they came");
+	free(s);
+	tap_inteq(infra_prom_load(p, "x 1\nx{a=\"1\"} 2\n", 15, NULL, &err), -EINVAL,
+		  "load: inconsistent label names rejected");
+	tap_ok(strncmp(err.msg, "line 2: ", 8) == 0 && strstr(err.msg, "lack"), "load error on line 2: %s", err.msg);
+	tap_inteq(infra_prom_load(p, "y 1\ny -nan\n", 11, NULL, &err), -EINVAL, "load: parse error");
+	tap_ok(strncmp(err.msg, "line 2: ", 8) == 0, "load parse error on line 2: %s", err.msg);
+	infra_prom_free(p);
 }
 
 static void test_parse_errors(void)
@@ -1119,6 +1196,7 @@ int main(void)
 	test_values();
 	test_escaping();
 	test_sorting();
+	test_sorting_bytes();
 	test_histogram();
 	test_duplicates();
 	test_consistency();
@@ -1127,6 +1205,8 @@ int main(void)
 	test_parse_values();
 	test_parse_valid();
 	test_parse_errors();
+	test_parse_types();
+	test_load();
 	test_parse_misc();
 	test_chunked();
 	test_roundtrip();
