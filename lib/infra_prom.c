@@ -200,15 +200,14 @@ static const double pow10_tab[23] = {
 /* Parse a float in Go strconv.ParseFloat syntax as restricted by expfmt (no
  * hex, no '_', no 'p'): [+-]digits[.digits][(e|E)[+-]digits], [+-]inf,
  * [+-]infinity, nan (any case, no sign).  Overflow to +-Inf is an error (as
- * ParseFloat's ErrRange); underflow gives 0 or a subnormal.  s[n] must be
- * writable (it is temporarily replaced by NUL for strtod). */
-static int parse_float(char *s, size_t n, double *out)
+ * ParseFloat's ErrRange); underflow gives 0 or a subnormal. */
+static int parse_float(const char *s, size_t n, double *out)
 {
 	size_t i = 0, ndig = 0, nsig = 0;
 	int neg = 0, dexp = 0, exact = 1, seen_dot = 0;
 	uint64_t mant = 0;
 	long e = 0;
-	char save, *end;
+	char tmp[128], *buf, *end;
 	double v;
 
 	if (n == 0)
@@ -295,11 +294,17 @@ static int parse_float(char *s, size_t n, double *out)
 			return 0;
 		}
 	}
-	save = s[n];
-	s[n] = '\0';
-	v = strtod_l(s, &end, c_locale());
-	s[n] = save;
-	if (end != s + n || isinf(v))
+	/* slow path: the syntax is known good, strtod does the rounding */
+	buf = n < sizeof(tmp) ? tmp : malloc(n + 1);
+	if (!buf)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	v = strtod_l(buf, &end, c_locale());
+	i = (size_t)(end - buf);
+	if (buf != tmp)
+		free(buf);
+	if (i != n || isinf(v))
 		return -1;
 	*out = v;
 	return 0;
@@ -586,9 +591,10 @@ struct infra_prom {
 	uint32_t dmask;
 	/* well-known string ids */
 	uint32_t id_le, id_quantile;
-	/* scratch for infra_prom_add: 4 label arrays and 2 keys */
+	/* scratch for infra_prom_add: 4 label arrays and 2 keys of scr_cap entries */
 	uint32_t *scr;
 	struct kpair *key;
+	uint32_t scr_cap;
 };
 
 static inline struct series *ser(const struct infra_prom *p, uint32_t i)
@@ -701,13 +707,11 @@ struct infra_prom *infra_prom_new(unsigned flags)
 	if (!p)
 		return NULL;
 	p->flags = flags;
-	p->smask = 1023;
+	p->smask = 255;
 	p->sslots = calloc(p->smask + 1, sizeof(*p->sslots));
-	p->dmask = 1023;
+	p->dmask = 255;
 	p->dslots = calloc(p->dmask + 1, sizeof(*p->dslots));
-	p->scr = malloc(4 * MAX_LABELS * sizeof(*p->scr));
-	p->key = malloc(2 * (MAX_LABELS + 1) * sizeof(*p->key));
-	if (!p->sslots || !p->dslots || !p->scr || !p->key)
+	if (!p->sslots || !p->dslots)
 		goto fail;
 	/* id 0 is always the empty string */
 	if (str_intern(p, "", 0) != 0)
@@ -1074,12 +1078,37 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 			}
 		}
 	}
+	/* scratch sized for this sample's labels plus the family's schema */
+	for (i = 0; labels && labels[i]; i += 2)
+		if (i / 2 >= MAX_LABELS || !labels[i + 1])
+			break;
+	{
+		uint32_t need = i / 2 + (fi != NO_ID ? p->fam[fi].nschema : 0) + 2;
+
+		if (need > p->scr_cap) {
+			uint32_t nc = p->scr_cap ? p->scr_cap : 16;
+			uint32_t *ns;
+			struct kpair *nkey;
+
+			while (nc < need)
+				nc *= 2;
+			ns = realloc(p->scr, (size_t)nc * 4 * sizeof(*ns));
+			if (!ns)
+				return infra_err_set(err, -ENOMEM, "prom: out of memory");
+			p->scr = ns;
+			nkey = realloc(p->key, (size_t)nc * 2 * sizeof(*nkey));
+			if (!nkey)
+				return infra_err_set(err, -ENOMEM, "prom: out of memory");
+			p->key = nkey;
+			p->scr_cap = nc;
+		}
+	}
 	lname = p->scr;
-	lval = lname + MAX_LABELS;
-	vals = lval + MAX_LABELS;
-	newnames = vals + MAX_LABELS;
+	lval = lname + p->scr_cap;
+	vals = lval + p->scr_cap;
+	newnames = vals + p->scr_cap;
 	k = p->key;
-	k2 = k + MAX_LABELS + 1;
+	k2 = k + p->scr_cap;
 	/* Collect and validate labels. */
 	for (i = 0; labels && labels[i]; i += 2) {
 		const char *ln = labels[i], *lv = labels[i + 1];
@@ -1127,7 +1156,6 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 		if (fi != NO_ID && ((p->fam[fi].type == INFRA_PROM_HISTOGRAM && a == p->id_le) ||
 				    (p->fam[fi].type == INFRA_PROM_SUMMARY && a == p->id_quantile))) {
 			double d;
-			char tmp[64];
 
 			if ((p->fam[fi].type == INFRA_PROM_HISTOGRAM && kind != K_BUCKET) ||
 			    (p->fam[fi].type == INFRA_PROM_SUMMARY && kind != K_PLAIN)) {
@@ -1135,7 +1163,7 @@ int infra_prom_add(struct infra_prom *p, const char *sample_name, const char *co
 						   ln, DESC);
 				goto out;
 			}
-			if (lvn >= sizeof(tmp) || (memcpy(tmp, lv, lvn), parse_float(tmp, lvn, &d))) {
+			if (parse_float(lv, lvn, &d)) {
 				rc = infra_err_set(err, -EINVAL, "prom: label %s=\"%.60s\" is not a number",
 						   ln, lv);
 				goto out;
@@ -1613,15 +1641,10 @@ int infra_prom_write(const struct infra_prom *p, struct infra_buf *outb, struct 
 			s = ser(p, items[j].sid);
 			if (s->special) {
 				uint32_t v = *labp(p, s->lab + s->nlab);
-				char tmp[64];
-				size_t ln = p->str[v].len;
 
 				items[j].special_rank = rank[v];
-				if (ln < sizeof(tmp)) {
-					memcpy(tmp, p->str[v].s, ln);
-					if (parse_float(tmp, ln, &items[j].num))
-						items[j].num = NAN;
-				}
+				if (parse_float(p->str[v].s, p->str[v].len, &items[j].num))
+					items[j].num = NAN; /* cannot happen: checked at add time */
 			}
 		}
 		qsort_r(items, cnt, sizeof(*items), sitem_cmp, &ctx);

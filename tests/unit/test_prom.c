@@ -639,6 +639,51 @@ static void test_names(void)
 	infra_prom_free(p);
 }
 
+static void test_many_labels(void)
+{
+	struct infra_prom *p = infra_prom_new(INFRA_PROM_PAD_LABELS);
+	struct infra_err err = INFRA_ERR_INIT;
+	static char names[1100][8], vals[1100][8];
+	const char *labels[2 * 1100 + 1];
+	char le[200];
+	int i, rc;
+	char *s;
+
+	for (i = 0; i < 1100; i++) {
+		snprintf(names[i], sizeof(names[i]), "l%d", i);
+		snprintf(vals[i], sizeof(vals[i]), "v%d", i);
+	}
+	for (i = 0; i < 300; i++) {
+		labels[2 * i] = names[i];
+		labels[2 * i + 1] = vals[i];
+	}
+	labels[600] = NULL;
+	tap_inteq(infra_prom_add(p, "wide", labels, 1, &err), 0, "300 labels");
+	labels[2] = NULL; /* only l0 */
+	tap_inteq(infra_prom_add(p, "wide", labels, 2, &err), 0, "pad 299 missing labels");
+	labels[2] = names[1];
+	for (i = 0; i < 1100; i++) {
+		labels[2 * i] = names[i];
+		labels[2 * i + 1] = vals[i];
+	}
+	labels[2 * 1100] = NULL;
+	tap_inteq(infra_prom_add(p, "wider", labels, 1, &err), -EINVAL, "more than 1024 labels rejected");
+	labels[2 * 1024] = NULL;
+	tap_inteq(infra_prom_add(p, "wider", labels, 1, &err), 0, "1024 labels accepted");
+	s = render(p);
+	tap_ok(s && strstr(s, "wide{l0=\"v0\",l1=\"\",l2=\"\"") != NULL, "padded wide series written");
+	free(s);
+	memset(le, '0', sizeof(le));
+	le[0] = '0';
+	le[1] = '.';
+	le[sizeof(le) - 2] = '1';
+	le[sizeof(le) - 1] = '\0';
+	infra_prom_family(p, "long_le_seconds", INFRA_PROM_HISTOGRAM, "H.", NULL);
+	rc = infra_prom_addl(p, "long_le_seconds_bucket", 1, &err, "le", le, NULL);
+	tap_inteq(rc, 0, "198-digit le accepted (%s)", err.msg);
+	infra_prom_free(p);
+}
+
 static void test_layout(void)
 {
 	struct infra_prom *p = infra_prom_new(0);
@@ -1202,6 +1247,7 @@ int main(void)
 	test_consistency();
 	test_names();
 	test_layout();
+	test_many_labels();
 	test_parse_values();
 	test_parse_valid();
 	test_parse_errors();
