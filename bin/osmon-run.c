@@ -146,7 +146,6 @@ int main(int argc, char **argv)
 	const char *datadir = getenv("INFRAKIT_DATADIR");
 
 	infra_cli_init(&cli, "osmon-run", 0);
-	argv[0] = (char *)"osmon-run"; /* getopt names argv[0] in "unrecognized option" */
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
 	if (infra_report_init(&r, "osmon-run", "osmon", 0, &err)) {
