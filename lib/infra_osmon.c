@@ -97,11 +97,13 @@ static json_object *task_args(void)
 {
 	json_object *a = json_object_new_object();
 	const char *url = getenv("OS_AUTH_URL"), *fl = getenv("RALLY_NOVA_FLAVOR"),
-		   *im = getenv("RALLY_NOVA_IMAGE");
+		   *im = getenv("RALLY_NOVA_IMAGE"), *loc = getenv("RALLY_GLANCE_IMAGE_LOCATION");
 
 	json_object_object_add(a, "auth_url", json_object_new_string(url ? url : ""));
 	json_object_object_add(a, "flavor", json_object_new_string(fl && *fl ? fl : "m1.tiny"));
 	json_object_object_add(a, "image", json_object_new_string(im && *im ? im : "cirros-0.6.2-x86_64-disk"));
+	if (loc && *loc) /* else the glance task's own default (a cirros download URL) */
+		json_object_object_add(a, "image_location", json_object_new_string(loc));
 	return a;
 }
 
