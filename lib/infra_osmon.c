@@ -286,10 +286,11 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		if (json_object_object_get_ex(services, name, NULL))
 			continue;
 		nsvc++;
-		if (rc) { /* no rally or no deployment: every service says so */
+		if (rc) { /* no rally or no deployment: every service says so, stderr once */
 			svc = json_object_new_object();
 			service_error(svc, err.msg);
-			infra_report_error(r, "%s: %s", name, err.msg);
+			if (nsvc == 1)
+				infra_report_error(r, "%s", err.msg);
 		} else {
 			svc = run_service(cfg, &ra, name, run_dir, run_id, args, r);
 		}
