@@ -757,6 +757,78 @@ static void test_parse_values(void)
 	tap_streq(one("foo-1 2\n"), "1 SAMPLE foo = -1 @2", "name directly followed by value (as expfmt)");
 }
 
+struct fcheck {
+	const double *want;
+	size_t n, bad;
+	char **text;
+};
+
+static int fcheck_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct fcheck *c = ud;
+	double w = c->want[c->n];
+
+	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	if (memcmp(&w, &ev->value, sizeof(w)) != 0 && !(isnan(w) && isnan(ev->value))) {
+		if (c->bad++ < 5)
+			tap_diag("value %s: got %.17g want %.17g", c->text[c->n], ev->value, w);
+	}
+	c->n++;
+	return 0;
+}
+
+/* Every fast path of the value parser must round exactly like strtod. */
+static void test_parse_float_exact(void)
+{
+	enum { N = 60000 };
+	static double want[N];
+	static char *text[N];
+	struct infra_buf doc = INFRA_BUF_INIT;
+	struct fcheck c = { want, 0, 0, text };
+	uint64_t x = 0x853c49e6748fea9bULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < N; i++) {
+		char buf[80];
+		uint64_t bits;
+		double d;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 4) {
+		case 0: /* random finite double, printed with 15..20 digits */
+			bits = x & 0x7fefffffffffffffULL;
+			memcpy(&d, &bits, sizeof(d));
+			snprintf(buf, sizeof(buf), "%.*g", 15 + (int)(x >> 60) % 6, d);
+			break;
+		case 1: /* random digits, decimal exponent -30..30 */
+			snprintf(buf, sizeof(buf), "%llue%d", (unsigned long long)(x >> (x & 31)),
+				 (int)((x >> 40) % 61) - 30);
+			break;
+		case 2: /* typical %.17g of small numbers */
+			d = (double)(x >> 11) / (double)(1ULL << (x & 63));
+			snprintf(buf, sizeof(buf), "%.17g", d);
+			break;
+		default: /* fixed-point with up to 19 digits after the point */
+			snprintf(buf, sizeof(buf), "%llu.%0*llu", (unsigned long long)((x >> 50) % 1000),
+				 1 + (int)((x >> 20) % 19), (unsigned long long)(x % 10000000000000000000ULL));
+			break;
+		}
+		text[i] = strdup(buf);
+		want[i] = strtod(buf, NULL);
+		infra_buf_printf(&doc, "v %s\n", buf);
+	}
+	rc = infra_prom_parse(doc.data, doc.len, fcheck_cb, &c, NULL);
+	tap_ok(rc == 0 && c.n == N && c.bad == 0, "%d random values parse bit-exactly like strtod (%zu differ)",
+	       N, c.bad);
+	for (i = 0; i < N; i++)
+		free(text[i]);
+	infra_buf_release(&doc);
+}
+
 static void test_parse_valid(void)
 {
 	tap_streq(one("  a \t {  b = \"c\" ,  d=\"e\" , } \t 1 \t 2\n"),
@@ -1249,6 +1321,7 @@ int main(void)
 	test_layout();
 	test_many_labels();
 	test_parse_values();
+	test_parse_float_exact();
 	test_parse_valid();
 	test_parse_errors();
 	test_parse_types();
