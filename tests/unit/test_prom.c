@@ -643,7 +643,7 @@ static void test_many_labels(void)
 {
 	struct infra_prom *p = infra_prom_new(INFRA_PROM_PAD_LABELS);
 	struct infra_err err = INFRA_ERR_INIT;
-	static char names[1100][8], vals[1100][8];
+	static char names[1100][16], vals[1100][16];
 	const char *labels[2 * 1100 + 1];
 	char le[200];
 	int i, rc;
