@@ -24,7 +24,8 @@
  *   - output ends with "\n" (an empty collection writes nothing).
  * Label names are written in the order the family's first sample gave them
  * (then le/quantile); undeclared families get "# TYPE x untyped" and no HELP;
- * an empty help ("") counts as no HELP.
+ * an empty help ("") counts as no HELP (and leading blanks of a HELP text do
+ * not survive reading it back: every 0.0.4 parser skips them).
  * A family with no samples is written with its HELP and TYPE only (note: Go
  * parsers, and so node_exporter, drop such families when reading).
  * Histogram/summary samples are added by their full sample names (x_bucket,
