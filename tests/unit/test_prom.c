@@ -17,6 +17,7 @@
 #endif
 
 static int have_promtool;
+static const char *fixture_dir = FIXTURE_DIR; /* INFRA_KATA_FIXTURES overrides */
 
 /* ---- helpers ---- */
 
@@ -1229,7 +1230,7 @@ static void test_fixtures(void)
 		struct multiset a = { 0 }, b = { 0 };
 		int rc, same;
 
-		snprintf(path, sizeof(path), "%s/%s", FIXTURE_DIR, files[i]);
+		snprintf(path, sizeof(path), "%s/%s", fixture_dir, files[i]);
 		text = read_file(path, &len);
 		if (!text) {
 			tap_ok(0, "fixture %s readable", files[i]);
@@ -1283,8 +1284,8 @@ static void test_fixtures(void)
 		static const char *const e2[] = { "sandbox_id", "s2", "cri_uid", "", "cri_name", "",
 						  "cri_namespace", "", NULL };
 
-		snprintf(p1, sizeof(p1), "%s/go-shim-qemu.prom", FIXTURE_DIR);
-		snprintf(p2, sizeof(p2), "%s/go-shim-qemu-2.prom", FIXTURE_DIR);
+		snprintf(p1, sizeof(p1), "%s/go-shim-qemu.prom", fixture_dir);
+		snprintf(p2, sizeof(p2), "%s/go-shim-qemu-2.prom", fixture_dir);
 		t1 = read_file(p1, &l1);
 		t2 = read_file(p2, &l2);
 		tap_ok(t1 && t2 && infra_prom_load(p, t1, l1, e1, &err) == 0 &&
@@ -1307,6 +1308,8 @@ static void test_fixtures(void)
 int main(void)
 {
 	setlocale(LC_ALL, "C");
+	if (getenv("INFRA_KATA_FIXTURES"))
+		fixture_dir = getenv("INFRA_KATA_FIXTURES");
 	have_promtool = file_exists_on_path("promtool");
 	if (!have_promtool)
 		tap_diag("promtool not on PATH: promtool checks not run");
