@@ -1975,6 +1975,18 @@ static inline char *skip_blank(char *p)
 	return p;
 }
 
+/* An escape for messages: '\t' for printable bytes, else the byte in hex. */
+static const char *esc_name(unsigned char c, char *buf, size_t size)
+{
+	if (c > 0x20 && c < 0x7f)
+		snprintf(buf, size, "'\\%c'", c);
+	else if (c == '\n')
+		snprintf(buf, size, "(backslash at end of line)");
+	else
+		snprintf(buf, size, "(backslash and byte 0x%02x)", c);
+	return buf;
+}
+
 static int oom(struct infra_prom_parser *ps)
 {
 	infra_err_set(ps->err, -ENOMEM, "line %zu: out of memory", ps->line);
@@ -1985,7 +1997,7 @@ static int oom(struct infra_prom_parser *ps)
 static int parse_comment(struct infra_prom_parser *ps, char *p, char *e)
 {
 	struct infra_prom_event ev;
-	char *kw, *name, *q;
+	char *kw, *name, *q, esc[40];
 	size_t kwl, nl;
 	uint32_t fi;
 	int help;
@@ -2046,8 +2058,8 @@ static int parse_comment(struct infra_prom_parser *ps, char *p, char *e)
 			else if (bs[1] == 'n')
 				*d++ = '\n';
 			else
-				return perr(ps, bs, 2, "invalid escape sequence '\\%c' in HELP",
-					    bs[1] == '\n' ? 'n' : bs[1]);
+				return perr(ps, bs, 2, "invalid escape sequence %s in HELP",
+					    esc_name((unsigned char)bs[1], esc, sizeof(esc)));
 			p = bs + 2;
 		}
 		*d = '\0';
@@ -2084,7 +2096,7 @@ comment:
 static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 {
 	struct infra_prom_event ev;
-	char *name = p, *q, *v;
+	char *name = p, *q, *v, esc[40];
 	size_t nl, nlab = 0;
 	uint32_t fi;
 	struct pfam *f;
@@ -2197,8 +2209,8 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 						else if (c == 'n')
 							*d++ = '\n';
 						else
-							return perr(ps, p, 2, "invalid escape sequence '\\%c'",
-								    c == '\n' ? 'n' : c);
+							return perr(ps, p, 2, "invalid escape sequence %s",
+								    esc_name((unsigned char)c, esc, sizeof(esc)));
 						p += 2;
 					} else if (c == '"') {
 						p++;
