@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #ifndef FIXTURE_DIR
-#define FIXTURE_DIR "/work/shared/fixtures/kata/synthetic"
+#define FIXTURE_DIR "tests/fixtures/kata" /* relative to the repository root */
 #endif
 
 static int have_promtool;
@@ -1360,8 +1360,13 @@ static void test_fixtures(void)
 int main(void)
 {
 	setlocale(LC_ALL, "C");
-	if (getenv("INFRA_KATA_FIXTURES"))
+	if (getenv("INFRA_KATA_FIXTURES")) {
 		fixture_dir = getenv("INFRA_KATA_FIXTURES");
+	} else if (getenv("INFRA_SRCDIR")) {
+		static char dirbuf[4096];
+		snprintf(dirbuf, sizeof(dirbuf), "%s/%s", getenv("INFRA_SRCDIR"), FIXTURE_DIR);
+		fixture_dir = dirbuf;
+	}
 	have_promtool = file_exists_on_path("promtool");
 	if (!have_promtool)
 		tap_diag("promtool not on PATH: promtool checks not run");
