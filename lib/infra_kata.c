@@ -145,6 +145,7 @@ static int resolve_socket(struct infra_kata_sandbox *sb, int dirfd, const struct
 		if (strlen(full) < sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			sb->socket = strdup(full);
 		} else {
+			/* through the directory we validated: no symlink can be swapped in */
 			sb->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
 			if (sb->dirfd < 0)
 				return -errno;
@@ -172,6 +173,28 @@ static int resolve_socket(struct infra_kata_sandbox *sb, int dirfd, const struct
 	}
 	sb->skip_reason = "no shim-monitor.sock";
 	return 0;
+}
+
+char *infra_kata_socket_path(const char *path, int *dirfd)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *r;
+
+	*dirfd = -1;
+	if (strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path) || !slash || slash == path)
+		return strdup(path);
+	dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return NULL;
+	*dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (*dirfd < 0 || asprintf(&r, "/proc/self/fd/%d/%s", *dirfd, slash + 1) < 0) {
+		if (*dirfd >= 0)
+			close(*dirfd);
+		*dirfd = -1;
+		return NULL;
+	}
+	return r;
 }
 
 static void detect_rs_hypervisor(struct infra_kata_sandbox *sb, int dirfd)

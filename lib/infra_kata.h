@@ -110,6 +110,11 @@ int infra_kata_apply_annotations(struct infra_kata_sandbox *sb, json_object *ann
 int infra_kata_metadata_from_disk(const char *sysroot, struct infra_kata_sandbox *sb,
 				  char *why, size_t why_size);
 
+/* A connectable name for a unix socket path: the path itself when it fits in
+ * sun_path, else "/proc/self/fd/<fd>/<basename>" with the directory opened
+ * O_PATH into *dirfd (close it after use; -1 when not needed).  NULL on error. */
+char *infra_kata_socket_path(const char *path, int *dirfd);
+
 /* Set cri_* (copies) and meta_source.  -ENOMEM. */
 int infra_kata_set_meta(struct infra_kata_sandbox *sb, const char *uid, const char *name,
 			const char *ns, const char *source);
