@@ -143,18 +143,39 @@ static void fill_req(struct infra_http_req *req, const struct infra_kata_sandbox
 	req->max_attempts = 1; /* a shim that crashed must not be hit twice */
 }
 
+/* Messages name what was connected to; show the sandbox's real socket path
+ * instead of the /proc/self/fd/N alias used for long paths. */
+static void message(char *dst, size_t size, const char *msg, const struct infra_kata_sandbox *sb)
+{
+	const char *hit = sb->socket && sb->socket_display && strcmp(sb->socket, sb->socket_display)
+				  ? strstr(msg, sb->socket) : NULL;
+
+	if (!hit)
+		snprintf(dst, size, "%s", msg);
+	else
+		snprintf(dst, size, "%.*s%s%s", (int)(hit - msg), msg, sb->socket_display,
+			 hit + strlen(sb->socket));
+}
+
 int infra_kata_fetch(struct infra_http *h, const struct infra_kata_sandbox *sb, const char *path,
 		     long timeout_ms, struct infra_http_resp *resp, struct infra_err *err)
 {
 	struct infra_http_req req;
 	char url[256];
+	int rc;
 
 	if (sb->socket_kind == INFRA_KATA_SOCK_NONE)
 		return infra_err_set(err, -ENOENT, "sandbox %s: %s", sb->id,
 				     sb->skip_reason ? sb->skip_reason : "no monitor socket");
 	snprintf(url, sizeof(url), "http://shim%s", path);
 	fill_req(&req, sb, url, timeout_ms);
-	return infra_http_do(h, &req, resp, err);
+	rc = infra_http_do(h, &req, resp, err);
+	if (rc && err) {
+		char m[INFRA_ERR_MSG_MAX];
+		message(m, sizeof(m), err->msg, sb);
+		snprintf(err->msg, sizeof(err->msg), "%s", m);
+	}
+	return rc;
 }
 
 static const char *classify(int code)
@@ -165,9 +186,12 @@ static const char *classify(int code)
 	case -ECONNREFUSED:
 	case -ENOENT:
 	case -EACCES:
-	case -ECONNRESET:
 	case -EHOSTUNREACH:
 		return "connect";
+	case -ECONNRESET: /* e.g. a runtime-rs shim panicking on /metrics */
+		return "reset";
+	case -EPROTO:
+		return "protocol";
 	case -E2BIG:
 		return "too-large";
 	default:
@@ -191,7 +215,7 @@ static void fetched(void *ud, const struct infra_http_req *req, struct infra_htt
 	if (rc) {
 		r->outcome = INFRA_KATA_FAILED;
 		r->reason = classify(rc);
-		snprintf(r->error, sizeof(r->error), "%s", err->msg);
+		message(r->error, sizeof(r->error), err->msg, &c->run->set->v[c->i]);
 	} else if (resp->status != 200) {
 		r->outcome = INFRA_KATA_FAILED;
 		r->reason = "http";
@@ -217,8 +241,8 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 
 	ctx = calloc(set->n ? set->n : 1, sizeof(*ctx));
 	b = infra_http_batch_new(h, opts->jobs);
-	m = infra_kata_merge_new(p);
-	if (!ctx || !b || !m) {
+	m = p ? infra_kata_merge_new(p) : NULL;
+	if (!ctx || !b || (p && !m)) {
 		rc = infra_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -252,8 +276,8 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			run->failed++;
 			continue;
 		}
-		if (r->outcome != INFRA_KATA_OK)
-			continue;
+		if (r->outcome != INFRA_KATA_OK || !p)
+			continue; /* without a collection the bodies stay for the caller */
 		rc = infra_kata_merge_body(m, r->body, r->bytes, extra, &r->merge, &e);
 		free(r->body);
 		r->body = NULL;
@@ -275,7 +299,7 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 		run->help_conflicts += r->merge.help_conflicts;
 		run->dropped_samples += r->merge.dropped_samples;
 	}
-	if (!rc)
+	if (!rc && p)
 		rc = infra_kata_merge_finish(m, err);
 out:
 	run->scrape_seconds = infra_now_mono() - t0;
@@ -343,7 +367,7 @@ static int gauge(struct infra_prom *p, const char *name, const char *help, doubl
 int infra_kata_info_metrics(const struct infra_kata_run *run, struct infra_prom *p, struct infra_err *err)
 {
 	const struct infra_kata_set *set = run->set;
-	int rc = fam(p, "katapulse_sandbox_info", INFRA_PROM_GAUGE,
+	int rc = !set->n ? 0 : fam(p, "katapulse_sandbox_info", INFRA_PROM_GAUGE,
 		     "Discovered Kata sandboxes with runtime and pod metadata (source: persist.json, bundle, cri or none), value 1",
 		     err);
 
@@ -383,10 +407,14 @@ int infra_kata_own_metrics(const struct infra_kata_run *run, struct infra_state 
 	rc = rc ? rc : counter(p, state, "katapulse_shim_scrape_failures_total",
 			       "Shim /metrics requests that failed (connect, timeout, HTTP status, parse), over all runs",
 			       (double)run->failed, err);
-	rc = rc ? rc : fam(p, "katapulse_shim_up", INFRA_PROM_GAUGE,
-			   "1 if the sandbox's shim answered /metrics with a valid exposition in the last run", err);
-	rc = rc ? rc : fam(p, "katapulse_shim_scrape_duration_seconds", INFRA_PROM_GAUGE,
-			   "Time to fetch the sandbox's shim /metrics in the last run", err);
+	/* per-sandbox families only when there are samples (an empty family is
+	 * not served by node_exporter's textfile collector) */
+	if (!rc && run->scraped + run->failed) {
+		rc = fam(p, "katapulse_shim_up", INFRA_PROM_GAUGE,
+			 "1 if the sandbox's shim answered /metrics with a valid exposition in the last run", err);
+		rc = rc ? rc : fam(p, "katapulse_shim_scrape_duration_seconds", INFRA_PROM_GAUGE,
+				   "Time to fetch the sandbox's shim /metrics in the last run", err);
+	}
 	for (size_t i = 0; i < set->n && !rc; i++) {
 		const struct infra_kata_sandbox *sb = &set->v[i];
 		const struct infra_kata_result *r = &run->res[i];
@@ -461,7 +489,7 @@ json_object *infra_kata_sandbox_json(const struct infra_kata_run *run, size_t i,
 
 int infra_kata_text_table(const struct infra_kata_run *run, int scraped, struct infra_buf *out)
 {
-	int rc = infra_buf_printf(out, "%-14s %-3s %-32s %-13s %-8s %8s %8s  %s\n", "SANDBOX", "RT", "POD",
+	int rc = infra_buf_printf(out, "%-14s %-3s %-32s %-17s %-8s %8s %8s  %s\n", "SANDBOX", "RT", "POD",
 				  "SOURCE", "STATE", "SAMPLES", "TIME", scraped ? "ERROR" : "SOCKET");
 
 	for (size_t i = 0; i < run->set->n && !rc; i++) {
@@ -477,7 +505,7 @@ int infra_kata_text_table(const struct infra_kata_run *run, int scraped, struct 
 			snprintf(samples, sizeof(samples), "%zu", r->merge.samples);
 			snprintf(ms, sizeof(ms), "%.0fms", r->duration * 1000);
 		}
-		rc = infra_buf_printf(out, "%-14.12s %-3s %-32.32s %-13s %-8s %8s %8s  %s\n", sb->id,
+		rc = infra_buf_printf(out, "%-14.12s %-3s %-32.32s %-17s %-8s %8s %8s  %s\n", sb->id,
 				      infra_kata_runtime_name(sb->runtime), pod, sb->meta_source,
 				      outcome_name(r, scraped), samples, ms,
 				      r->outcome == INFRA_KATA_SKIPPED ? (r->reason ? r->reason : "")

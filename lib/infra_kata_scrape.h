@@ -29,7 +29,7 @@ enum infra_kata_outcome {
 
 struct infra_kata_result {
 	enum infra_kata_outcome outcome;
-	const char *reason;     /* skipped: why; failed: "connect", "timeout", "http", "too-large", "parse", "transport" */
+	const char *reason;     /* skipped: why; failed: "connect", "timeout", "reset", "protocol", "http", "too-large", "parse", "transport" */
 	char error[INFRA_ERR_MSG_MAX]; /* failed: one line (without the sandbox id) */
 	long http_status;
 	double duration;        /* seconds, this sandbox's fetch */
@@ -73,7 +73,8 @@ int infra_kata_fetch(struct infra_http *h, const struct infra_kata_sandbox *sb, 
 		     long timeout_ms, struct infra_http_resp *resp, struct infra_err *err);
 
 /* Fetch every selected shim in parallel, then merge the bodies into p in
- * sandbox-id order.  Returns 0 or a negative code for a failure of the run
+ * sandbox-id order.  With p NULL nothing is merged and each OK result keeps its
+ * body (res[i].body, res[i].bytes) for the caller (the --tui view).  Returns 0 or a negative code for a failure of the run
  * itself (out of memory, batch runner); per-shim failures are results. */
 int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts,
 		      struct infra_prom *p, struct infra_err *err);

@@ -23,7 +23,7 @@ SANDBOX keys (all optional but id):
              "crio" (CRI-O userdata config.json), "cri" (only the fake CRI knows),
              "none" (default)
   pod        {"name", "namespace", "uid"} (defaults derived from the index)
-  profile    "small" (default, ~200 series) or "realistic" (~1,400 series, ~110 KB)
+  profile    "tiny" (default, ~120 series), "small" (~330) or "realistic" (~1,400, ~110 KB)
   body       "file:PATH" serves that file verbatim instead of a generated body
   fault      none | slow | garbage | huge | hostile | chunked | nohelp | reorder |
              typeconflict | http404 | reset | truncated | badutf8
@@ -121,7 +121,10 @@ DISKSTAT = ["reads", "merged", "sectors_read", "time_reading", "writes", "writes
 CPU_ITEMS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice"]
 
 PROFILES = {
-    # small: a few items per family, for golden files; realistic: ~1,400 series, ~110 KB
+    # tiny: every family with a few items, for golden files (~120 series);
+    # small: more items (~330 series); realistic: ~1,400 series, ~110 KB like a real shim
+    "tiny": dict(cpus=1, disks=["vda"], vmstat=4, meminfo=4, netdev=["eth0"], hv_netdev=["eth0"],
+                 shim_rpc=2, agent_rpc=2, mounts=1, items=4),
     "small": dict(cpus=1, disks=["vda"], vmstat=12, meminfo=12, netdev=["eth0"], hv_netdev=["eth0"],
                   shim_rpc=3, agent_rpc=3, mounts=1),
     "realistic": dict(cpus=2, disks=["vda", "vdb"] + [f"ram{i}" for i in range(16)] + [f"loop{i}" for i in range(8)],
@@ -129,6 +132,13 @@ PROFILES = {
                       hv_netdev=["eth0", "lo", "tap0_kata"], shim_rpc=len(SHIM_RPC),
                       agent_rpc=len(AGENT_RPC), mounts=3),
 }
+
+
+ITEMS = [None]  # per-body cap on item lists (profile "items"), None = all
+
+
+def cut(items):
+    return items if ITEMS[0] is None else items[:ITEMS[0]]
 
 
 def go_float(v):
@@ -187,13 +197,13 @@ def procfam(b, rng, prefix, what, kb, io_items):
     b.family(f"{prefix}_fds", "gauge", f"Open FDs for {what}." if prefix != "kata_shim" else "Kata containerd shim v2 open FDs.")
     b.sample(f"{prefix}_fds", None, rng.randint(20, 120))
     b.family(f"{prefix}_io_stat", "gauge", "Process IO statistics." if prefix != "kata_shim" else "Kata containerd shim v2 process IO statistics.")
-    for it in sorted(io_items):
+    for it in cut(sorted(io_items)):
         b.sample(f"{prefix}_io_stat", [("item", it)], rng.randint(0, 10**9))
     b.family(f"{prefix}_proc_stat", "gauge", f"{what.capitalize()} process statistics." if prefix != "kata_shim" else "Kata containerd shim v2 process statistics.")
-    for it in sorted(PROC_STAT):
+    for it in cut(sorted(PROC_STAT)):
         b.sample(f"{prefix}_proc_stat", [("item", it)], rng.randint(0, 5000))
     b.family(f"{prefix}_proc_status", "gauge", f"{what.capitalize()} process status." if prefix != "kata_shim" else "Kata containerd shim v2 process status.")
-    for it in sorted(PROC_STATUS if not kb else [i for i in PROC_STATUS if i != "vmpmd"]):
+    for it in cut(sorted(PROC_STATUS if not kb else [i for i in PROC_STATUS if i != "vmpmd"])):
         v = rng.randint(0, 4 * 10**9)
         b.sample(f"{prefix}_proc_status", [("item", it)], v // 1024 if kb else v)
     b.family(f"{prefix}_threads", "gauge", f"{what.capitalize()} process threads." if prefix != "kata_shim" else "Kata containerd shim v2 process threads.")
@@ -239,7 +249,7 @@ def go_body(rng, prof, hostile=False):
     procfam(b, rng, "kata_hypervisor", "hypervisor", False, IO_GO)
     b.family("kata_hypervisor_netdev", "gauge", "Net devices statistics.")
     for ifc in prof["hv_netdev"]:
-        for it in sorted(NETDEV):
+        for it in cut(sorted(NETDEV)):
             b.sample("kata_hypervisor_netdev", [("interface", ifc), ("item", it)], rng.randint(0, 10**7))
     # kata_hypervisor_* sorted: fds io_stat netdev proc_stat proc_status threads -> reorder netdev
     hv = b.lines[-7:]
@@ -269,11 +279,11 @@ def agent_part(b, rng, prof, hostile):
     procfam_agent(b, rng)
     b.family("kata_guest_cpu_time", "gauge", "Guest CPU statistics.")
     for cpu in [str(i) for i in range(prof["cpus"])] + ["total"]:
-        for it in sorted(CPU_ITEMS):
+        for it in cut(sorted(CPU_ITEMS)):
             b.sample("kata_guest_cpu_time", [("cpu", cpu), ("item", it)], rng.randint(0, 10**7))
     b.family("kata_guest_diskstat", "gauge", "Disks statistics in system.")
     for d in sorted(prof["disks"]):
-        for it in sorted(DISKSTAT):
+        for it in cut(sorted(DISKSTAT)):
             zero = d.startswith(("ram", "loop"))
             b.sample("kata_guest_diskstat", [("disk", d), ("item", it)], 0 if zero else rng.randint(0, 10**6))
     b.family("kata_guest_filesystem_bytes", "gauge", "Guest filesystem space usage in bytes.")
@@ -287,11 +297,17 @@ def agent_part(b, rng, prof, hostile):
     for it in ["load1", "load15", "load5"]:
         b.sample("kata_guest_load", [("item", it)], round(rng.uniform(0, 2), 2))
     b.family("kata_guest_meminfo", "gauge", "Statistics about memory usage in the system.")
-    for it in sorted(MEMINFO[:prof["meminfo"]]):
-        b.sample("kata_guest_meminfo", [("item", it)], rng.randint(0, 2 * 10**9))
+    total = rng.randint(1, 8) * 256 * 1024 * 1024
+    free = int(total * rng.uniform(0.1, 0.6))
+    coherent = {"mem_total": total, "mem_free": free, "mem_available": free + int(total * rng.uniform(0, 0.2))}
+    items = MEMINFO[:prof["meminfo"]]
+    if "mem_available" not in items:  # the fields a dashboard (and --tui) needs
+        items = items[:-1] + ["mem_available"]
+    for it in sorted(items):
+        b.sample("kata_guest_meminfo", [("item", it)], coherent.get(it, rng.randint(0, total // 4)))
     b.family("kata_guest_netdev_stat", "gauge", "Guest net devices statistics.")
     for ifc in sorted(prof["netdev"]):
-        for it in sorted(NETDEV):
+        for it in cut(sorted(NETDEV)):
             b.sample("kata_guest_netdev_stat", [("interface", ifc), ("item", it)], rng.randint(0, 10**7))
     b.family("kata_guest_tasks", "gauge", "Guest system load.")
     b.sample("kata_guest_tasks", [("item", "cur")], rng.randint(50, 200))
@@ -303,13 +319,13 @@ def agent_part(b, rng, prof, hostile):
 
 def procfam_agent(b, rng):
     b.family("kata_agent_io_stat", "gauge", "Agent process IO statistics.")
-    for it in sorted(IO_RS):
+    for it in cut(sorted(IO_RS)):
         b.sample("kata_agent_io_stat", [("item", it)], rng.randint(0, 10**8))
     b.family("kata_agent_proc_stat", "gauge", "Agent process statistics.")
-    for it in sorted(PROC_STAT):
+    for it in cut(sorted(PROC_STAT)):
         b.sample("kata_agent_proc_stat", [("item", it)], rng.randint(0, 500))
     b.family("kata_agent_proc_status", "gauge", "Agent process status.")
-    for it in sorted(i for i in PROC_STATUS if i != "vmpmd"):
+    for it in cut(sorted(i for i in PROC_STATUS if i != "vmpmd")):
         b.sample("kata_agent_proc_status", [("item", it)], rng.randint(0, 10**5))
     b.family("kata_agent_scrape_count", "counter", "Metrics scrape count")
     b.sample("kata_agent_scrape_count", None, rng.randint(1, 10**4))
@@ -344,7 +360,8 @@ def rs_body(rng, prof, hostile=False):
 
 def make_body(sb, idx, seed):
     rng = random.Random(f"{seed}:{sb['id']}")
-    prof = PROFILES[sb.get("profile", "small")]
+    prof = PROFILES[sb.get("profile", "tiny")]
+    ITEMS[0] = prof.get("items")
     fault = sb.get("fault", "none")
     if "body" in sb and sb["body"].startswith("file:"):
         with open(sb["body"][5:], "rb") as f:
@@ -672,7 +689,7 @@ async def serve(args, spec):
     bodies = {}
     variants = args.variants
     for i, sb in enumerate(sandboxes):
-        key = (sb["runtime"], sb.get("profile", "small"), sb["fault"], sb.get("body"), i % variants if variants else sb["id"])
+        key = (sb["runtime"], sb.get("profile", "tiny"), sb["fault"], sb.get("body"), i % variants if variants else sb["id"])
         if key not in bodies:
             bodies[key] = make_body(sb, i, args.seed)
         sb["_body"] = bodies[key]
