@@ -107,6 +107,14 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	double d;
 
 	switch (key) {
+	case ARGP_KEY_INIT:
+		/* getopt names the program by argv[0] in "unrecognized option": make every
+		 * message start with the tool's name, not the path it was started by */
+		if (cli && cli->tool && state->argc > 0) {
+			state->argv[0] = (char *)cli->tool;
+			state->name = (char *)cli->tool;
+		}
+		return ARGP_ERR_UNKNOWN;
 	case 'f':
 		if (!strcmp(arg, "json"))
 			cli->format = INFRA_FORMAT_JSON;
@@ -179,6 +187,9 @@ void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags)
 	argp_program_version = version_buf;
 	argp_program_bug_address = NULL;
 	argp_err_exit_status = INFRA_EXIT_UNKNOWN;
+	/* argp names the program in its messages by program_invocation_name: use the
+	 * tool's name, not the path it was started by ("tool: ...", not "build/bin/tool: ..."). */
+	program_invocation_name = (char *)tool;
 	infra_log_init(tool, INFRA_LOG_ERROR);
 }
 
