@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,4 +78,81 @@ char *infra_path_join(const char *root, const char *path)
 		s[rl++] = '/';
 	memcpy(s + rl, path, pl + 1);
 	return s;
+}
+
+int infra_atomic_begin(struct infra_atomic_file *af, const char *path, struct infra_err *err)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	int dl = slash ? (int)(slash - path) : 1, e;
+	sigset_t block;
+
+	_Static_assert(sizeof(af->oldmask) >= sizeof(sigset_t), "sigset_t storage");
+	af->fd = -1;
+	if (!*base)
+		return infra_err_set(err, -EINVAL, "cannot write '%s': not a file name", path);
+	if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path) ||
+	    snprintf(af->tmp, sizeof(af->tmp), "%.*s/.%s.tmp.XXXXXX", slash == path ? 0 : dl,
+		     slash ? path : ".", base) >= (int)sizeof(af->tmp))
+		return infra_err_set(err, -ENAMETOOLONG, "cannot write '%s': name too long", path);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, (sigset_t *)af->oldmask);
+	af->fd = mkostemp(af->tmp, O_CLOEXEC);
+	if (af->fd < 0) {
+		e = errno;
+		sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
+		return infra_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int infra_atomic_append(struct infra_atomic_file *af, const void *data, size_t len, struct infra_err *err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(af->fd, p, len);
+		if (w < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			return infra_err_set(err, -e, "cannot write '%s': %s", af->path, strerror(e));
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int infra_atomic_commit(struct infra_atomic_file *af, struct infra_err *err)
+{
+	int rc = 0;
+
+	if (fchmod(af->fd, 0644) < 0 || fsync(af->fd) < 0)
+		rc = -errno;
+	if (close(af->fd) < 0 && !rc)
+		rc = -errno;
+	af->fd = -1;
+	if (!rc && rename(af->tmp, af->path) < 0)
+		rc = -errno;
+	if (rc) {
+		unlink(af->tmp);
+		infra_err_set(err, rc, "cannot write '%s': %s", af->path, strerror(-rc));
+	}
+	sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
+	return rc;
+}
+
+void infra_atomic_abort(struct infra_atomic_file *af)
+{
+	if (af->fd < 0)
+		return;
+	close(af->fd);
+	af->fd = -1;
+	unlink(af->tmp);
+	sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
 }

@@ -23,6 +23,23 @@ enum infra_file_flags {
 int infra_file_read_at(int dirfd, const char *path, unsigned flags, size_t max,
 		       struct infra_buf *out, struct infra_err *err);
 
+/* Writing a file atomically while streaming (infra_atomic_write() needs the
+ * whole content in memory): a temp file ".<name>.tmp.XXXXXX" in the target's
+ * directory (never ending in .prom), SIGINT/SIGTERM/SIGHUP/SIGQUIT held back
+ * while it exists; commit = fchmod 0644, fsync, rename; abort (or any failed
+ * step) unlinks it and leaves the old file untouched. */
+struct infra_atomic_file {
+	int fd;
+	char path[4096];
+	char tmp[4096];
+	unsigned long oldmask[16]; /* sigset_t storage */
+};
+
+int infra_atomic_begin(struct infra_atomic_file *af, const char *path, struct infra_err *err);
+int infra_atomic_append(struct infra_atomic_file *af, const void *data, size_t len, struct infra_err *err);
+int infra_atomic_commit(struct infra_atomic_file *af, struct infra_err *err);
+void infra_atomic_abort(struct infra_atomic_file *af);
+
 /* Join a root (NULL, "" or "/" = none) and an absolute path: "/sys" + "/run/x".
  * Returns a malloc'd string or NULL (ENOMEM). */
 char *infra_path_join(const char *root, const char *path);

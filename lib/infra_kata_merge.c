@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +10,22 @@
 #define NAME_MAX_LEN 512
 #define MAX_LABELS 64
 
-/* ---- a small string-keyed open-addressing table ---- */
+/* ---- families and a small string-keyed open-addressing table ---- */
 
 struct fam {
 	char *name;
 	char *help;
 	enum infra_prom_type type;
-	int typed;      /* a TYPE line was seen for it */
-	int dropped;    /* local table: this body's family is dropped */
-	int declared;   /* global table: declared to the writer */
+	int typed;              /* a TYPE line was seen for it */
+	char **lnames;          /* label names seen (not le/quantile/extra), first-seen order */
+	size_t nl, al;
+	size_t samples;
+	/* local (one body) */
+	int dropped;
+	struct fam *g;
+	/* global, set by write */
+	struct fam *alias;      /* untyped x_bucket/x_sum/x_count of a histogram/summary x */
+	int skip;               /* left out (collides with own or with a histogram/summary) */
 };
 
 struct table {
@@ -92,30 +100,105 @@ static struct fam *table_put(struct table *t, const char *name)
 static void table_release(struct table *t)
 {
 	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slot[i])
+		struct fam *f = t->slot[i];
+		if (!f)
 			continue;
-		free(t->slot[i]->name);
-		free(t->slot[i]->help);
-		free(t->slot[i]);
+		for (size_t k = 0; k < f->nl; k++)
+			free(f->lnames[k]);
+		free(f->lnames);
+		free(f->name);
+		free(f->help);
+		free(f);
 	}
 	free(t->slot);
 	memset(t, 0, sizeof(*t));
 }
 
-/* ---- merger ---- */
+static int add_lname(struct fam *f, const char *name, size_t len)
+{
+	for (size_t k = 0; k < f->nl; k++)
+		if (strlen(f->lnames[k]) == len && !memcmp(f->lnames[k], name, len))
+			return 0;
+	if (f->nl == f->al) {
+		size_t na = f->al ? f->al * 2 : 4;
+		char **nv = realloc(f->lnames, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		f->lnames = nv;
+		f->al = na;
+	}
+	if (!(f->lnames[f->nl] = strndup(name, len)))
+		return -ENOMEM;
+	f->nl++;
+	return 0;
+}
 
-struct infra_kata_merge {
-	struct infra_prom *p;
-	struct table global;
+/* A set of 64-bit series hashes (FNV-1a of the canonical key): duplicate
+ * detection without keeping every key; a false match needs a 64-bit collision
+ * inside one body. */
+struct hset {
+	uint64_t *slot;
+	size_t cap, n;
 };
 
-struct body_ctx {
-	struct infra_kata_merge *m;
-	struct table local;
+static int hset_add(struct hset *h, uint64_t v)
+{
+	size_t i;
+
+	if (!v)
+		v = 1; /* 0 marks an empty slot */
+	if ((h->n + 1) * 2 > h->cap) {
+		size_t ncap = h->cap ? h->cap * 2 : 1024;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		for (size_t j = 0; j < h->cap; j++) {
+			if (!h->slot[j])
+				continue;
+			for (i = h->slot[j] & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = h->slot[j];
+		}
+		free(h->slot);
+		h->slot = ns;
+		h->cap = ncap;
+	}
+	for (i = v & (h->cap - 1); h->slot[i]; i = (i + 1) & (h->cap - 1))
+		if (h->slot[i] == v)
+			return 1;
+	h->slot[i] = v;
+	h->n++;
+	return 0;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* ---- the merger ---- */
+
+struct run {
+	struct fam *f;          /* local family while reading, then the global one */
+	size_t start, end;      /* byte range of consecutive sample lines */
+};
+
+struct body {
+	const char *data;
+	size_t len;
 	const char *const *extra;
-	struct infra_kata_merge_stats *st;
-	int fatal;                 /* -ENOMEM during pass 2 */
-	struct infra_err *err;
+	struct run *runs;
+	size_t nruns;
+};
+
+struct infra_kata_merge {
+	struct table global;
+	struct body *bodies;
+	size_t nbodies, abodies;
 };
 
 const char *infra_kata_rename(const char *name, char *buf, size_t size)
@@ -129,19 +212,18 @@ const char *infra_kata_rename(const char *name, char *buf, size_t size)
 	return n >= 0 && (size_t)n < size ? buf : NULL;
 }
 
-struct infra_kata_merge *infra_kata_merge_new(struct infra_prom *p)
+struct infra_kata_merge *infra_kata_merge_new(void)
 {
-	struct infra_kata_merge *m = calloc(1, sizeof(*m));
-
-	if (m)
-		m->p = p;
-	return m;
+	return calloc(1, sizeof(struct infra_kata_merge));
 }
 
 void infra_kata_merge_free(struct infra_kata_merge *m)
 {
 	if (!m)
 		return;
+	for (size_t i = 0; i < m->nbodies; i++)
+		free(m->bodies[i].runs);
+	free(m->bodies);
 	table_release(&m->global);
 	free(m);
 }
@@ -159,91 +241,43 @@ static void problem(struct infra_kata_merge_stats *st, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* pass 1: syntax check and this body's HELP/TYPE declarations */
-static int pass1_cb(void *ud, const struct infra_prom_event *ev)
+static int is_extra(const char *const *extra, const char *name, size_t len)
 {
-	struct body_ctx *c = ud;
-	char nb[NAME_MAX_LEN];
-	const char *name;
-	struct fam *f;
-
-	if (ev->kind != INFRA_PROM_EV_HELP && ev->kind != INFRA_PROM_EV_TYPE)
-		return 0;
-	name = infra_kata_rename(ev->name, nb, sizeof(nb));
-	if (!name)
-		return 0; /* an over-long name: its samples are refused in pass 2 */
-	f = table_put(&c->local, name);
-	if (!f)
-		return -ENOMEM;
-	if (ev->kind == INFRA_PROM_EV_HELP) {
-		free(f->help);
-		if (!(f->help = strdup(ev->text)))
-			return -ENOMEM;
-	} else {
-		f->type = ev->type;
-		f->typed = 1;
-	}
+	for (size_t i = 0; extra && extra[i]; i += 2)
+		if (strlen(extra[i]) == len && !memcmp(extra[i], name, len))
+			return 1;
 	return 0;
 }
 
-/* Between the passes: reconcile this body's families with the merged ones. */
-static int reconcile(struct body_ctx *c)
+static int is_le_quantile(const char *name)
 {
-	struct infra_kata_merge *m = c->m;
-	struct infra_err e = INFRA_ERR_INIT;
-
-	for (size_t i = 0; i < c->local.cap; i++) {
-		struct fam *l = c->local.slot[i], *g;
-		int help_new = 0;
-
-		if (!l)
-			continue;
-		c->st->families++;
-		g = table_put(&m->global, l->name);
-		if (!g)
-			return -ENOMEM;
-		if (l->typed && g->typed && l->type != g->type) {
-			l->dropped = 1;
-			c->st->type_conflicts++;
-			problem(c->st, "family %s: TYPE %s differs from the one merged before: dropped",
-				l->name, infra_prom_type_name(l->type));
-			continue;
-		}
-		if (l->help) {
-			if (!g->help) {
-				if (!(g->help = strdup(l->help)))
-					return -ENOMEM;
-				help_new = 1;
-			} else if (strcmp(g->help, l->help)) {
-				c->st->help_conflicts++;
-			}
-		}
-		if (l->typed && !g->typed) {
-			if (infra_prom_family(m->p, l->name, l->type, g->help, &e)) {
-				if (e.code == -ENOMEM)
-					return -ENOMEM;
-				l->dropped = 1;
-				c->st->type_conflicts++;
-				problem(c->st, "family %s: %s", l->name, e.msg);
-				continue;
-			}
-			g->type = l->type;
-			g->typed = 1;
-			g->declared = 1;
-		} else if (help_new && g->declared) {
-			/* the family was declared without HELP; add the HELP now */
-			if (infra_prom_family(m->p, g->name, g->type, g->help, &e) && e.code == -ENOMEM)
-				return -ENOMEM;
-		}
-	}
-	return 0;
+	return !strcmp(name, "le") || !strcmp(name, "quantile");
 }
 
-static const struct fam *family_of(const struct table *t, const char *sample)
+/* ---- reading a body ---- */
+
+struct reader {
+	struct infra_kata_merge *m;
+	struct table local;
+	struct hset keys;           /* series seen in this body (duplicates) */
+	const char *body;
+	size_t *lines;              /* start offset of each line */
+	size_t nlines;
+	struct run *runs;
+	size_t nruns, aruns;
+	const char *const *extra;
+	struct infra_kata_merge_stats *st;
+	struct infra_buf key;
+};
+
+static const char *const sufs[] = { "_bucket", "_sum", "_count" };
+
+/* The family a sample belongs to in this body: its own name, or x for
+ * x_bucket/x_sum/x_count when this body declares x a histogram/summary. */
+static struct fam *local_family(struct reader *r, const char *sample)
 {
-	static const char *const sufs[] = { "_bucket", "_sum", "_count" };
 	char base[NAME_MAX_LEN];
-	const struct fam *f = table_get(t, sample);
+	struct fam *f = table_get(&r->local, sample);
 	size_t n = strlen(sample);
 
 	if (f)
@@ -254,47 +288,350 @@ static const struct fam *family_of(const struct table *t, const char *sample)
 			continue;
 		memcpy(base, sample, n - sn);
 		base[n - sn] = '\0';
-		f = table_get(t, base);
-		if (f && f->typed && (f->type == INFRA_PROM_HISTOGRAM ||
-				      (f->type == INFRA_PROM_SUMMARY && i > 0)))
+		f = table_get(&r->local, base);
+		if (f && f->typed && (f->type == INFRA_PROM_HISTOGRAM || (f->type == INFRA_PROM_SUMMARY && i > 0)))
 			return f;
 	}
-	return NULL;
+	return table_put(&r->local, sample);
 }
 
-static int is_extra(const char *const *extra, const char *name, size_t len)
+static int cmp_label_idx(const void *a, const void *b, void *ud)
 {
-	for (size_t i = 0; extra && extra[i]; i += 2)
-		if (strlen(extra[i]) == len && !memcmp(extra[i], name, len))
-			return 1;
+	const struct infra_prom_event *ev = ud;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return strcmp(ev->labels[x].name, ev->labels[y].name);
+}
+
+/* Canonical series key: name, then label name=value pairs sorted by name. */
+static int series_key(struct reader *r, const char *name, const struct infra_prom_event *ev)
+{
+	size_t idx[MAX_LABELS];
+	int rc;
+
+	infra_buf_reset(&r->key);
+	rc = infra_buf_puts(&r->key, name);
+	for (size_t i = 0; i < ev->nlabels; i++)
+		idx[i] = i;
+	qsort_r(idx, ev->nlabels, sizeof(idx[0]), cmp_label_idx, (void *)ev);
+	for (size_t i = 0; i < ev->nlabels && !rc; i++) {
+		const struct infra_prom_label *l = &ev->labels[idx[i]];
+		if (!l->value_len)
+			continue; /* an empty value is the same as no label */
+		rc = infra_buf_putc(&r->key, '\x01');
+		rc = rc ? rc : infra_buf_append(&r->key, l->name, l->name_len);
+		rc = rc ? rc : infra_buf_putc(&r->key, '\x02');
+		rc = rc ? rc : infra_buf_append(&r->key, l->value, l->value_len);
+	}
+	return rc;
+}
+
+static int read_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct reader *r = ud;
+	char nb[NAME_MAX_LEN];
+	const char *name;
+	struct fam *f;
+	size_t start, end;
+	int rc;
+
+	if (ev->kind == INFRA_PROM_EV_HELP || ev->kind == INFRA_PROM_EV_TYPE) {
+		if (!(name = infra_kata_rename(ev->name, nb, sizeof(nb))))
+			return 0; /* its samples are refused below */
+		if (!(f = table_put(&r->local, name)))
+			return -ENOMEM;
+		if (ev->kind == INFRA_PROM_EV_HELP) {
+			free(f->help);
+			if (!(f->help = strdup(ev->text)))
+				return -ENOMEM;
+		} else {
+			f->type = ev->type;
+			f->typed = 1;
+		}
+		return 0;
+	}
+	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	name = infra_kata_rename(ev->name, nb, sizeof(nb));
+	if (!name || ev->nlabels + 8 > MAX_LABELS) {
+		r->st->dropped_samples++;
+		problem(r->st, "sample %.200s: name too long or too many labels", ev->name);
+		return 0;
+	}
+	if ((rc = series_key(r, name, ev)))
+		return rc;
+	rc = hset_add(&r->keys, hash_bytes(r->key.data, r->key.len));
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		r->st->dropped_samples++;
+		problem(r->st, "duplicate series %.200s dropped", name);
+		return 0;
+	}
+	if (!(f = local_family(r, name)))
+		return -ENOMEM;
+	for (size_t i = 0; i < ev->nlabels; i++) {
+		const struct infra_prom_label *l = &ev->labels[i];
+		char en[NAME_MAX_LEN];
+		if (is_le_quantile(l->name))
+			continue;
+		if (is_extra(r->extra, l->name, l->name_len)) {
+			int n = snprintf(en, sizeof(en), "exported_%.*s", (int)l->name_len, l->name);
+			rc = add_lname(f, en, (size_t)n);
+		} else {
+			rc = add_lname(f, l->name, l->name_len);
+		}
+		if (rc)
+			return rc;
+	}
+	f->samples++;
+	if (ev->line == 0 || ev->line > r->nlines)
+		return -EINVAL;
+	start = r->lines[ev->line - 1];
+	end = ev->line < r->nlines ? r->lines[ev->line] : start + strlen(r->body + start);
+	if (r->nruns && r->runs[r->nruns - 1].f == f && r->runs[r->nruns - 1].end == start) {
+		r->runs[r->nruns - 1].end = end;
+		return 0;
+	}
+	if (r->nruns == r->aruns) {
+		size_t na = r->aruns ? r->aruns * 2 : 64;
+		struct run *nv = realloc(r->runs, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		r->runs = nv;
+		r->aruns = na;
+	}
+	r->runs[r->nruns].f = f;
+	r->runs[r->nruns].start = start;
+	r->runs[r->nruns].end = end;
+	r->nruns++;
 	return 0;
 }
 
-/* pass 2: add the samples */
-static int pass2_cb(void *ud, const struct infra_prom_event *ev)
+/* This body's families against the ones merged so far. */
+static int reconcile(struct reader *r)
 {
-	struct body_ctx *c = ud;
+	struct infra_kata_merge_stats *st = r->st;
+
+	for (size_t i = 0; i < r->local.cap; i++) {
+		struct fam *l = r->local.slot[i], *g;
+
+		if (!l)
+			continue;
+		st->families++;
+		if (!(g = table_put(&r->m->global, l->name)))
+			return -ENOMEM;
+		if (l->typed && g->typed && l->type != g->type) {
+			l->dropped = 1;
+			st->type_conflicts++;
+			st->dropped_samples += l->samples;
+			problem(st, "family %s: TYPE %s differs from the %s merged before: dropped", l->name,
+				infra_prom_type_name(l->type), infra_prom_type_name(g->type));
+			continue;
+		}
+		if (l->help) {
+			if (!g->help) {
+				if (!(g->help = strdup(l->help)))
+					return -ENOMEM;
+			} else if (strcmp(g->help, l->help)) {
+				st->help_conflicts++;
+			}
+		}
+		if (l->typed && !g->typed) {
+			g->type = l->type;
+			g->typed = 1;
+		}
+		for (size_t k = 0; k < l->nl; k++)
+			if (add_lname(g, l->lnames[k], strlen(l->lnames[k])))
+				return -ENOMEM;
+		g->samples += l->samples;
+		st->samples += l->samples;
+		l->g = g;
+	}
+	return 0;
+}
+
+int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
+			 const char *const *extra, struct infra_kata_merge_stats *stats,
+			 struct infra_err *err)
+{
+	struct reader r;
+	size_t kept = 0;
+	int rc = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	memset(&r, 0, sizeof(r));
+	r.m = m;
+	r.body = body;
+	r.extra = extra;
+	r.st = stats;
+	infra_buf_init(&r.key, 0);
+	/* line starts, so that samples can be found again by line number */
+	for (size_t i = 0; i < len; i++)
+		if (body[i] == '\n')
+			r.nlines++;
+	r.nlines++;
+	r.lines = malloc(r.nlines * sizeof(*r.lines));
+	if (!r.lines)
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	r.lines[0] = 0;
+	for (size_t i = 0, k = 1; i < len; i++)
+		if (body[i] == '\n' && k < r.nlines)
+			r.lines[k++] = i + 1;
+	rc = infra_prom_parse(body, len, read_cb, &r, err);
+	if (rc == -ENOMEM)
+		infra_err_set(err, rc, "out of memory");
+	if (!rc && (rc = reconcile(&r)))
+		infra_err_set(err, rc, "out of memory");
+	if (!rc && m->nbodies == m->abodies) {
+		size_t na = m->abodies ? m->abodies * 2 : 16;
+		struct body *nv = realloc(m->bodies, na * sizeof(*nv));
+		if (!nv)
+			rc = infra_err_set(err, -ENOMEM, "out of memory");
+		else {
+			m->bodies = nv;
+			m->abodies = na;
+		}
+	}
+	if (!rc) {
+		struct body *b = &m->bodies[m->nbodies++];
+		/* keep the runs of families that were not dropped, pointing at the global family */
+		for (size_t i = 0; i < r.nruns; i++)
+			if (!r.runs[i].f->dropped)
+				r.runs[kept++] = (struct run){ r.runs[i].f->g, r.runs[i].start, r.runs[i].end };
+		b->data = body;
+		b->len = len;
+		b->extra = extra;
+		b->runs = r.runs;
+		b->nruns = kept;
+		r.runs = NULL;
+	} else if (rc != -ENOMEM) {
+		memset(stats, 0, sizeof(*stats));
+	}
+	free(r.runs);
+	free(r.lines);
+	infra_buf_release(&r.key);
+	table_release(&r.local);
+	free(r.keys.slot);
+	return rc;
+}
+
+/* ---- writing ---- */
+
+struct own_block {
+	char name[NAME_MAX_LEN];
+	const char *start;
+	size_t len;
+};
+
+/* Split a rendered exposition into family blocks (HELP/TYPE lines start one). */
+static int own_blocks(const char *own, size_t len, struct own_block **out, size_t *n)
+{
+	const char *p = own, *end = own + len;
+	size_t a = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		char name[NAME_MAX_LEN] = "";
+
+		if (!strncmp(p, "# HELP ", 7) || !strncmp(p, "# TYPE ", 7)) {
+			const char *s = p + 7, *e = s;
+			while (e < next && *e != ' ' && *e != '\n')
+				e++;
+			snprintf(name, sizeof(name), "%.*s", (int)(e - s), s);
+		}
+		if (!*n || (name[0] && strcmp(name, (*out)[*n - 1].name))) {
+			if (*n == a) {
+				size_t na = a ? a * 2 : 32;
+				struct own_block *nv = realloc(*out, na * sizeof(*nv));
+				if (!nv)
+					return -ENOMEM;
+				*out = nv;
+				a = na;
+			}
+			snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s", name);
+			(*out)[*n].start = p;
+			(*out)[*n].len = 0;
+			(*n)++;
+		}
+		(*out)[*n - 1].len += (size_t)(next - p);
+		p = next;
+	}
+	return 0;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	return strcmp(((const struct own_block *)a)->name, ((const struct own_block *)b)->name);
+}
+
+static int cmp_fam(const void *a, const void *b)
+{
+	return strcmp((*(struct fam *const *)a)->name, (*(struct fam *const *)b)->name);
+}
+
+/* Untyped x_bucket/x_sum/x_count go with a histogram/summary x; a typed one is
+ * left out (it would be a second family for the same samples). */
+static void resolve_aliases(struct infra_kata_merge *m)
+{
+	char base[NAME_MAX_LEN];
+
+	for (size_t j = 0; j < m->global.cap; j++) {
+		struct fam *f = m->global.slot[j], *b;
+		size_t n;
+
+		if (!f)
+			continue;
+		n = strlen(f->name);
+		for (size_t i = 0; i < 3; i++) {
+			size_t sn = strlen(sufs[i]);
+			if (n <= sn || n - sn >= sizeof(base) || strcmp(f->name + n - sn, sufs[i]))
+				continue;
+			memcpy(base, f->name, n - sn);
+			base[n - sn] = '\0';
+			b = table_get(&m->global, base);
+			if (!b || !b->typed || !(b->type == INFRA_PROM_HISTOGRAM || (b->type == INFRA_PROM_SUMMARY && i > 0)))
+				continue;
+			if (f->typed) {
+				f->skip = 1;
+			} else if (!f->alias) {
+				f->alias = b;
+				b->samples += f->samples;
+			}
+		}
+	}
+}
+
+struct writer {
+	struct infra_prom *p;
+	const struct fam *f;
+	const char *const *extra;
+	size_t added, refused;
+	int fatal;
+};
+
+static int write_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct writer *w = ud;
 	const char *labels[2 * MAX_LABELS + 1];
 	char lnames[MAX_LABELS][NAME_MAX_LEN];
 	char nb[NAME_MAX_LEN];
-	struct infra_err e = INFRA_ERR_INIT;
-	const struct fam *f;
 	const char *name;
+	struct infra_err e = INFRA_ERR_INIT;
 	size_t k = 0;
 
 	if (ev->kind != INFRA_PROM_EV_SAMPLE)
 		return 0;
-	name = infra_kata_rename(ev->name, nb, sizeof(nb));
-	f = name ? family_of(&c->local, name) : NULL;
-	if (!name || (f && f->dropped) || ev->nlabels + 4 > MAX_LABELS) {
-		c->st->dropped_samples++;
-		if (!name || !f || !f->dropped)
-			problem(c->st, "sample %.200s: name too long or too many labels", ev->name);
+	if (!(name = infra_kata_rename(ev->name, nb, sizeof(nb))) || ev->nlabels + 8 > MAX_LABELS) {
+		w->refused++;
 		return 0;
 	}
 	for (size_t i = 0; i < ev->nlabels; i++) {
 		const struct infra_prom_label *l = &ev->labels[i];
-		if (is_extra(c->extra, l->name, l->name_len)) {
+		if (is_extra(w->extra, l->name, l->name_len)) {
 			snprintf(lnames[i], sizeof(lnames[i]), "exported_%.*s", (int)l->name_len, l->name);
 			labels[k++] = lnames[i];
 		} else {
@@ -302,65 +639,135 @@ static int pass2_cb(void *ud, const struct infra_prom_event *ev)
 		}
 		labels[k++] = l->value;
 	}
-	for (size_t i = 0; c->extra && c->extra[i]; i += 2) {
-		labels[k++] = c->extra[i];
-		labels[k++] = c->extra[i + 1];
+	/* the family's other label names, empty (the same label set on every sample) */
+	for (size_t j = 0; j < w->f->nl && k + 2 * 5 < 2 * MAX_LABELS; j++) {
+		int have = 0;
+		for (size_t i = 0; i < k && !have; i += 2)
+			have = !strcmp(labels[i], w->f->lnames[j]);
+		if (!have) {
+			labels[k++] = w->f->lnames[j];
+			labels[k++] = "";
+		}
+	}
+	for (size_t i = 0; w->extra && w->extra[i] && k + 2 < 2 * MAX_LABELS; i += 2) {
+		labels[k++] = w->extra[i];
+		labels[k++] = w->extra[i + 1];
 	}
 	labels[k] = NULL;
-	if (infra_prom_add(c->m->p, name, labels, ev->value, &e)) {
+	if (infra_prom_add(w->p, name, labels, ev->value, &e)) {
 		if (e.code == -ENOMEM) {
-			c->fatal = -ENOMEM;
+			w->fatal = -ENOMEM;
 			return -ENOMEM;
 		}
-		c->st->dropped_samples++;
-		problem(c->st, "%s", e.msg);
+		w->refused++;
 		return 0;
 	}
-	c->st->samples++;
+	w->added++;
 	return 0;
 }
 
-int infra_kata_merge_body(struct infra_kata_merge *m, const char *body, size_t len,
-			  const char *const *extra, struct infra_kata_merge_stats *stats,
-			  struct infra_err *err)
+/* Skip the HELP/TYPE lines at the start of a rendered chunk. */
+static size_t after_header(const char *s, size_t len)
 {
-	struct body_ctx c;
-	int rc;
+	size_t off = 0;
 
-	memset(stats, 0, sizeof(*stats));
-	memset(&c, 0, sizeof(c));
-	c.m = m;
-	c.extra = extra;
-	c.st = stats;
-	c.err = err;
-	rc = infra_prom_parse(body, len, pass1_cb, &c, err);
-	if (rc == -ENOMEM)
-		infra_err_set(err, rc, "out of memory");
-	if (!rc)
-		rc = reconcile(&c);
-	if (!rc) {
-		rc = infra_prom_parse(body, len, pass2_cb, &c, err);
-		if (c.fatal)
-			rc = infra_err_set(err, c.fatal, "out of memory");
+	while (off < len && s[off] == '#') {
+		const char *nl = memchr(s + off, '\n', len - off);
+		if (!nl)
+			return len;
+		off = (size_t)(nl - s) + 1;
 	}
-	if (rc == -ENOMEM && err && !err->code)
-		infra_err_set(err, rc, "out of memory");
-	table_release(&c.local);
+	return off;
+}
+
+static int write_family(struct infra_kata_merge *m, const struct fam *f, infra_kata_sink sink, void *ud,
+			struct infra_err *err)
+{
+	struct infra_buf out = INFRA_BUF_INIT;
+	int header = 0, rc = 0;
+
+	for (size_t c = 0; c < m->nbodies && !rc; c += INFRA_KATA_MERGE_CHUNK) {
+		struct writer w;
+		size_t off;
+
+		memset(&w, 0, sizeof(w));
+		w.f = f;
+		if (!(w.p = infra_prom_new(INFRA_PROM_PAD_LABELS)))
+			return infra_err_set(err, -ENOMEM, "out of memory");
+		rc = infra_prom_family(w.p, f->name, f->typed ? f->type : INFRA_PROM_UNTYPED, f->help, err);
+		for (size_t bi = c; bi < m->nbodies && bi < c + INFRA_KATA_MERGE_CHUNK && !rc; bi++) {
+			const struct body *b = &m->bodies[bi];
+			w.extra = b->extra;
+			for (size_t ri = 0; ri < b->nruns && !rc; ri++) {
+				const struct run *r = &b->runs[ri];
+				if (r->f != f && r->f->alias != f)
+					continue;
+				rc = infra_prom_parse(b->data + r->start, r->end - r->start, write_cb, &w, err);
+				if (w.fatal)
+					rc = infra_err_set(err, w.fatal, "out of memory");
+			}
+		}
+		if (!rc && w.added) {
+			infra_buf_reset(&out);
+			rc = infra_prom_write(w.p, &out, err);
+			off = header ? after_header(out.data, out.len) : 0;
+			if (!rc && out.len > off)
+				rc = sink(ud, out.data + off, out.len - off);
+			if (rc && err && !err->code)
+				infra_err_set(err, rc, "cannot write output: %s", strerror(-rc));
+			header = 1;
+		}
+		infra_prom_free(w.p);
+	}
+	infra_buf_release(&out);
 	return rc;
 }
 
-int infra_kata_merge_finish(struct infra_kata_merge *m, struct infra_err *err)
+int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t own_len,
+			   infra_kata_sink sink, void *ud, size_t *skipped, struct infra_err *err)
 {
-	for (size_t i = 0; i < m->global.cap; i++) {
-		struct fam *g = m->global.slot[i];
-		int rc;
+	struct own_block *blocks = NULL;
+	struct fam **fams = NULL;
+	size_t nblocks = 0, nfams = 0, bi = 0, fi = 0, skip = 0;
+	int rc = 0;
 
-		if (!g || g->typed || !g->help || !infra_prom_has_family(m->p, g->name))
-			continue;
-		rc = infra_prom_family(m->p, g->name, INFRA_PROM_UNTYPED, g->help, err);
-		if (rc == -ENOMEM)
-			return rc;
-		g->declared = !rc;
+	if (own && own_len && own_blocks(own, own_len, &blocks, &nblocks))
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	if (nblocks) /* the writer's order already; be sure */
+		qsort(blocks, nblocks, sizeof(*blocks), cmp_block);
+	resolve_aliases(m);
+	fams = calloc(m->global.n + 1, sizeof(*fams));
+	if (!fams) {
+		free(blocks);
+		return infra_err_set(err, -ENOMEM, "out of memory");
 	}
-	return 0;
+	for (size_t j = 0; j < m->global.cap; j++) {
+		struct fam *f = m->global.slot[j];
+		if (!f || f->alias || !f->samples)
+			continue;
+		int collide = 0;
+		for (size_t k = 0; k < nblocks && !collide; k++)
+			collide = !strcmp(blocks[k].name, f->name);
+		if (collide)
+			skip++;
+		else if (!f->skip)
+			fams[nfams++] = f;
+	}
+	qsort(fams, nfams, sizeof(*fams), cmp_fam);
+	/* two sorted lists, merged by name */
+	while (!rc && (bi < nblocks || fi < nfams)) {
+		if (fi == nfams || (bi < nblocks && strcmp(blocks[bi].name, fams[fi]->name) < 0)) {
+			rc = sink(ud, blocks[bi].start, blocks[bi].len);
+			if (rc)
+				infra_err_set(err, rc, "cannot write output: %s", strerror(-rc));
+			bi++;
+		} else {
+			rc = write_family(m, fams[fi++], sink, ud, err);
+		}
+	}
+	if (skipped)
+		*skipped = skip;
+	free(fams);
+	free(blocks);
+	return rc;
 }

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "infra_cri.h"
+#include "infra_exit.h"
 #include "infra_file.h"
+#include "infra_log.h"
 #include "infra_report.h"
 
 #define PENDING ((enum infra_kata_outcome)99)
@@ -27,6 +29,8 @@ int infra_kata_run_init(struct infra_kata_run *run, struct infra_kata_set *set)
 
 void infra_kata_run_release(struct infra_kata_run *run)
 {
+	infra_kata_merge_free(run->merge);
+	run->merge = NULL;
 	for (size_t i = 0; run->res && i < run->set->n; i++)
 		free(run->res[i].body);
 	free(run->res);
@@ -230,10 +234,9 @@ static void fetched(void *ud, const struct infra_http_req *req, struct infra_htt
 }
 
 int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts,
-		      struct infra_prom *p, struct infra_err *err)
+		      int merge, struct infra_err *err)
 {
 	struct infra_kata_set *set = run->set;
-	struct infra_kata_merge *m = NULL;
 	struct infra_http_batch *b;
 	struct fetch_ctx *ctx;
 	double t0 = infra_now_mono();
@@ -241,8 +244,9 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 
 	ctx = calloc(set->n ? set->n : 1, sizeof(*ctx));
 	b = infra_http_batch_new(h, opts->jobs);
-	m = p ? infra_kata_merge_new(p) : NULL;
-	if (!ctx || !b || (p && !m)) {
+	if (merge && !run->merge)
+		run->merge = infra_kata_merge_new();
+	if (!ctx || !b || (merge && !run->merge)) {
 		rc = infra_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -259,7 +263,7 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 	}
 	if (!rc)
 		rc = infra_http_batch_run(b, err);
-	/* merge in sandbox-id order: first HELP/TYPE and conflicts are deterministic */
+	/* read in sandbox-id order: first HELP/TYPE and conflicts are deterministic */
 	for (size_t i = 0; i < set->n && !rc; i++) {
 		struct infra_kata_result *r = &run->res[i];
 		const struct infra_kata_sandbox *sb = &set->v[i];
@@ -276,17 +280,20 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			run->failed++;
 			continue;
 		}
-		if (r->outcome != INFRA_KATA_OK || !p)
-			continue; /* without a collection the bodies stay for the caller */
-		rc = infra_kata_merge_body(m, r->body, r->bytes, extra, &r->merge, &e);
-		free(r->body);
-		r->body = NULL;
+		if (r->outcome != INFRA_KATA_OK)
+			continue;
 		run->bytes += r->bytes;
+		if (!merge)
+			continue; /* the caller reads the bodies */
+		memcpy(r->extra, extra, sizeof(extra));
+		rc = infra_kata_merge_add(run->merge, r->body, r->bytes, r->extra, &r->merge, &e);
 		if (rc == -EINVAL) {
 			rc = 0;
 			r->outcome = INFRA_KATA_FAILED;
 			r->reason = "parse";
 			snprintf(r->error, sizeof(r->error), "invalid metrics: %.400s", e.msg);
+			free(r->body);
+			r->body = NULL;
 			run->failed++;
 			continue;
 		}
@@ -299,14 +306,81 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 		run->help_conflicts += r->merge.help_conflicts;
 		run->dropped_samples += r->merge.dropped_samples;
 	}
-	if (!rc && p)
-		rc = infra_kata_merge_finish(m, err);
 out:
 	run->scrape_seconds = infra_now_mono() - t0;
-	infra_kata_merge_free(m);
 	infra_http_batch_free(b);
 	free(ctx);
 	return rc;
+}
+
+/* ---- streamed prom output ---- */
+
+struct sink_ctx {
+	struct infra_atomic_file af; /* -o FILE */
+	int file;
+	struct infra_err *err;
+};
+
+static int sink(void *ud, const char *data, size_t len)
+{
+	struct sink_ctx *s = ud;
+
+	if (s->file)
+		return infra_atomic_append(&s->af, data, len, s->err);
+	if (fwrite(data, 1, len, stdout) != len)
+		return infra_err_set(s->err, -EIO, "cannot write to stdout: %s", strerror(errno));
+	return 0;
+}
+
+static int stream_prom(const struct infra_report *r, const struct infra_cli *cli, struct infra_kata_run *run,
+		       struct infra_err *err)
+{
+	struct infra_buf own = INFRA_BUF_INIT;
+	struct sink_ctx s;
+	size_t skipped = 0;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.err = err;
+	rc = infra_prom_write(r->prom, &own, err);
+	s.file = cli->output && strcmp(cli->output, "-") != 0;
+	if (!rc && s.file)
+		rc = infra_atomic_begin(&s.af, cli->output, err);
+	if (!rc)
+		rc = infra_kata_merge_write(run->merge, own.data, own.len, sink, &s, &skipped, err);
+	if (s.file && !rc)
+		rc = infra_atomic_commit(&s.af, err);
+	else if (s.file)
+		infra_atomic_abort(&s.af);
+	if (!rc && skipped)
+		infra_log_warn("%zu shim families left out: katapulse-scrape's own families have their names", skipped);
+	infra_buf_release(&own);
+	return rc;
+}
+
+int infra_kata_report_done(struct infra_report *r, const struct infra_cli *cli, struct infra_kata_run *run,
+			   infra_render_fn text_fn)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	int status;
+
+	if (cli->format != INFRA_FORMAT_PROM || !run->merge)
+		return infra_report_done(r, cli, text_fn, NULL);
+	/* infra_report_done's steps, with the prom output streamed */
+	if (!cli->quiet || r->status == INFRA_EXIT_UNKNOWN)
+		for (size_t i = 0; i < json_object_array_length(r->errors); i++)
+			infra_log_error("%s", json_object_get_string(json_object_array_get_idx(r->errors, i)));
+	if (infra_report_finish(r, cli->output, &err) || stream_prom(r, cli, run, &err)) {
+		infra_log_error("%s", err.msg);
+		r->status = INFRA_EXIT_UNKNOWN;
+	}
+	status = r->status;
+	infra_report_release(r);
+	if (infra_close_stdout()) {
+		infra_log_error("cannot write to stdout: %s", strerror(errno));
+		status = INFRA_EXIT_UNKNOWN;
+	}
+	return status;
 }
 
 /* ---- own metrics ---- */

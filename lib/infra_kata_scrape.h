@@ -19,6 +19,7 @@
 #include "infra_kata.h"
 #include "infra_kata_merge.h"
 #include "infra_prom.h"
+#include "infra_report.h"
 #include "infra_state.h"
 
 enum infra_kata_outcome {
@@ -34,12 +35,14 @@ struct infra_kata_result {
 	long http_status;
 	double duration;        /* seconds, this sandbox's fetch */
 	size_t bytes;           /* body bytes read */
-	char *body;             /* kept until merged */
+	char *body;             /* kept until infra_kata_run_release (the merger borrows it) */
+	const char *extra[9];   /* sandbox_id, cri_uid, cri_name, cri_namespace pairs (borrowed by the merger) */
 	struct infra_kata_merge_stats merge;
 };
 
 struct infra_kata_run {
 	struct infra_kata_set *set;
+	struct infra_kata_merge *merge; /* after infra_kata_scrape(..., merge = 1) */
 	struct infra_kata_result *res; /* set->n entries */
 	size_t scraped, failed, skipped;
 	size_t bytes, type_conflicts, help_conflicts, dropped_samples;
@@ -72,12 +75,18 @@ void infra_kata_select(struct infra_kata_run *run, const struct infra_kata_opts 
 int infra_kata_fetch(struct infra_http *h, const struct infra_kata_sandbox *sb, const char *path,
 		     long timeout_ms, struct infra_http_resp *resp, struct infra_err *err);
 
-/* Fetch every selected shim in parallel, then merge the bodies into p in
- * sandbox-id order.  With p NULL nothing is merged and each OK result keeps its
- * body (res[i].body, res[i].bytes) for the caller (the --tui view).  Returns 0 or a negative code for a failure of the run
- * itself (out of memory, batch runner); per-shim failures are results. */
+/* Fetch every selected shim in parallel and keep the bodies (res[i].body).
+ * With merge set, read them into run->merge in sandbox-id order (an invalid
+ * body fails its sandbox, "parse").  Returns 0 or a negative code for a failure
+ * of the run itself (out of memory, batch runner); per-shim failures are results. */
 int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts,
-		      struct infra_prom *p, struct infra_err *err);
+		      int merge, struct infra_err *err);
+
+/* Like infra_report_done(), but the prom format streams the merged shim
+ * families (interleaved with the report's own families) to stdout or,
+ * atomically, to cli->output, so the labelled output never sits in memory. */
+int infra_kata_report_done(struct infra_report *r, const struct infra_cli *cli, struct infra_kata_run *run,
+			   infra_render_fn text_fn);
 
 /* katapulse_sandbox_info{sandbox_id,runtime,cri_*,metadata_source} and
  * katapulse_sandboxes{state} (what --list emits). */

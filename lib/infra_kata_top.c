@@ -119,7 +119,7 @@ int infra_kata_top(const struct infra_kata_root *roots, size_t nroots, const str
 		}
 		infra_kata_enrich(&run, h, o);
 		infra_kata_select(&run, o);
-		rc = infra_kata_scrape(&run, h, o, NULL, err);
+		rc = infra_kata_scrape(&run, h, o, 0, err);
 		now = infra_now_mono();
 		cells = calloc(set.n * NCOLS + 1, CELL);
 		ptr = calloc(set.n * NCOLS + 1, sizeof(*ptr));
