@@ -7,6 +7,7 @@ optional fake CRI runtime (gRPC over h2c on a unix socket, ListPodSandbox).
 
   kata_shims.py --root DIR --spec SPEC.json [--max-seconds N]
   kata_shims.py --root DIR --generate N [--profile realistic|small] [--seed S]
+  kata_shims.py --root DIR --generate N --manifest FILE   (tree + bodies for kata-shim-bench)
 
 Prints `READY <root>` once everything listens; exits on SIGTERM/SIGINT or after
 --max-seconds.
@@ -454,8 +455,9 @@ def bind_unix(path_or_name, abstract=False, listen=True):
     return s
 
 
-def build_tree(root, sandboxes):
-    """Create directories and metadata files; return [(sb, listening socket or None)]."""
+def build_tree(root, sandboxes, bind=True):
+    """Create directories and metadata files; return [(sb, listening socket or None)].
+    Without bind, no shim socket is created (another server will serve them)."""
     out = []
     for sb in sandboxes:
         if sb["runtime"] == "rs":
@@ -483,7 +485,10 @@ def build_tree(root, sandboxes):
             write_json(os.path.join(root, "run/containers/storage/overlay-containers", sb["id"], "userdata/config.json"),
                        {"ociVersion": "1.0.2", "annotations": crio_annotations(sb)})
         sock = None
-        if sb["socket"] == "fs":
+        sb["_dir"] = d
+        if not bind:
+            pass
+        elif sb["socket"] == "fs":
             sock = bind_unix(os.path.join(d, "shim-monitor.sock"))
         elif sb["socket"] == "dead":
             sb["_dead"] = bind_unix(os.path.join(d, "shim-monitor.sock"), listen=False)
@@ -693,6 +698,18 @@ async def serve(args, spec):
         if key not in bodies:
             bodies[key] = make_body(sb, i, args.seed)
         sb["_body"] = bodies[key]
+    if args.manifest:
+        # only the tree, the bodies and a manifest for tests/tools/kata-shim-bench
+        bdir = os.path.join(root, "bodies")
+        mkdirs(bdir)
+        with open(args.manifest, "w") as man:
+            for sb, _ in build_tree(root, sandboxes, bind=False):
+                bf = os.path.join(bdir, sb["id"] + ".prom")
+                with open(bf, "wb") as f:
+                    f.write(sb["_body"])
+                man.write(f"{os.path.join(sb['_dir'], 'shim-monitor.sock')}\t{bf}\n")
+        print(f"READY {root}", flush=True)
+        return
     servers = []
     for sb, sock in build_tree(root, sandboxes):
         if sock is not None:
@@ -725,6 +742,7 @@ def main():
     ap.add_argument("--variants", type=int, default=0, help="distinct bodies to generate (0 = one per sandbox)")
     ap.add_argument("--seed", default="katapulse")
     ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("--manifest", help="write the tree, body files and a 'socket<TAB>body' manifest, serve nothing, exit")
     args = ap.parse_args()
     if args.spec:
         with open(args.spec) as f:
