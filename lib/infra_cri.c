@@ -245,13 +245,12 @@ int infra_cri_list_pod_sandboxes(struct infra_http *h, const char *socket_path, 
 	st = infra_http_resp_header(&resp, "grpc-status");
 	msg = infra_http_resp_header(&resp, "grpc-message");
 	if (resp.status != 200)
-		rc = infra_err_set(err, -EPROTO, "CRI ListPodSandbox on %s: HTTP status %ld", socket_path,
-				   resp.status);
+		rc = infra_err_set(err, -EPROTO, "CRI ListPodSandbox: HTTP status %ld", resp.status);
 	else if (st && strcmp(st, "0"))
-		rc = infra_err_set(err, -EPROTO, "CRI ListPodSandbox on %s: grpc-status %s%s%.200s",
-				   socket_path, st, msg ? ": " : "", msg ? msg : "");
+		rc = infra_err_set(err, -EPROTO, "CRI ListPodSandbox: grpc-status %s%s%.200s", st,
+				   msg ? ": " : "", msg ? msg : "");
 	else if ((rc = infra_cri_decode_list((const uint8_t *)resp.body, resp.body_len, out, err)))
-		infra_err_prefix(err, "CRI ListPodSandbox on %s", socket_path);
+		infra_err_prefix(err, "CRI ListPodSandbox");
 	else if (!st)
 		/* trailers not seen: the reply may be cut short; accept what decoded */
 		rc = 0;

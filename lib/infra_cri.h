@@ -41,8 +41,9 @@ const uint8_t *infra_cri_list_request(size_t *len);
 int infra_cri_decode_list(const uint8_t *data, size_t len, struct infra_cri_list *out,
 			  struct infra_err *err);
 
-/* Call ListPodSandbox on a unix socket (path, or abstract name when abstract).
- * h must have been made with http2_prior_knowledge set. */
+/* Call ListPodSandbox on a unix socket path.  h must have been made with
+ * http2_prior_knowledge set.  Errors start "CRI ListPodSandbox: " (the caller
+ * names the socket). */
 int infra_cri_list_pod_sandboxes(struct infra_http *h, const char *socket_path, long timeout_ms,
 				 struct infra_cri_list *out, struct infra_err *err);
 

@@ -91,7 +91,7 @@ void infra_kata_enrich(struct infra_kata_run *run, struct infra_http *h, const s
 	}
 	run->cri_used = 1;
 	if (cri_list(opts, path, &l, &err)) {
-		snprintf(run->cri_error, sizeof(run->cri_error), "%s", err.msg);
+		snprintf(run->cri_error, sizeof(run->cri_error), "%.200s: %.300s", path, err.msg);
 	} else {
 		for (size_t i = 0; i < set->n; i++) {
 			struct infra_kata_sandbox *sb = &set->v[i];
