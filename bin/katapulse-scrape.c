@@ -244,8 +244,6 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	int rc = 0;
 
-	/* getopt names the program by argv[0]: make its messages start "katapulse-scrape:" */
-	argv[0] = (char *)"katapulse-scrape";
 	infra_cli_init(&cli, "katapulse-scrape", 0);
 	cli.timeout = 3; /* per shim, as kata-monitor */
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
