@@ -41,7 +41,7 @@
 #include "infra_err.h"
 #include "infra_prom.h"
 
-#define INFRA_KATA_MERGE_CHUNK 64
+#define INFRA_KATA_MERGE_CHUNK 16
 
 struct infra_kata_merge_stats {
 	size_t families;        /* families in the body */
