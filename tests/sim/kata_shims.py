@@ -31,6 +31,7 @@ SANDBOX keys (all optional but id):
   delay      seconds for "slow" (default 10)
   huge_bytes body size for "huge" (default 24 MiB)
   agent_url  what GET /agent-url answers (default vsock://<cid>:1024)
+  live       true: guest CPU time grows between requests (20-80% of a vCPU)
 """
 import argparse
 import asyncio
@@ -43,6 +44,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 # ---------------------------------------------------------------- metric bodies
 
@@ -136,6 +138,7 @@ PROFILES = {
 
 
 ITEMS = [None]  # per-body cap on item lists (profile "items"), None = all
+LIVE = [False]  # sandbox "live": counters that move between requests (demo, --tui test)
 
 
 def cut(items):
@@ -184,7 +187,7 @@ class Body:
         lab = ""
         if labels:
             lab = "{" + ",".join(f'{k}="{esc(v)}"' for k, v in labels) + "}"
-        self.lines[-1].append(f"{name}{lab} {self.fmt(value)}")
+        self.lines[-1].append(f"{name}{lab} {value if isinstance(value, str) else self.fmt(value)}")
 
     def text(self):
         return "".join(line + "\n" for fam in self.lines for line in fam)
@@ -281,7 +284,10 @@ def agent_part(b, rng, prof, hostile):
     b.family("kata_guest_cpu_time", "gauge", "Guest CPU statistics.")
     for cpu in [str(i) for i in range(prof["cpus"])] + ["total"]:
         for it in cut(sorted(CPU_ITEMS)):
-            b.sample("kata_guest_cpu_time", [("cpu", cpu), ("item", it)], rng.randint(0, 10**7))
+            v = rng.randint(0, 10**7)
+            if cpu == "total" and it == "user" and LIVE[0]:
+                v = "@CPU_USER_MS@"  # filled in per request: the guest burns CPU over time
+            b.sample("kata_guest_cpu_time", [("cpu", cpu), ("item", it)], v)
     b.family("kata_guest_diskstat", "gauge", "Disks statistics in system.")
     for d in sorted(prof["disks"]):
         for it in cut(sorted(DISKSTAT)):
@@ -363,6 +369,7 @@ def make_body(sb, idx, seed):
     rng = random.Random(f"{seed}:{sb['id']}")
     prof = PROFILES[sb.get("profile", "tiny")]
     ITEMS[0] = prof.get("items")
+    LIVE[0] = bool(sb.get("live"))
     fault = sb.get("fault", "none")
     if "body" in sb and sb["body"].startswith("file:"):
         with open(sb["body"][5:], "rb") as f:
@@ -514,8 +521,13 @@ async def read_request(reader):
     return line if len(line) == 3 else None
 
 
+START = time.monotonic()
+
+
 def shim_handler(sb, body):
     fault = sb["fault"]
+    live_base = int(hashlib.md5(sb["id"].encode()).hexdigest()[:6], 16)
+    live_rate = 200 + live_base % 600  # guest CPU ms per second: 20% to 80% of one vCPU
 
     async def handle(reader, writer):
         try:
@@ -531,6 +543,9 @@ def shim_handler(sb, body):
             if fault == "slow":
                 await asyncio.sleep(float(sb.get("delay", 10)))
             status, payload, ctype = "200 OK", body, "text/plain; version=0.0.4; charset=utf-8"
+            if b"@CPU_USER_MS@" in payload:
+                ms = live_base + int((time.monotonic() - START) * live_rate)
+                payload = payload.replace(b"@CPU_USER_MS@", str(ms).encode())
             if path == "/agent-url":
                 payload, ctype = sb["agent_url"].encode(), "text/plain; charset=utf-8"
             elif path != "/metrics" or method != "GET" or fault == "http404":

@@ -42,6 +42,9 @@ check "runtime-rs on QEMU is skipped, with the reason" grep -q 'jobs/legacy-vm-0
 sleep 1.2
 screen
 check "still running after refreshes" grep -q 'refresh every 0.5s' "$tmp/screen"
+cpu=$(awk '$3 == "data/postgres-0" {print $6}' "$tmp/screen")
+check "guest CPU% from kata_guest_cpu_time between refreshes ($cpu)" \
+	awk -v c="$cpu" 'BEGIN { exit !(c + 0 > 1 && c + 0 < 100) }'
 tmux send-keys -t "$sess" q
 for _ in $(seq 50); do [ -s "$tmp/exit" ] && break; sleep 0.1; done
 check "q quits with exit 0" grep -q 'EXIT=0' "$tmp/exit"
