@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 		rc = rc ? rc : -ENOMEM;
 	}
 	if (!rc) {
-		infra_kata_enrich(&run, h, &o);
+		infra_kata_enrich(&run, &o);
 		infra_kata_select(&run, &o);
 		if (run.cri_error[0])
 			infra_log_warn("%s (pod labels from disk only)", run.cri_error);

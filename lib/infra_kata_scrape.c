@@ -66,7 +66,7 @@ static int cri_list(const struct infra_kata_opts *opts, const char *path, struct
 	return rc;
 }
 
-void infra_kata_enrich(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts)
+void infra_kata_enrich(struct infra_kata_run *run, const struct infra_kata_opts *opts)
 {
 	struct infra_kata_set *set = run->set;
 	struct infra_err err = INFRA_ERR_INIT;
@@ -75,7 +75,6 @@ void infra_kata_enrich(struct infra_kata_run *run, struct infra_http *h, const s
 	size_t missing = 0;
 	char *path;
 
-	(void)h;
 	for (size_t i = 0; i < set->n; i++)
 		if (!infra_kata_metadata_from_disk(opts->sysroot, &set->v[i], NULL, 0))
 			missing++;

@@ -66,7 +66,7 @@ void infra_kata_run_release(struct infra_kata_run *run);
 /* Metadata from disk for every sandbox; then, for the ones still without, one
  * CRI ListPodSandbox (if opts->runtime_endpoint exists).  A CRI failure is not
  * fatal: it is described in run->cri_error. */
-void infra_kata_enrich(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts);
+void infra_kata_enrich(struct infra_kata_run *run, const struct infra_kata_opts *opts);
 
 /* Mark sandboxes not to scrape (no socket, --exclude, unsafe runtime-rs). */
 void infra_kata_select(struct infra_kata_run *run, const struct infra_kata_opts *opts);

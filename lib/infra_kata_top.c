@@ -117,7 +117,7 @@ int infra_kata_top(const struct infra_kata_root *roots, size_t nroots, const str
 			infra_kata_set_release(&set);
 			break;
 		}
-		infra_kata_enrich(&run, h, o);
+		infra_kata_enrich(&run, o);
 		infra_kata_select(&run, o);
 		rc = infra_kata_scrape(&run, h, o, 0, err);
 		now = infra_now_mono();
