@@ -4,6 +4,7 @@
  * -> report -> output -> exit code.  See man/katapulse-scrape.1. */
 #include <argp.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static struct {
 	size_t nroots;
 	const char *exclude[MAX_LIST + 1];
 	size_t nexclude;
+	const char *family[MAX_LIST + 1], *exclude_family[MAX_LIST + 1];
+	size_t nfamily, nexclude_family;
 	const char *runtime_endpoint;
 	int no_cri, no_state, unsafe_rs;
 	const char *state_file;
@@ -42,6 +45,7 @@ static struct {
 enum {
 	OPT_SYSROOT = 0x3000, OPT_SANDBOX_DIR, OPT_SANDBOX, OPT_LIST, OPT_AGENT_URL, OPT_EXCLUDE,
 	OPT_ENDPOINT, OPT_NO_CRI, OPT_STATE, OPT_NO_STATE, OPT_UNSAFE_RS, OPT_MAX_BODY, OPT_TUI, OPT_INTERVAL,
+	OPT_FAMILY, OPT_EXCLUDE_FAMILY,
 };
 
 static const struct argp_option options[] = {
@@ -63,6 +67,8 @@ static const struct argp_option options[] = {
 	{ "no-cri", OPT_NO_CRI, NULL, 0, "never ask the CRI runtime (metadata from disk only)", 2 },
 	{ NULL, 0, NULL, 0, "Scraping:", 3 },
 	{ "max-body", OPT_MAX_BODY, "BYTES", 0, "largest shim reply accepted (default 16777216)", 3 },
+	{ "family", OPT_FAMILY, "REGEX", 0, "write only shim families matching REGEX (repeatable)", 3 },
+	{ "exclude-family", OPT_EXCLUDE_FAMILY, "REGEX", 0, "never write shim families matching REGEX (repeatable)", 3 },
 	{ "state-file", OPT_STATE, "FILE", 0, "where counters persist across runs", 3 },
 	{ "no-state", OPT_NO_STATE, NULL, 0, "do not persist counters (they count this run only)", 3 },
 	{ 0 }
@@ -106,6 +112,19 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --exclude '%s'", arg);
 		cfg.exclude[cfg.nexclude++] = arg;
 		break;
+	case OPT_FAMILY:
+	case OPT_EXCLUDE_FAMILY: {
+		regex_t re;
+		int bad = regcomp(&re, arg, REG_EXTENDED | REG_NOSUB);
+		if (bad || (key == OPT_FAMILY ? cfg.nfamily : cfg.nexclude_family) == MAX_LIST)
+			argp_error(state, "invalid --%s '%s'", key == OPT_FAMILY ? "family" : "exclude-family", arg);
+		regfree(&re);
+		if (key == OPT_FAMILY)
+			cfg.family[cfg.nfamily++] = arg;
+		else
+			cfg.exclude_family[cfg.nexclude_family++] = arg;
+		break;
+	}
 	case OPT_UNSAFE_RS:
 		cfg.unsafe_rs = 1;
 		break;
@@ -267,6 +286,8 @@ int main(int argc, char **argv)
 	o.jobs = cli.jobs;
 	o.exclude = cfg.exclude;
 	o.scrape_unsafe_rs = cfg.unsafe_rs;
+	o.family = cfg.family;
+	o.exclude_family = cfg.exclude_family;
 	infra_cli_http_opts(&cli, &ho);
 	ho.max_attempts = 1;
 	ho.max_body = (size_t)cfg.max_body;

@@ -1,6 +1,7 @@
 #include "infra_kata_merge.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -199,6 +200,8 @@ struct infra_kata_merge {
 	struct table global;
 	struct body *bodies;
 	size_t nbodies, abodies;
+	regex_t *inc, *exc;
+	size_t ninc, nexc;
 };
 
 const char *infra_kata_rename(const char *name, char *buf, size_t size)
@@ -217,10 +220,79 @@ struct infra_kata_merge *infra_kata_merge_new(void)
 	return calloc(1, sizeof(struct infra_kata_merge));
 }
 
+static void free_regexes(regex_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		regfree(&v[i]);
+	free(v);
+}
+
+static int compile_all(const char *const *src, regex_t **out, size_t *n, const char *what,
+		       struct infra_err *err)
+{
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (src && src[k])
+		k++;
+	if (!k)
+		return 0;
+	if (!(*out = calloc(k, sizeof(**out))))
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < k; i++) {
+		int rc = regcomp(&(*out)[i], src[i], REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+			regerror(rc, &(*out)[i], msg, sizeof(msg));
+			free_regexes(*out, i);
+			*out = NULL;
+			return infra_err_set(err, -EINVAL, "invalid %s expression '%.100s': %s", what, src[i], msg);
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+int infra_kata_merge_filter(struct infra_kata_merge *m, const char *const *include,
+			    const char *const *exclude, struct infra_err *err)
+{
+	regex_t *inc, *exc;
+	size_t ninc, nexc;
+	int rc = compile_all(include, &inc, &ninc, "--family", err);
+
+	if (rc)
+		return rc;
+	if ((rc = compile_all(exclude, &exc, &nexc, "--exclude-family", err))) {
+		free_regexes(inc, ninc);
+		return rc;
+	}
+	free_regexes(m->inc, m->ninc);
+	free_regexes(m->exc, m->nexc);
+	m->inc = inc;
+	m->ninc = ninc;
+	m->exc = exc;
+	m->nexc = nexc;
+	return 0;
+}
+
+static int wanted(const struct infra_kata_merge *m, const char *name)
+{
+	int in = !m->ninc;
+
+	for (size_t i = 0; i < m->ninc && !in; i++)
+		in = !regexec(&m->inc[i], name, 0, NULL, 0);
+	for (size_t i = 0; i < m->nexc && in; i++)
+		in = regexec(&m->exc[i], name, 0, NULL, 0) != 0;
+	return in;
+}
+
 void infra_kata_merge_free(struct infra_kata_merge *m)
 {
 	if (!m)
 		return;
+	free_regexes(m->inc, m->ninc);
+	free_regexes(m->exc, m->nexc);
 	for (size_t i = 0; i < m->nbodies; i++)
 		free(m->bodies[i].runs);
 	free(m->bodies);
@@ -750,7 +822,7 @@ int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t o
 			collide = !strcmp(blocks[k].name, f->name);
 		if (collide)
 			skip++;
-		else if (!f->skip)
+		else if (!f->skip && wanted(m, f->name))
 			fams[nfams++] = f;
 	}
 	qsort(fams, nfams, sizeof(*fams), cmp_fam);

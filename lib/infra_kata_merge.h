@@ -64,6 +64,14 @@ int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t le
 			 const char *const *extra, struct infra_kata_merge_stats *stats,
 			 struct infra_err *err);
 
+/* Write only the families whose (renamed) name matches one of `include` (all
+ * when NULL or empty) and none of `exclude`: POSIX extended regular
+ * expressions, unanchored (use ^...$ for whole names), NULL-terminated arrays.
+ * Only the shim families are filtered, never `own`.  -EINVAL for a bad
+ * expression (err names it). */
+int infra_kata_merge_filter(struct infra_kata_merge *m, const char *const *include,
+			    const char *const *exclude, struct infra_err *err);
+
 /* Where the output goes; returns 0 or a negative code that stops the write. */
 typedef int (*infra_kata_sink)(void *ud, const char *data, size_t len);
 

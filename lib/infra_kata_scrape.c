@@ -249,6 +249,8 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 		rc = infra_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
+	if (merge && (rc = infra_kata_merge_filter(run->merge, opts->family, opts->exclude_family, err)))
+		goto out;
 	for (size_t i = 0; i < set->n && !rc; i++) {
 		struct infra_http_req req;
 		if (run->res[i].outcome != PENDING)

@@ -58,6 +58,8 @@ struct infra_kata_opts {
 	int jobs;
 	const char *const *exclude;   /* id prefixes, NULL-terminated, may be NULL */
 	int scrape_unsafe_rs;         /* scrape runtime-rs QEMU/Firecracker sandboxes anyway */
+	const char *const *family;    /* regexes: write only these shim families (NULL = all) */
+	const char *const *exclude_family; /* regexes: never write these shim families */
 };
 
 int infra_kata_run_init(struct infra_kata_run *run, struct infra_kata_set *set);
