@@ -182,6 +182,11 @@ static int one_sandbox(struct infra_report *r, struct infra_http *h, struct infr
 		infra_report_error(r, "sandbox '%s': %s", cfg.sandbox, ambiguous ? "ambiguous id prefix" : "not found");
 		return -ENOENT;
 	}
+	if (!agent && sb->hypervisor && !cfg.unsafe_rs) {
+		infra_report_error(r, "sandbox %s: runtime-rs on %s: /metrics would crash the shim (kata-containers "
+				   "#13708); --scrape-unsafe-rs to do it anyway", sb->id, sb->hypervisor);
+		return -EPERM;
+	}
 	rc = infra_kata_fetch(h, sb, agent ? "/agent-url" : "/metrics", (long)(cli.timeout * 1000), &resp, &err);
 	if (!rc && resp.status != 200)
 		rc = infra_err_set(&err, -EPROTO, "shim answered HTTP %ld", resp.status);
