@@ -326,6 +326,35 @@ static int is_le_quantile(const char *name)
 	return !strcmp(name, "le") || !strcmp(name, "quantile");
 }
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static int utf8_ok(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s, n, cp;
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
 /* ---- reading a body ---- */
 
 struct reader {
@@ -413,6 +442,10 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		if (!(f = table_put(&r->local, name)))
 			return -ENOMEM;
 		if (ev->kind == INFRA_PROM_EV_HELP) {
+			if (!utf8_ok((const unsigned char *)ev->text)) {
+				problem(r->st, "HELP of %.200s is not valid UTF-8: left out", name);
+				return 0;
+			}
 			free(f->help);
 			if (!(f->help = strdup(ev->text)))
 				return -ENOMEM;
@@ -752,8 +785,10 @@ static size_t after_header(const char *s, size_t len)
 	return off;
 }
 
+/* Write one family; a family the writer refuses to declare is left out
+ * (*left_out incremented), only memory and output errors stop the write. */
 static int write_family(struct infra_kata_merge *m, const struct fam *f, infra_kata_sink sink, void *ud,
-			struct infra_err *err)
+			size_t *left_out, struct infra_err *err)
 {
 	struct infra_buf out = INFRA_BUF_INIT;
 	int header = 0, rc = 0;
@@ -767,6 +802,13 @@ static int write_family(struct infra_kata_merge *m, const struct fam *f, infra_k
 		if (!(w.p = infra_prom_new(INFRA_PROM_PAD_LABELS)))
 			return infra_err_set(err, -ENOMEM, "out of memory");
 		rc = infra_prom_family(w.p, f->name, f->typed ? f->type : INFRA_PROM_UNTYPED, f->help, err);
+		if (rc && rc != -ENOMEM) {
+			infra_prom_free(w.p);
+			infra_err_clear(err);
+			(*left_out)++;
+			rc = 0;
+			break;
+		}
 		for (size_t bi = c; bi < m->nbodies && bi < c + INFRA_KATA_MERGE_CHUNK && !rc; bi++) {
 			const struct body *b = &m->bodies[bi];
 			w.extra = b->extra;
@@ -834,7 +876,7 @@ int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t o
 				infra_err_set(err, rc, "cannot write output: %s", strerror(-rc));
 			bi++;
 		} else {
-			rc = write_family(m, fams[fi++], sink, ud, err);
+			rc = write_family(m, fams[fi++], sink, ud, &skip, err);
 		}
 	}
 	if (skipped)

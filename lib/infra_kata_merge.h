@@ -77,7 +77,7 @@ typedef int (*infra_kata_sink)(void *ud, const char *data, size_t len);
 
 /* Write the merged exposition (with `own` interleaved, may be NULL).
  * *skipped (may be NULL) gets the number of shim families left out because
- * `own` has a family of that name. */
+ * `own` has a family of that name or the writer refused to declare them. */
 int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t own_len,
 			   infra_kata_sink sink, void *ud, size_t *skipped, struct infra_err *err);
 

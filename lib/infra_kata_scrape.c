@@ -354,7 +354,8 @@ static int stream_prom(const struct infra_report *r, const struct infra_cli *cli
 	else if (s.file)
 		infra_atomic_abort(&s.af);
 	if (!rc && skipped)
-		infra_log_warn("%zu shim families left out: katapulse-scrape's own families have their names", skipped);
+		infra_log_warn("%zu shim families left out (named like katapulse-scrape's own, or refused by the writer)",
+			       skipped);
 	infra_buf_release(&own);
 	return rc;
 }

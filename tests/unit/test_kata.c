@@ -280,6 +280,20 @@ static void test_merge(void)
 	free(out);
 	infra_kata_merge_free(m);
 
+	/* a HELP that is not UTF-8 is left out, the family and the rest still written */
+	m = infra_kata_merge_new();
+	{
+		const char *hb = "# HELP kata_x bad\xff\xfe help\n# TYPE kata_x gauge\nkata_x 1\n"
+				 "# HELP kata_y fine\n# TYPE kata_y gauge\nkata_y 2\n";
+		tap_inteq(infra_kata_merge_add(m, hb, strlen(hb), x1, &st, &err), 0, "body with a non-UTF-8 HELP accepted");
+		tap_ok(strstr(st.first_problem, "not valid UTF-8") != NULL, "and described: %s", st.first_problem);
+		out = render(m, NULL);
+		tap_ok(strstr(out, "# TYPE kata_x gauge\nkata_x{") && !strstr(out, "# HELP kata_x") &&
+		       strstr(out, "# HELP kata_y fine\n"), "written without that HELP");
+		free(out);
+	}
+	infra_kata_merge_free(m);
+
 	/* many bodies: families written chunk by chunk stay one family */
 	m = infra_kata_merge_new();
 	static char bodies[150][128];
