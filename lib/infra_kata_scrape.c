@@ -314,6 +314,57 @@ out:
 	return rc;
 }
 
+/* ---- one sandbox (--sandbox, --agent-url) ---- */
+
+int infra_kata_one(struct infra_report *r, const struct infra_cli *cli, struct infra_http *h,
+		   struct infra_kata_set *set, const char *id, int agent, int allow_unsafe_rs)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_http_resp resp;
+	struct infra_kata_sandbox *sb;
+	int ambiguous, rc;
+
+	memset(&resp, 0, sizeof(resp));
+	sb = infra_kata_find(set, id, &ambiguous);
+	if (!sb) {
+		infra_report_error(r, "sandbox '%s': %s", id, ambiguous ? "ambiguous id prefix" : "not found");
+		return -ENOENT;
+	}
+	if (!agent && sb->hypervisor && !allow_unsafe_rs) {
+		infra_report_error(r, "sandbox %s: runtime-rs on %s: /metrics would crash the shim (kata-containers "
+				   "#13708); --scrape-unsafe-rs to do it anyway", sb->id, sb->hypervisor);
+		return -EPERM;
+	}
+	rc = infra_kata_fetch(h, sb, agent ? "/agent-url" : "/metrics", (long)(cli->timeout * 1000), &resp, &err);
+	if (!rc && resp.status != 200)
+		rc = infra_err_set(&err, -EPROTO, "shim answered HTTP %ld", resp.status);
+	if (!rc && !agent && infra_prom_parse(resp.body, resp.body_len, NULL, NULL, &err))
+		rc = infra_err_prefix(&err, "invalid metrics");
+	if (rc) {
+		infra_report_error(r, "sandbox %s: %s", sb->id, err.msg);
+	} else {
+		json_object_object_add(r->data, "sandbox", json_object_new_string(sb->id));
+		json_object_object_add(r->data, agent ? "agent_url" : "metrics",
+				       json_object_new_string_len(resp.body, (int)resp.body_len));
+		if (cli->format != INFRA_FORMAT_JSON) {
+			struct infra_buf b = INFRA_BUF_INIT;
+			rc = infra_buf_append(&b, resp.body, resp.body_len);
+			if (!rc && agent)
+				rc = infra_buf_putc(&b, '\n');
+			if (!rc && cli->output && strcmp(cli->output, "-"))
+				rc = infra_atomic_write(cli->output, b.data, b.len, &err);
+			else if (!rc && fwrite(b.data, 1, b.len, stdout) != b.len)
+				rc = infra_err_set(&err, -EIO, "cannot write to stdout: %s", strerror(errno));
+			if (rc)
+				infra_report_error(r, "%s", err.msg);
+			infra_buf_release(&b);
+			rc = rc ? rc : 1; /* written: no envelope */
+		}
+	}
+	infra_http_resp_release(&resp);
+	return rc;
+}
+
 /* ---- streamed prom output ---- */
 
 struct sink_ctx {

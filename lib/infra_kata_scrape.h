@@ -84,6 +84,14 @@ int infra_kata_fetch(struct infra_http *h, const struct infra_kata_sandbox *sb, 
 int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts,
 		      int merge, struct infra_err *err);
 
+/* --sandbox / --agent-url: find id (or a unique prefix), GET /metrics (checked
+ * with the parser; refused for runtime-rs QEMU/Firecracker unless
+ * allow_unsafe_rs) or /agent-url.  JSON: the body goes into r->data and 0 is
+ * returned; other formats: the raw body is written to stdout or atomically to
+ * cli->output and 1 is returned.  Negative on failure (described in r). */
+int infra_kata_one(struct infra_report *r, const struct infra_cli *cli, struct infra_http *h,
+		   struct infra_kata_set *set, const char *id, int agent, int allow_unsafe_rs);
+
 /* Like infra_report_done(), but the prom format streams the merged shim
  * families (interleaved with the report's own families) to stdout or,
  * atomically, to cli->output, so the labelled output never sits in memory. */
