@@ -1,5 +1,5 @@
 /* infra_osmon_view.c - looking at osmon-run's state directory: the terminal view
- * (infra_tui) and the self-contained HTML report (infra_html). */
+ * (infra_tabview) and the self-contained HTML report (infra_html). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include "infra_json.h"
 #include "infra_osmon.h"
 #include "infra_report.h"
-#include "infra_tui.h"
+#include "infra_tabview.h"
 
 #define CHART_RUNS 500
 
@@ -86,12 +86,12 @@ static double run_time(json_object *entry)
 static int status_attr(const char *st)
 {
 	if (!st)
-		return INFRA_TUI_NONE;
+		return INFRA_TABVIEW_NONE;
 	if (!strcmp(st, "pass") || !strcmp(st, "ok") || !strcmp(st, "up"))
-		return INFRA_TUI_OK;
+		return INFRA_TABVIEW_OK;
 	if (!strcmp(st, "fail") || !strcmp(st, "critical") || !strcmp(st, "down"))
-		return INFRA_TUI_BAD;
-	return INFRA_TUI_WARN;
+		return INFRA_TABVIEW_BAD;
+	return INFRA_TABVIEW_WARN;
 }
 
 static void fmt_secs(json_object *v, char *buf, size_t size)
@@ -142,15 +142,15 @@ static json_object *service_names(json_object *entries, const char *key)
 
 /* ---- terminal view ---- */
 
-static struct infra_tui_table *tui_latest(const struct state *s)
+static struct infra_tabview_table *tui_latest(const struct state *s)
 {
 	static const char *const h[] = { "SERVICE", "STATUS", "SCENARIO", "ITER", "RATIO", "MEDIAN", "P95", "SLA" };
-	struct infra_tui_table *t = infra_tui_table_new("Latest run", 8, h);
+	struct infra_tabview_table *t = infra_tabview_table_new("Latest run", 8, h);
 	json_object *svcs = json_object_object_get(s->latest, "services");
 
 	if (!t)
 		return NULL;
-	infra_tui_table_empty_text(t, "no run recorded yet");
+	infra_tabview_table_empty_text(t, "no run recorded yet");
 	if (!json_object_is_type(svcs, json_type_object))
 		return t;
 	json_object_object_foreach(svcs, name, svc) {
@@ -160,7 +160,7 @@ static struct infra_tui_table *tui_latest(const struct state *s)
 		if (!alen(sc)) {
 			const char *cells[8] = { name, st, jstr(svc, "error", "-"), "", "", "", "", "" };
 			join_reasons(svc, NULL, detail, sizeof(detail));
-			infra_tui_table_add(t, status_attr(st), cells, detail);
+			infra_tabview_table_add(t, status_attr(st), cells, detail);
 		}
 		for (size_t i = 0; i < alen(sc); i++) {
 			json_object *x = json_object_array_get_idx(sc, i), *d = json_object_object_get(x, "durations");
@@ -177,19 +177,19 @@ static struct infra_tui_table *tui_latest(const struct state *s)
 			fmt_secs(json_object_object_get(d, "median"), med, sizeof(med));
 			fmt_secs(json_object_object_get(d, "p95"), p95, sizeof(p95));
 			join_reasons(svc, x, detail, sizeof(detail));
-			infra_tui_table_add(t, status_attr(xs), cells, detail[0] ? detail : "all iterations passed");
+			infra_tabview_table_add(t, status_attr(xs), cells, detail[0] ? detail : "all iterations passed");
 		}
 	}
 	return t;
 }
 
-static struct infra_tui_table *tui_runs(const struct state *s)
+static struct infra_tabview_table *tui_runs(const struct state *s)
 {
 	json_object *names = service_names(s->runs, "services");
 	size_t nsvc = alen(names), ncols = 2 + nsvc;
 	const char **h = calloc(ncols, sizeof(char *)), **cells = calloc(ncols, sizeof(char *));
 	char (*buf)[16] = calloc(ncols, sizeof(*buf));
-	struct infra_tui_table *t = NULL;
+	struct infra_tabview_table *t = NULL;
 
 	if (!h || !cells || !buf)
 		goto out;
@@ -197,10 +197,10 @@ static struct infra_tui_table *tui_runs(const struct state *s)
 	h[1] = "STATUS";
 	for (size_t j = 0; j < nsvc; j++)
 		h[2 + j] = json_object_get_string(json_object_array_get_idx(names, j));
-	t = infra_tui_table_new("Run history", ncols, h);
+	t = infra_tabview_table_new("Run history", ncols, h);
 	if (!t)
 		goto out;
-	infra_tui_table_empty_text(t, "no run recorded yet");
+	infra_tabview_table_empty_text(t, "no run recorded yet");
 	for (size_t i = alen(s->runs); i-- > 0;) { /* newest first */
 		json_object *e = json_object_array_get_idx(s->runs, i), *svcs = json_object_object_get(e, "services");
 		char detail[1024];
@@ -225,7 +225,7 @@ static struct infra_tui_table *tui_runs(const struct state *s)
 				}
 			}
 		}
-		infra_tui_table_add(t, status_attr(!strcmp(cells[1], "ok") ? "pass" :
+		infra_tabview_table_add(t, status_attr(!strcmp(cells[1], "ok") ? "pass" :
 						   !strcmp(cells[1], "warning") ? "fail" : "error"),
 				    cells, detail[0] ? detail : "every scenario passed");
 	}
@@ -237,23 +237,23 @@ out:
 	return t;
 }
 
-static struct infra_tui_table *tui_health(const struct state *s)
+static struct infra_tabview_table *tui_health(const struct state *s)
 {
 	json_object *names = service_names(s->health, "services");
 	size_t nsvc = alen(names), ncols = 1 + nsvc;
 	const char **h = calloc(ncols, sizeof(char *)), **cells = calloc(ncols, sizeof(char *));
 	char (*buf)[24] = calloc(ncols, sizeof(*buf));
-	struct infra_tui_table *t = NULL;
+	struct infra_tabview_table *t = NULL;
 
 	if (!h || !cells || !buf)
 		goto out;
 	h[0] = "CHECK (UTC)";
 	for (size_t j = 0; j < nsvc; j++)
 		h[1 + j] = json_object_get_string(json_object_array_get_idx(names, j));
-	t = infra_tui_table_new("Health history", ncols, h);
+	t = infra_tabview_table_new("Health history", ncols, h);
 	if (!t)
 		goto out;
-	infra_tui_table_empty_text(t, "no health checks recorded yet (osmon-run --health)");
+	infra_tabview_table_empty_text(t, "no health checks recorded yet (osmon-run --health)");
 	for (size_t i = alen(s->health); i-- > 0;) {
 		json_object *e = json_object_array_get_idx(s->health, i), *svcs = json_object_object_get(e, "services");
 		int down = 0;
@@ -280,7 +280,7 @@ static struct infra_tui_table *tui_health(const struct state *s)
 			}
 			cells[1 + j] = buf[1 + j];
 		}
-		infra_tui_table_add(t, down ? INFRA_TUI_BAD : INFRA_TUI_OK, cells, detail[0] ? detail : "every service up");
+		infra_tabview_table_add(t, down ? INFRA_TABVIEW_BAD : INFRA_TABVIEW_OK, cells, detail[0] ? detail : "every service up");
 	}
 out:
 	json_object_put(names);
@@ -293,7 +293,7 @@ out:
 int infra_osmon_tui(const char *state_dir, struct infra_err *err)
 {
 	struct state s;
-	struct infra_tui_table *tabs[3];
+	struct infra_tabview_table *tabs[3];
 	char title[PATH_MAX + 128];
 	int rc;
 
@@ -309,9 +309,9 @@ int infra_osmon_tui(const char *state_dir, struct infra_err *err)
 	if (!tabs[0] || !tabs[1] || !tabs[2])
 		rc = infra_err_set(err, -ENOMEM, "out of memory");
 	else
-		rc = infra_tui_run(title, tabs, 3, err);
+		rc = infra_tabview_run(title, tabs, 3, err);
 	for (int i = 0; i < 3; i++)
-		infra_tui_table_free(tabs[i]);
+		infra_tabview_table_free(tabs[i]);
 	state_release(&s);
 	return rc;
 }

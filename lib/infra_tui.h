@@ -1,13 +1,16 @@
-/* infra_tui.h - a small ncurses table viewer every --tui can reuse.
+/* infra_tui.h - the ncurses table view every --tui shares.
  *
- * A view is a set of tabs; each tab is a table of strings with a header row and
- * a status per row (colours: ok green, warn yellow, bad red; none without colour
- * or with NO_COLOR).  The selected row's detail text is shown in full at the
- * bottom.  Keys: Tab / Right / Left or 1-9 switch tabs; Up/Down, j/k, PgUp/PgDn,
- * Home/End move; q or Esc quits.  Works from 80x24 up; narrower terminals
- * truncate columns.  Needs a terminal on stdin and stdout (-ENOTTY otherwise).
- *
- * Ownership: tables copy every string given to them; infra_tui_table_free frees.
+ * A title line, a header, rows of cells (scrollable) and a status line.  The
+ * tool redraws on its own rhythm and waits for keys in between:
+ *     t = infra_tui_new(cols, n, &err);
+ *     for (;;) { ...; infra_tui_draw(t, title, status, cells, nrows);
+ *                key = infra_tui_wait(t, interval); if (key == 'q') break; }
+ *     infra_tui_free(t);
+ * infra_tui_wait() handles scrolling (arrows, PgUp/PgDn, Home/End) and
+ * resizing itself, and returns 'q' (also for Q, ESC and ^C), 'r' for a refresh
+ * request, or 0 when the time is up.  Colour only when the terminal has it and
+ * NO_COLOR is unset.  Needs a terminal on stdin/stdout (-ENOTTY otherwise).
+ * Ownership: cells are borrowed for the call.
  */
 #ifndef INFRA_TUI_H
 #define INFRA_TUI_H
@@ -16,20 +19,26 @@
 
 #include "infra_err.h"
 
-enum infra_tui_attr { INFRA_TUI_NONE = 0, INFRA_TUI_OK, INFRA_TUI_WARN, INFRA_TUI_BAD };
+struct infra_tui_col {
+	const char *title;
+	int width;  /* columns; the last column takes what is left */
+	int right;  /* right-aligned (numbers) */
+};
 
-struct infra_tui_table;
+enum infra_tui_mark {
+	INFRA_TUI_NORMAL = 0,
+	INFRA_TUI_GOOD,
+	INFRA_TUI_BAD,
+	INFRA_TUI_DIM,
+};
 
-struct infra_tui_table *infra_tui_table_new(const char *title, size_t ncols, const char *const *headers);
-/* Add a row of ncols cells (NULL cells print as ""); detail may be NULL. */
-int infra_tui_table_add(struct infra_tui_table *t, int attr, const char *const *cells, const char *detail);
-/* Text shown when the table has no rows. */
-int infra_tui_table_empty_text(struct infra_tui_table *t, const char *text);
-size_t infra_tui_table_rows(const struct infra_tui_table *t);
-void infra_tui_table_free(struct infra_tui_table *t);
+struct infra_tui;
 
-/* Run the viewer until the user quits.  title is the first line. */
-int infra_tui_run(const char *title, struct infra_tui_table *const *tabs, size_t ntabs,
-		  struct infra_err *err);
+struct infra_tui *infra_tui_new(const struct infra_tui_col *cols, size_t ncols, struct infra_err *err);
+/* cells: nrows * ncols strings, row-major; marks: one per row (may be NULL). */
+int infra_tui_draw(struct infra_tui *t, const char *title, const char *status, const char *const *cells,
+		   const enum infra_tui_mark *marks, size_t nrows);
+int infra_tui_wait(struct infra_tui *t, double seconds);
+void infra_tui_free(struct infra_tui *t);
 
 #endif
