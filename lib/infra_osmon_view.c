@@ -183,111 +183,126 @@ static struct infra_tabview_table *tui_latest(const struct state *s)
 	return t;
 }
 
+/* a table with `nfirst` fixed columns then one per service name seen in entries */
+struct svc_table {
+	json_object *names;
+	size_t nfirst, nsvc, ncols;
+	const char **h, **cells;
+	char (*buf)[24];
+	struct infra_tabview_table *t;
+};
+
+static int svc_table_init(struct svc_table *st, const char *title, const char *const *first, size_t nfirst,
+			  json_object *entries, const char *empty)
+{
+	memset(st, 0, sizeof(*st));
+	st->names = service_names(entries, "services");
+	st->nfirst = nfirst;
+	st->nsvc = alen(st->names);
+	st->ncols = nfirst + st->nsvc;
+	st->h = calloc(st->ncols, sizeof(char *));
+	st->cells = calloc(st->ncols, sizeof(char *));
+	st->buf = calloc(st->ncols, sizeof(*st->buf));
+	if (!st->h || !st->cells || !st->buf)
+		return -ENOMEM;
+	for (size_t j = 0; j < nfirst; j++)
+		st->h[j] = first[j];
+	for (size_t j = 0; j < st->nsvc; j++)
+		st->h[nfirst + j] = json_object_get_string(json_object_array_get_idx(st->names, j));
+	st->t = infra_tabview_table_new(title, st->ncols, st->h);
+	if (!st->t)
+		return -ENOMEM;
+	return infra_tabview_table_empty_text(st->t, empty);
+}
+
+/* the table (or NULL), everything else released */
+static struct infra_tabview_table *svc_table_done(struct svc_table *st, int rc)
+{
+	json_object_put(st->names);
+	free(st->h);
+	free(st->cells);
+	free(st->buf);
+	if (rc) {
+		infra_tabview_table_free(st->t);
+		st->t = NULL;
+	}
+	return st->t;
+}
+
 static struct infra_tabview_table *tui_runs(const struct state *s)
 {
-	json_object *names = service_names(s->runs, "services");
-	size_t nsvc = alen(names), ncols = 2 + nsvc;
-	const char **h = calloc(ncols, sizeof(char *)), **cells = calloc(ncols, sizeof(char *));
-	char (*buf)[16] = calloc(ncols, sizeof(*buf));
-	struct infra_tabview_table *t = NULL;
+	static const char *const first[] = { "RUN (UTC)", "STATUS" };
+	struct svc_table st;
+	int rc = svc_table_init(&st, "Run history", first, 2, s->runs, "no run recorded yet");
 
-	if (!h || !cells || !buf)
-		goto out;
-	h[0] = "RUN (UTC)";
-	h[1] = "STATUS";
-	for (size_t j = 0; j < nsvc; j++)
-		h[2 + j] = json_object_get_string(json_object_array_get_idx(names, j));
-	t = infra_tabview_table_new("Run history", ncols, h);
-	if (!t)
-		goto out;
-	infra_tabview_table_empty_text(t, "no run recorded yet");
-	for (size_t i = alen(s->runs); i-- > 0;) { /* newest first */
+	for (size_t i = alen(s->runs); !rc && i-- > 0;) { /* newest first */
 		json_object *e = json_object_array_get_idx(s->runs, i), *svcs = json_object_object_get(e, "services");
 		char detail[1024];
 		size_t dl = 0;
-		cells[0] = jstr(e, "time", jstr(e, "run_id", "?"));
-		cells[1] = jstr(e, "status", "?");
+		st.cells[0] = jstr(e, "time", jstr(e, "run_id", "?"));
+		st.cells[1] = jstr(e, "status", "?");
 		detail[0] = '\0';
-		for (size_t j = 0; j < nsvc; j++) {
-			json_object *sv = json_object_object_get(svcs, h[2 + j]), *scs;
-			const char *st = sv ? jstr(sv, "status", "?") : "-";
-			snprintf(buf[2 + j], sizeof(buf[0]), "%s", st);
-			cells[2 + j] = buf[2 + j];
+		for (size_t j = 0; j < st.nsvc; j++) {
+			json_object *sv = json_object_object_get(svcs, st.h[2 + j]), *scs;
+			snprintf(st.buf[2 + j], sizeof(st.buf[0]), "%s", sv ? jstr(sv, "status", "?") : "-");
+			st.cells[2 + j] = st.buf[2 + j];
 			scs = json_object_object_get(sv, "scenarios");
-			if (json_object_is_type(scs, json_type_object)) {
-				json_object_object_foreach(scs, scn, x) {
-					if (!strcmp(jstr(x, "status", "pass"), "pass") || dl >= sizeof(detail) - 1)
-						continue;
-					int n = snprintf(detail + dl, sizeof(detail) - dl, "%s%s/%s failed", dl ? "; " : "",
-							 h[2 + j], scn);
-					if (n > 0)
-						dl += (size_t)n;
-				}
+			if (!json_object_is_type(scs, json_type_object))
+				continue;
+			json_object_object_foreach(scs, scn, x) {
+				int n;
+				if (!strcmp(jstr(x, "status", "pass"), "pass") || dl >= sizeof(detail) - 1)
+					continue;
+				n = snprintf(detail + dl, sizeof(detail) - dl, "%s%s/%s failed", dl ? "; " : "",
+					     st.h[2 + j], scn);
+				if (n > 0)
+					dl += (size_t)n;
 			}
 		}
-		infra_tabview_table_add(t, status_attr(!strcmp(cells[1], "ok") ? "pass" :
-						   !strcmp(cells[1], "warning") ? "fail" : "error"),
-				    cells, detail[0] ? detail : "every scenario passed");
+		rc = infra_tabview_table_add(st.t, status_attr(!strcmp(st.cells[1], "ok") ? "pass" :
+							       !strcmp(st.cells[1], "warning") ? "fail" : "error"),
+					     st.cells, detail[0] ? detail : "every scenario passed");
 	}
-out:
-	json_object_put(names);
-	free(h);
-	free(cells);
-	free(buf);
-	return t;
+	return svc_table_done(&st, rc);
 }
 
 static struct infra_tabview_table *tui_health(const struct state *s)
 {
-	json_object *names = service_names(s->health, "services");
-	size_t nsvc = alen(names), ncols = 1 + nsvc;
-	const char **h = calloc(ncols, sizeof(char *)), **cells = calloc(ncols, sizeof(char *));
-	char (*buf)[24] = calloc(ncols, sizeof(*buf));
-	struct infra_tabview_table *t = NULL;
+	static const char *const first[] = { "CHECK (UTC)" };
+	struct svc_table st;
+	int rc = svc_table_init(&st, "Health history", first, 1, s->health,
+				"no health checks recorded yet (osmon-run --health)");
 
-	if (!h || !cells || !buf)
-		goto out;
-	h[0] = "CHECK (UTC)";
-	for (size_t j = 0; j < nsvc; j++)
-		h[1 + j] = json_object_get_string(json_object_array_get_idx(names, j));
-	t = infra_tabview_table_new("Health history", ncols, h);
-	if (!t)
-		goto out;
-	infra_tabview_table_empty_text(t, "no health checks recorded yet (osmon-run --health)");
-	for (size_t i = alen(s->health); i-- > 0;) {
+	for (size_t i = alen(s->health); !rc && i-- > 0;) {
 		json_object *e = json_object_array_get_idx(s->health, i), *svcs = json_object_object_get(e, "services");
 		int down = 0;
 		char detail[1024];
 		size_t dl = 0;
 		detail[0] = '\0';
-		cells[0] = jstr(e, "time", "?");
-		for (size_t j = 0; j < nsvc; j++) {
-			json_object *sv = json_object_object_get(svcs, h[1 + j]);
-			if (!sv)
-				snprintf(buf[1 + j], sizeof(buf[0]), "-");
-			else if (json_object_get_boolean(json_object_object_get(sv, "up")))
-				snprintf(buf[1 + j], sizeof(buf[0]), "up %.0fms",
+		st.cells[0] = jstr(e, "time", "?");
+		for (size_t j = 0; j < st.nsvc; j++) {
+			json_object *sv = json_object_object_get(svcs, st.h[1 + j]);
+			if (!sv) {
+				snprintf(st.buf[1 + j], sizeof(st.buf[0]), "-");
+			} else if (json_object_get_boolean(json_object_object_get(sv, "up"))) {
+				snprintf(st.buf[1 + j], sizeof(st.buf[0]), "up %.0fms",
 					 1000 * json_object_get_double(json_object_object_get(sv, "latency_seconds")));
-			else {
-				snprintf(buf[1 + j], sizeof(buf[0]), "DOWN");
+			} else {
+				snprintf(st.buf[1 + j], sizeof(st.buf[0]), "DOWN");
 				down++;
 				if (dl < sizeof(detail) - 1) {
 					int n = snprintf(detail + dl, sizeof(detail) - dl, "%s%s: %s", dl ? "; " : "",
-							 h[1 + j], jstr(sv, "error", "down"));
+							 st.h[1 + j], jstr(sv, "error", "down"));
 					if (n > 0)
 						dl += (size_t)n;
 				}
 			}
-			cells[1 + j] = buf[1 + j];
+			st.cells[1 + j] = st.buf[1 + j];
 		}
-		infra_tabview_table_add(t, down ? INFRA_TABVIEW_BAD : INFRA_TABVIEW_OK, cells, detail[0] ? detail : "every service up");
+		rc = infra_tabview_table_add(st.t, down ? INFRA_TABVIEW_BAD : INFRA_TABVIEW_OK, st.cells,
+					     detail[0] ? detail : "every service up");
 	}
-out:
-	json_object_put(names);
-	free(h);
-	free(cells);
-	free(buf);
-	return t;
+	return svc_table_done(&st, rc);
 }
 
 int infra_osmon_tui(const char *state_dir, struct infra_err *err)
