@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -109,6 +110,31 @@ static int time_axis(struct infra_buf *b, double x0, double x1, int y)
 	return rc;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* consecutive points further apart than 3x the median spacing are not joined */
+static double max_gap(const double *x, size_t n)
+{
+	double *d, m;
+
+	if (n < 3)
+		return INFINITY;
+	d = malloc((n - 1) * sizeof(*d));
+	if (!d)
+		return INFINITY;
+	for (size_t i = 1; i < n; i++)
+		d[i - 1] = x[i] - x[i - 1];
+	qsort(d, n - 1, sizeof(*d), cmp_d);
+	m = d[(n - 1) / 2];
+	free(d);
+	return m > 0 ? 3 * m : INFINITY;
+}
+
 int infra_html_line_chart(struct infra_buf *b, const char *title, const char *unit,
 			  const struct infra_html_series *s, size_t ns, double ymin, double ymax)
 {
@@ -158,6 +184,7 @@ int infra_html_line_chart(struct infra_buf *b, const char *title, const char *un
 	for (size_t i = 0; i < k; i++) {
 		const char *col = palette[i % NPAL];
 		int pen = 0;
+		double gap = max_gap(s[i].x, s[i].n);
 		rc |= infra_buf_printf(b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", col);
 		for (size_t j = 0; j < s[i].n; j++) {
 			double px, py;
@@ -165,6 +192,8 @@ int infra_html_line_chart(struct infra_buf *b, const char *title, const char *un
 				pen = 0;
 				continue;
 			}
+			if (j && s[i].x[j] - s[i].x[j - 1] > gap)
+				pen = 0; /* a pause in the schedule: no line across it */
 			px = PADL + (W - PADL - PADR) * (s[i].x[j] - x0) / (x1 - x0);
 			py = H - PADB - (H - PADT - PADB) * (s[i].y[j] - lo) / (hi - lo);
 			rc |= infra_buf_printf(b, "%c%.1f %.1f ", pen ? 'L' : 'M', px, py);
