@@ -141,13 +141,27 @@ def normalise(fmt, text, ignore):
     return norm_text(text, ignore)
 
 
-def promcheck(path, logdir):
+def promcheck(path, lint_allow=None):
     checker = os.path.join(SRC, "tests", "real", "promcheck")
-    r = subprocess.run([checker, path], capture_output=True, text=True)
+    env = dict(os.environ)
+    if lint_allow:
+        env["PROMCHECK_LINT_ALLOW"] = lint_allow
+    r = subprocess.run([checker, path], capture_output=True, text=True, env=env)
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
 
-def compare(fmt, got, expected_path, ignore, problems, what):
+def unexpand(text, ctx):
+    """Put placeholders back for run-specific values (ports, temp dirs) so goldens are stable."""
+    pairs = [(v, "{" + k + "}") for k, v in ctx.items() if k.startswith("sim.") or k == "tmp"]
+    for v, k in sorted(pairs, key=lambda p: -len(p[0])):
+        if v:
+            text = text.replace(v, k)
+    return text
+
+
+def compare(fmt, got, expected_path, ignore, problems, what, ctx=None):
+    if ctx:
+        got = unexpand(got, ctx)
     got_n = normalise(fmt, got, ignore)
     if UPDATE:
         os.makedirs(os.path.dirname(expected_path), exist_ok=True)
@@ -216,7 +230,7 @@ def run_case(path):
             problems.append(f"exit status {r.returncode}, expected {exp['exit']}; stderr: {err.strip()[:800]}")
         fmt = exp.get("format", "text")
         if "stdout" in exp:
-            compare(fmt, out, os.path.join(casedir, exp["stdout"]), ignore, problems, "stdout")
+            compare(fmt, out, os.path.join(casedir, exp["stdout"]), ignore, problems, "stdout", ctx)
         for s in exp.get("stdout_contains", []):
             if expand(s, ctx) not in out:
                 problems.append(f"stdout lacks {s!r}")
@@ -240,16 +254,16 @@ def run_case(path):
             with open(fpath) as f:
                 content = f.read()
             ffmt = "prom" if fpath.endswith(".prom") else "json" if fpath.endswith(".json") else "text"
-            compare(ffmt, content, os.path.join(casedir, golden), ignore, problems, f"file {os.path.basename(fpath)}")
+            compare(ffmt, content, os.path.join(casedir, golden), ignore, problems, f"file {os.path.basename(fpath)}", ctx)
             if ffmt == "prom" and exp.get("promcheck", True):
-                ok, msg = promcheck(fpath, tmp)
+                ok, msg = promcheck(fpath, exp.get("lint_allow"))
                 if not ok:
                     problems.append(f"promcheck {fpath}: {msg}")
         if fmt == "prom" and exp.get("promcheck", True) and out:
             p = os.path.join(tmp, "stdout.prom")
             with open(p, "w") as f:
                 f.write(out)
-            ok, msg = promcheck(p, tmp)
+            ok, msg = promcheck(p, exp.get("lint_allow"))
             if not ok:
                 problems.append(f"promcheck stdout: {msg}")
         if "after" in case:
