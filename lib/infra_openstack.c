@@ -506,6 +506,35 @@ void infra_os_free(struct infra_os *os)
 	free(os);
 }
 
+int infra_os_connect(const struct infra_os_flags *flags, const struct infra_http_opts *opts,
+		     struct infra_os **out, struct infra_err *err)
+{
+	struct infra_os_config cfg;
+	struct infra_os *os;
+	int rc;
+
+	*out = NULL;
+	rc = infra_os_config_load(&cfg, flags, err);
+	if (rc) {
+		infra_os_config_release(&cfg);
+		return rc;
+	}
+	if ((rc = infra_http_global_init(err))) {
+		infra_os_config_release(&cfg);
+		return rc;
+	}
+	os = infra_os_new(&cfg, opts, err);
+	infra_os_config_release(&cfg);
+	if (!os)
+		return err && err->code ? err->code : -ENOMEM;
+	if ((rc = infra_os_authenticate(os, err))) {
+		infra_os_free(os);
+		return rc;
+	}
+	*out = os;
+	return 0;
+}
+
 int infra_os_is_admin(const struct infra_os *os) { return os->admin; }
 const char *infra_os_project_id(const struct infra_os *os) { return os->project_id; }
 const char *infra_os_project_name(const struct infra_os *os) { return os->project_name; }

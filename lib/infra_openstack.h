@@ -87,6 +87,11 @@ struct infra_os *infra_os_new(const struct infra_os_config *cfg, const struct in
 			      struct infra_err *err);
 void infra_os_free(struct infra_os *os);
 
+/* Load the configuration, create the client and authenticate: the usual start
+ * of a tool.  On error *out is NULL and err says what failed (never a secret). */
+int infra_os_connect(const struct infra_os_flags *flags, const struct infra_http_opts *opts,
+		     struct infra_os **out, struct infra_err *err);
+
 /* Get a token and the catalog.  -EACCES for rejected credentials (401),
  * other negative codes for transport or format problems. */
 int infra_os_authenticate(struct infra_os *os, struct infra_err *err);

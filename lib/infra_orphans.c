@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "infra_buf.h"
+#include "infra_cli.h"
 #include "infra_json.h"
 #include "infra_report.h"
 
@@ -137,6 +138,94 @@ int infra_orph_name_matches(const struct infra_orph_matcher *m, const char *name
 int infra_orph_kind_of_name(const char *name)
 {
 	return (name && name[0] == 'c' && (name[1] == '_' || name[1] == '-')) ? ORPH_KIND_CONTEXT : ORPH_KIND_SCENARIO;
+}
+
+/* ------------------------------------------------------------------ command line */
+
+enum {
+	OPT_PREFIX = 0x2100,
+	OPT_MATCH,
+	OPT_MIN_AGE,
+	OPT_SERVICE,
+	OPT_NO_NARROW,
+};
+
+static const struct argp_option orph_options[] = {
+	{ NULL, 0, NULL, 0, "What is an orphan:", -3 },
+	{ "prefix", OPT_PREFIX, "PREFIX", 0, "names starting with PREFIX (repeatable; default s_rally and c_rally)", -3 },
+	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression", -3 },
+	{ "min-age", OPT_MIN_AGE, "DURATION", 0, "skip resources younger than DURATION (30m, 2h, 1d)", -3 },
+	{ "service", OPT_SERVICE, "SERVICE", 0, "{identity|compute|network|block-storage|image|object-store|orchestration} only these services (repeatable)", -3 },
+	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds dead-owner servers and volumes)", -3 },
+	{ 0 }
+};
+
+static error_t orph_parse(int key, char *arg, struct argp_state *state)
+{
+	struct infra_orph_cli *c = state->input;
+	double d;
+
+	if (!c)
+		return ARGP_ERR_UNKNOWN;
+	switch (key) {
+	case OPT_PREFIX:
+		if (!*arg)
+			argp_error(state, "an empty --prefix would match everything");
+		if (c->nprefixes >= INFRA_ORPH_MAX_PREFIXES)
+			argp_error(state, "too many --prefix options (at most %d)", INFRA_ORPH_MAX_PREFIXES);
+		c->prefixes[c->nprefixes++] = arg;
+		break;
+	case OPT_MATCH:
+		c->match = arg;
+		break;
+	case OPT_MIN_AGE:
+		if (infra_parse_duration(arg, &d))
+			argp_error(state, "invalid --min-age '%s' (e.g. 90m, 2h, 1d)", arg);
+		c->min_age = d;
+		break;
+	case OPT_SERVICE: {
+		char buf[256];
+		char *save = NULL, *tok;
+		snprintf(buf, sizeof(buf), "%s", arg);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			int s = infra_orph_service_lookup(tok);
+			if (s < 0)
+				argp_error(state, "unknown --service '%s' (identity, compute, network, block-storage, image, object-store, orchestration)", tok);
+			c->services |= 1u << s;
+		}
+		break;
+	}
+	case OPT_NO_NARROW:
+		c->no_narrow = 1;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp infra_orph_argp = { orph_options, orph_parse, NULL, NULL, NULL, NULL, NULL };
+
+int infra_orph_cli_setup(struct infra_orph_cli *c, int jobs, struct infra_orph_matcher *m,
+			 struct infra_orph_opts *o, struct infra_err *err)
+{
+	static const char *defaults[] = { "s_rally", "c_rally" };
+	int rc;
+
+	if (!c->nprefixes && !c->match)
+		rc = infra_orph_matcher_init(m, defaults, 2, NULL, err);
+	else
+		rc = infra_orph_matcher_init(m, c->prefixes, c->nprefixes, c->match, err);
+	if (rc)
+		return rc;
+	memset(o, 0, sizeof(*o));
+	o->matcher = m;
+	o->min_age = c->min_age;
+	o->services = c->services;
+	o->jobs = jobs;
+	o->narrow = !c->no_narrow;
+	o->now = infra_now();
+	return 0;
 }
 
 /* ------------------------------------------------------------------ result */
@@ -1151,14 +1240,23 @@ int infra_orph_to_prom(const struct infra_orph_result *r, struct infra_prom *p, 
 		cnt[r->items[i].type][r->items[i].kind]++;
 		per_svc[infra_orph_types[r->items[i].type].service]++;
 	}
+	if ((rc = infra_prom_family(p, "osmon_orphans_service_up", INFRA_PROM_GAUGE,
+				    "1 when every resource type of the service could be listed", err)))
+		return rc;
+	for (int s = 0; s < SVC_NSERVICES; s++)
+		if (r->services[s].selected && r->services[s].in_catalog &&
+		    (rc = infra_prom_addl(p, "osmon_orphans_service_up", r->services[s].queried ? 1 : 0, err, "service",
+					  infra_orph_services[s].name, NULL)))
+			return rc;
+	/* nothing listed: no counts to give (and node_exporter rejects sample-less families) */
+	if (!infra_orph_queried_count(r, NULL))
+		return 0;
 	if ((rc = infra_prom_family(p, "osmon_orphaned_resources", INFRA_PROM_GAUGE,
 				    "Resources left behind by test runs, by service, type and kind (scenario or context)", err)) ||
 	    (rc = infra_prom_family(p, "rally_orphaned_resources", INFRA_PROM_GAUGE,
 				    "Resources left behind by Rally runs, by service", err)) ||
 	    (rc = infra_prom_family(p, "rally_cleanup_failure", INFRA_PROM_GAUGE,
-				    "1 when any Rally resource was left behind", err)) ||
-	    (rc = infra_prom_family(p, "osmon_orphans_service_up", INFRA_PROM_GAUGE,
-				    "1 when every resource type of the service could be listed", err)))
+				    "1 when any Rally resource was left behind", err)))
 		return rc;
 	for (int t = 0; t < ORPH_NTYPES; t++) {
 		const char *svc = infra_orph_services[infra_orph_types[t].service].name;
@@ -1175,9 +1273,6 @@ int infra_orph_to_prom(const struct infra_orph_result *r, struct infra_prom *p, 
 			continue;
 		for (int t = 0; t < ORPH_NTYPES; t++)
 			any |= infra_orph_types[t].service == s && r->types[t].queried;
-		if ((rc = infra_prom_addl(p, "osmon_orphans_service_up", r->services[s].queried ? 1 : 0, err, "service",
-					  infra_orph_services[s].name, NULL)))
-			return rc;
 		if (any && (rc = infra_prom_addl(p, "rally_orphaned_resources", (double)per_svc[s], err, "service",
 						 infra_orph_services[s].name, NULL)))
 			return rc;

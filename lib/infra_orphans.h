@@ -32,6 +32,7 @@
 #ifndef INFRA_ORPHANS_H
 #define INFRA_ORPHANS_H
 
+#include <argp.h>
 #include <json-c/json.h>
 #include <regex.h>
 
@@ -163,6 +164,25 @@ int infra_orph_to_prom(const struct infra_orph_result *r, struct infra_prom *p, 
 
 /* Text table of the orphans. */
 int infra_orph_to_text(const struct infra_orph_result *r, struct infra_buf *out);
+
+/* Command line of discovery, shared by osmon-orphans and osmon-purge:
+ * --prefix (repeatable), --match REGEX, --min-age DURATION, --service (repeatable,
+ * or comma-separated), --no-narrow.  Input: struct infra_orph_cli. */
+#define INFRA_ORPH_MAX_PREFIXES 32
+struct infra_orph_cli {
+	const char *prefixes[INFRA_ORPH_MAX_PREFIXES];
+	size_t nprefixes;
+	const char *match;
+	double min_age;
+	unsigned services;
+	int no_narrow;
+};
+extern const struct argp infra_orph_argp;
+
+/* Options from the parsed command line (default prefixes s_rally, c_rally when
+ * neither --prefix nor --match was given).  m must outlive o. */
+int infra_orph_cli_setup(struct infra_orph_cli *c, int jobs, struct infra_orph_matcher *m,
+			 struct infra_orph_opts *o, struct infra_err *err);
 
 /* Append a copy of o (strings duplicated). */
 int infra_orph_add(struct infra_orph_result *r, const struct infra_orphan *o);

@@ -36,6 +36,7 @@ import json
 import random
 import re
 import signal
+import socket
 import string
 import sys
 import threading
@@ -365,6 +366,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "osmon-sim/1"
 
+    def setup(self):
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle plus
+        # the client's delayed ACK add ~40 ms to every keep-alive response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *a):  # quiet; requests are in /_sim/requests
         if self.server.cloud.args.verbose:
             sys.stderr.write("sim: " + (fmt % a) + "\n")
@@ -681,7 +688,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "DELETE":
                 del table[parts[2]]
                 return self.send(204)
-            return self.send(200, {one: self.pub(r)})
+            return self.send(200, {one: self.pub_ks(r)})
         items = list(table.values())
         for k, vs in self.query.items():
             v = vs[0]
@@ -696,7 +703,11 @@ class Handler(BaseHTTPRequestHandler):
         pg, more, last = self.page(items)
         links = {"self": cloud.base + self.path, "previous": None,
                  "next": self.next_url("/identity/v3/" + coll, last) if more else None}
-        self.send(200, {coll: [self.pub(r) for r in pg], "links": links})
+        self.send(200, {coll: [self.pub_ks(r) for r in pg], "links": links})
+
+    def pub_ks(self, r):
+        # keystone keeps no creation time for projects and users
+        return {k: v for k, v in self.pub(r).items() if k != "created_at"}
 
     @staticmethod
     def pub(r):
@@ -1084,7 +1095,9 @@ def main():
         cloud.services = [s for s in SERVICES if s in args.service]
     for f in args.fault:
         cloud.faults.append(parse_fault(f))
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # the default 5 drops SYNs of parallel clients (1 s retransmits)
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.cloud = cloud
     cloud.base = "http://127.0.0.1:%d" % srv.server_address[1]
