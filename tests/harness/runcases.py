@@ -26,7 +26,7 @@ VALGRIND = os.environ.get("INFRA_VALGRIND") == "1"
 NORM = "<normalised>"
 JSON_TIME_KEYS = {"timestamp", "duration_seconds", "last_success_timestamp"}
 JSON_TIME_SUFFIXES = ("_seconds", "_at")
-PROM_TIME_RE = re.compile(r"(_duration_seconds|_timestamp_seconds|_milliseconds_bucket|_milliseconds_sum|_milliseconds_count)$")
+PROM_TIME_RE = re.compile(r"(_duration_seconds|_latency_seconds|_timestamp_seconds|_milliseconds_bucket|_milliseconds_sum|_milliseconds_count)$")
 
 
 class CaseError(Exception):
