@@ -935,16 +935,19 @@ int infra_purge_to_text(const struct infra_purge *p, int dry_run, struct infra_b
 		return infra_buf_puts(out, "nothing to delete\n");
 	if (dry_run)
 		infra_buf_printf(out, "dry run: would delete %zu resources in this order (use --confirm to delete)\n", p->n);
-	infra_buf_printf(out, "%-4s %-4s %-14s %-16s %-36s %-32s %-10s %s\n", "STEP", "TIER", "SERVICE", "TYPE", "ID",
-			 "NAME", "REASON", dry_run ? "" : "RESULT");
+	infra_buf_printf(out, "%-4s %-4s %-14s %-16s %-36s %-32s %s\n", "STEP", "TIER", "SERVICE", "TYPE", "ID",
+			 "NAME", dry_run ? "REASON" : "REASON     RESULT");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct infra_purge_item *it = &p->items[i];
 		const struct infra_orph_type *t = &infra_orph_types[it->o.type];
-		infra_buf_printf(out, "%-4zu %-4d %-14s %-16s %-36s %-32s %-10s %s%s%s\n", i + 1, t->tier,
+		infra_buf_printf(out, "%-4zu %-4d %-14s %-16s %-36s %-32s ", i + 1, t->tier,
 				 infra_orph_services[t->service].name, t->name, it->o.id,
-				 it->o.name[0] ? it->o.name : "(unnamed)", infra_orph_reason_name(it->o.reason),
-				 dry_run ? "" : state_name(it->state), it->msg && !dry_run ? ": " : "",
-				 it->msg && !dry_run ? it->msg : "");
+				 it->o.name[0] ? it->o.name : "(unnamed)");
+		if (dry_run)
+			infra_buf_printf(out, "%s\n", infra_orph_reason_name(it->o.reason));
+		else
+			infra_buf_printf(out, "%-10s %s%s%s\n", infra_orph_reason_name(it->o.reason), state_name(it->state),
+					 it->msg ? ": " : "", it->msg ? it->msg : "");
 	}
 	if (!dry_run)
 		infra_buf_printf(out, "%zu deleted, %zu already gone, %zu failed, %zu skipped\n",
