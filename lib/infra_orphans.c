@@ -611,7 +611,7 @@ static void queue_service(struct disc *d, int s)
 		else
 			urlf(base, sizeof(base), "%s/v3", u);
 		if (selected(d, ORPH_PROJECTS)) {
-			urlf(url, sizeof(url), "%s/projects", base);
+			urlf(url, sizeof(url), "%s/projects?limit=1000", base);
 			add_list(d, ORPH_PROJECTS, url, "projects", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
 		}
 		if (selected(d, ORPH_USERS)) {
@@ -619,11 +619,11 @@ static void queue_service(struct disc *d, int s)
 				for (size_t i = 0; i < m->nprefixes; i++) {
 					if (infra_os_urlencode(m->prefixes[i], enc, sizeof(enc)))
 						continue;
-					urlf(url, sizeof(url), "%s/users?name__startswith=%s", base, enc);
+					urlf(url, sizeof(url), "%s/users?name__startswith=%s&limit=1000", base, enc);
 					add_list(d, ORPH_USERS, url, "users", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
 				}
 			} else {
-				urlf(url, sizeof(url), "%s/users", base);
+				urlf(url, sizeof(url), "%s/users?limit=1000", base);
 				add_list(d, ORPH_USERS, url, "users", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
 			}
 		}
@@ -709,7 +709,7 @@ static void queue_service(struct disc *d, int s)
 		break;
 	case SVC_ORCHESTRATION:
 		if (selected(d, ORPH_STACKS)) {
-			urlf(url, sizeof(url), "%s/stacks%s", u, admin ? "?global_tenant=True" : "");
+			urlf(url, sizeof(url), "%s/stacks?limit=1000%s", u, admin ? "&global_tenant=True" : "");
 			add_list(d, ORPH_STACKS, url, "stacks", NULL, INFRA_OS_PAGE_LINKS, 0, dep, NULL, NULL);
 		}
 		break;

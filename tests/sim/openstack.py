@@ -152,6 +152,8 @@ class Cloud:
             r.setdefault("metadata", {})
             r.setdefault("addresses", {})
             r.setdefault("locked", False)
+            r.setdefault("image", "")  # booted from a volume (the API writes "" then)
+            r.setdefault("flavor", {"id": "1", "original_name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1})
             self._age(r, now, "created")
             r["updated"] = r["created"]
         elif t == "keypairs":
@@ -498,8 +500,8 @@ class Handler(BaseHTTPRequestHandler):
                 cloud.tick()
                 if service == "identity" and parts[1:4] == ["v3", "auth", "tokens"] and method == "POST":
                     return self.auth(body)
-                if service in ("network", "image") and len(parts) == 1 and method == "GET":
-                    return self.versions(service)
+                if method == "GET" and self.is_version_doc(service, parts):
+                    return self.versions(service, parts)
                 self.ctx = self.check_token()
                 getattr(self, "svc_" + service)(method, parts[1:], body)
         except HTTPError as e:
@@ -626,8 +628,38 @@ class Handler(BaseHTTPRequestHandler):
             cat.append({"endpoints": eps, "id": det_id("service", s, True), "type": SERVICES[s], "name": names[s]})
         return cat
 
-    def versions(self, service):
+    @staticmethod
+    def is_version_doc(service, parts):
+        """unauthenticated version discovery documents (what keystoneauth asks first)"""
+        if len(parts) == 1:
+            return True
+        if service in ("identity", "compute") and len(parts) == 2:
+            return True
+        if service in ("volume", "orchestration") and len(parts) in (2, 3):
+            return True
+        return False
+
+    def versions(self, service, parts=None):
         b = self.server.cloud.base
+        one = parts is not None and len(parts) > 1
+        if service == "identity":
+            v = {"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+                 "links": [{"rel": "self", "href": b + "/identity/v3/"}],
+                 "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]}
+            return self.send(200, {"version": v} if one else {"versions": {"values": [v]}})
+        if service == "compute":
+            v = {"id": "v2.1", "status": "CURRENT", "version": "2.90", "min_version": "2.1",
+                 "updated": "2013-07-23T11:33:21Z", "links": [{"rel": "self", "href": b + "/compute/v2.1/"}]}
+            return self.send(200, {"version": v} if one else {"versions": [v]})
+        if service == "volume":
+            v = {"id": "v3.0", "status": "CURRENT", "version": "3.70", "min_version": "3.0",
+                 "updated": "2023-02-02T00:00:00Z", "links": [{"rel": "self", "href": b + "/volume/v3/"}]}
+            return self.send(200, {"version": v} if one else {"versions": [v]})
+        if service == "orchestration":
+            v = {"id": "v1.0", "status": "CURRENT", "links": [{"rel": "self", "href": b + "/orchestration/v1/"}]}
+            return self.send(200, {"version": v} if one else {"versions": [v]})
+        if service == "object":
+            return self.send(200, {"swift": {"version": "2.30.0", "account_listing_limit": 10000}})
         if service == "network":
             v = {"versions": [{"id": "v2.0", "status": "CURRENT",
                                "links": [{"href": b + "/network/v2.0/", "rel": "self"}]}]}
@@ -640,9 +672,12 @@ class Handler(BaseHTTPRequestHandler):
         v = self.query.get(key)
         return v[0] if v else default
 
-    def page(self, items, default_limit=None):
-        """limit/marker over items sorted by id; returns (page, more, last_id)."""
+    def page(self, items, default_limit=None, unpaged=False):
+        """limit/marker over items sorted by id; returns (page, more, last_id).
+        unpaged: without a limit the service returns everything (neutron, keystone, heat)."""
         items = sorted(items, key=lambda r: r["id"])
+        if unpaged and self.q1("limit") is None and self.q1("marker") is None:
+            return items, False, None
         marker = self.q1("marker")
         if marker:
             idx = [i for i, r in enumerate(items) if r["id"] == marker]
@@ -700,7 +735,7 @@ class Handler(BaseHTTPRequestHandler):
                 items = [r for r in items if v in r["name"]]
             elif k == "domain_id":
                 items = [r for r in items if r.get("domain_id") == v]
-        pg, more, last = self.page(items)
+        pg, more, last = self.page(items, unpaged=True)
         links = {"self": cloud.base + self.path, "previous": None,
                  "next": self.next_url("/identity/v3/" + coll, last) if more else None}
         self.send(200, {coll: [self.pub_ks(r) for r in pg], "links": links})
@@ -829,7 +864,7 @@ class Handler(BaseHTTPRequestHandler):
                 if k in ("limit", "marker", "fields", "page_reverse", "sort_key", "sort_dir"):
                     continue
                 items = [r for r in items if str(r.get(k, "")) in vs or (r.get(k) is None and "" in vs)]
-            pg, more, last = self.page(items)
+            pg, more, last = self.page(items, unpaged=True)
             fields = self.query.get("fields")
             out = {t: [({f: r.get(f) for f in fields} if fields else self.pub(r)) for r in pg]}
             if more and self.q1("limit"):
@@ -1041,7 +1076,7 @@ class Handler(BaseHTTPRequestHandler):
             items = [s for s in table.values() if s["stack_status"] != "DELETE_COMPLETE"]
             if not (self.q1("global_tenant") in ("True", "true", "1") and self.ctx["admin"]):
                 items = [s for s in items if s["project"] == self.ctx["project"]]
-            pg, more, last = self.page(items)
+            pg, more, last = self.page(items, unpaged=True)
             out = {"stacks": [self.stack_view(s) for s in pg]}
             if more:
                 out["links"] = [{"rel": "next", "href": self.next_url("/orchestration/v1/%s/stacks" % parts[1], last)}]
