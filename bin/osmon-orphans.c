@@ -28,9 +28,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	(void)arg;
 	switch (key) {
 	case ARGP_KEY_INIT:
-		state->child_inputs[0] = &cli;
-		state->child_inputs[1] = &osf;
-		state->child_inputs[2] = &ocli;
+		infra_orph_tool_inputs(state, &cli, &osf, &ocli);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -41,30 +39,17 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &infra_cli_argp, 0, NULL, 0 },
-	{ &infra_os_argp, 0, NULL, 0 },
-	{ &infra_orph_argp, 0, NULL, 0 },
-	{ 0 }
-};
 static const struct argp argp = { NULL, parse, NULL,
 	"Find resources that test runs (Rally s_rally_*/c_rally_*) left behind in OpenStack: by name, "
 	"by owner project, attached to an orphan, or owned by a project that no longer exists.\v"
 	"Credentials come from OS_* variables or OS_CLOUD and clouds.yaml; secrets never on the command line. "
 	"Exit status: 0 none, 1 orphans found (or some types not queried), 3 could not query.",
-	children, NULL, NULL };
+	infra_orph_tool_children, NULL, NULL };
 
 static int text(const struct infra_report *r, struct infra_buf *out)
 {
 	(void)r;
 	return infra_orph_to_text(&result, out);
-}
-
-static void merge_data(struct infra_report *r, json_object *data)
-{
-	json_object_object_foreach(data, k, v)
-		json_object_object_add(r->data, k, json_object_get(v));
-	json_object_put(data);
 }
 
 int main(int argc, char **argv)
@@ -104,12 +89,7 @@ int main(int argc, char **argv)
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}
-	queried = infra_orph_queried_count(&result, &sel);
-	for (int t = 0; t < ORPH_NTYPES; t++)
-		if (result.types[t].selected && !result.types[t].queried)
-			infra_report_error(&r, "%s/%s not queried: %s",
-					   infra_orph_services[infra_orph_types[t].service].name,
-					   infra_orph_types[t].name, result.types[t].error ? result.types[t].error : "?");
+	queried = infra_orph_report_queried(&r, &result, &sel);
 	if (queried == 0) {
 		infra_report_error(&r, "no resource type could be listed");
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
@@ -121,7 +101,7 @@ int main(int argc, char **argv)
 		  result.critical_path);
 	if (infra_orph_to_prom(&result, r.prom, &err))
 		infra_report_error(&r, "%s", err.msg);
-	merge_data(&r, infra_orph_to_json(&result, &o));
+	infra_orph_report_data(&r, infra_orph_to_json(&result, &o));
 	json_object_object_add(r.data, "requests", json_object_new_int(result.requests));
 	json_object_object_add(r.data, "critical_path_requests", json_object_new_int(result.critical_path));
 out:

@@ -49,9 +49,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
 	case ARGP_KEY_INIT:
-		state->child_inputs[0] = &cli;
-		state->child_inputs[1] = &osf;
-		state->child_inputs[2] = &ocli;
+		infra_orph_tool_inputs(state, &cli, &osf, &ocli);
 		break;
 	case OPT_CONFIRM: confirm = 1; break;
 	case OPT_FROM: from = arg; break;
@@ -77,18 +75,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{ &infra_cli_argp, 0, NULL, 0 },
-	{ &infra_os_argp, 0, NULL, 0 },
-	{ &infra_orph_argp, 0, NULL, 0 },
-	{ 0 }
-};
 static const struct argp argp = { options, parse, NULL,
 	"Delete resources that test runs (Rally) left behind in OpenStack, in dependency order. "
 	"Without --confirm only the plan is printed.\v"
 	"Every name is re-checked against --prefix/--match right before its DELETE, whatever the input says. "
 	"Exit status: 0 all gone (or the plan), 1 some failed, 3 could not run.",
-	children, NULL, NULL };
+	infra_orph_tool_children, NULL, NULL };
 
 static int text(const struct infra_report *r, struct infra_buf *out)
 {
@@ -133,13 +125,6 @@ out:
 	return rc;
 }
 
-static void merge_data(struct infra_report *r, json_object *data)
-{
-	json_object_object_foreach(data, k, v)
-		json_object_object_add(r->data, k, json_object_get(v));
-	json_object_put(data);
-}
-
 int main(int argc, char **argv)
 {
 	struct infra_err err = INFRA_ERR_INIT;
@@ -176,12 +161,7 @@ int main(int argc, char **argv)
 		int sel = 0, q;
 		if (infra_orph_discover(os, &o, &res, &err))
 			goto fail;
-		q = infra_orph_queried_count(&res, &sel);
-		for (int t = 0; t < ORPH_NTYPES; t++)
-			if (res.types[t].selected && !res.types[t].queried)
-				infra_report_error(&r, "%s/%s not queried: %s",
-						   infra_orph_services[infra_orph_types[t].service].name,
-						   infra_orph_types[t].name, res.types[t].error ? res.types[t].error : "?");
+		q = infra_orph_report_queried(&r, &res, &sel);
 		if (!q) {
 			infra_err_set(&err, -EIO, "no resource type could be listed");
 			goto fail;
@@ -195,7 +175,7 @@ int main(int argc, char **argv)
 	if (confirm && max_delete >= 0 && (long)purge.n > max_delete) {
 		infra_err_set(&err, -E2BIG, "the plan has %zu deletions, more than --max %ld: nothing deleted", purge.n,
 			      max_delete);
-		merge_data(&r, infra_purge_to_json(&purge, 1));
+		infra_orph_report_data(&r, infra_purge_to_json(&purge, 1));
 		goto fail;
 	}
 	if (confirm && purge.n) {
@@ -220,7 +200,7 @@ int main(int argc, char **argv)
 		if (infra_purge_count(&purge, PURGE_FAILED))
 			infra_report_status(&r, INFRA_EXIT_WARNING);
 	}
-	merge_data(&r, infra_purge_to_json(&purge, !confirm));
+	infra_orph_report_data(&r, infra_purge_to_json(&purge, !confirm));
 	if (infra_purge_to_prom(&purge, !confirm, r.prom, &err))
 		infra_report_error(&r, "%s", err.msg);
 	goto done;

@@ -228,6 +228,37 @@ int infra_orph_cli_setup(struct infra_orph_cli *c, int jobs, struct infra_orph_m
 	return 0;
 }
 
+const struct argp_child infra_orph_tool_children[] = {
+	{ &infra_cli_argp, 0, NULL, 0 },
+	{ &infra_os_argp, 0, NULL, 0 },
+	{ &infra_orph_argp, 0, NULL, 0 },
+	{ 0 }
+};
+
+void infra_orph_tool_inputs(struct argp_state *state, struct infra_cli *cli, struct infra_os_flags *osf,
+			    struct infra_orph_cli *oc)
+{
+	state->child_inputs[0] = cli;
+	state->child_inputs[1] = osf;
+	state->child_inputs[2] = oc;
+}
+
+int infra_orph_report_queried(struct infra_report *r, const struct infra_orph_result *res, int *selected)
+{
+	for (int t = 0; t < ORPH_NTYPES; t++)
+		if (res->types[t].selected && !res->types[t].queried)
+			infra_report_error(r, "%s/%s not queried: %s", infra_orph_services[infra_orph_types[t].service].name,
+					   infra_orph_types[t].name, res->types[t].error ? res->types[t].error : "?");
+	return infra_orph_queried_count(res, selected);
+}
+
+void infra_orph_report_data(struct infra_report *r, json_object *data)
+{
+	json_object_object_foreach(data, k, v)
+		json_object_object_add(r->data, k, json_object_get(v));
+	json_object_put(data);
+}
+
 /* ------------------------------------------------------------------ result */
 
 void infra_orph_result_init(struct infra_orph_result *r)

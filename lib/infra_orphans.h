@@ -184,6 +184,20 @@ extern const struct argp infra_orph_argp;
 int infra_orph_cli_setup(struct infra_orph_cli *c, int jobs, struct infra_orph_matcher *m,
 			 struct infra_orph_opts *o, struct infra_err *err);
 
+/* argp children every osmon tool includes: the common options (infra_cli), the
+ * OpenStack options (infra_os_argp) and discovery (infra_orph_argp); in that order. */
+extern const struct argp_child infra_orph_tool_children[];
+struct infra_cli;
+struct infra_report;
+/* For ARGP_KEY_INIT: give the three children their inputs. */
+void infra_orph_tool_inputs(struct argp_state *state, struct infra_cli *cli, struct infra_os_flags *osf,
+			    struct infra_orph_cli *oc);
+/* Add one "service/type not queried: why" error line per failed type; returns
+ * the number of queried types and sets *selected. */
+int infra_orph_report_queried(struct infra_report *r, const struct infra_orph_result *res, int *selected);
+/* Move every member of data (an object, consumed) into the report's data. */
+void infra_orph_report_data(struct infra_report *r, json_object *data);
+
 /* Append a copy of o (strings duplicated). */
 int infra_orph_add(struct infra_orph_result *r, const struct infra_orphan *o);
 
