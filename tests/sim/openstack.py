@@ -735,6 +735,14 @@ class Handler(BaseHTTPRequestHandler):
                 items = [r for r in items if v in r["name"]]
             elif k == "domain_id":
                 items = [r for r in items if r.get("domain_id") == v]
+        if cloud.args.keystone_list_limit:
+            # keystone before 2025.1: no paging, list_limit cuts the list and says so
+            items = sorted(items, key=lambda r: r["id"])
+            out = {coll: [self.pub_ks(r) for r in items[:cloud.args.keystone_list_limit]],
+                   "links": {"self": cloud.base + self.path, "previous": None, "next": None}}
+            if len(items) > cloud.args.keystone_list_limit:
+                out["truncated"] = True
+            return self.send(200, out)
         pg, more, last = self.page(items, unpaged=True)
         links = {"self": cloud.base + self.path, "previous": None,
                  "next": self.next_url("/identity/v3/" + coll, last) if more else None}
@@ -1111,6 +1119,8 @@ def main():
     ap.add_argument("--service", action="append", help="services in the catalog (default: all)")
     ap.add_argument("--nova-style-links", action="store_true",
                     help="emit a next link whenever a page is full (clients must accept an empty last page)")
+    ap.add_argument("--keystone-list-limit", type=int, default=0,
+                    help="emulate an old keystone with [DEFAULT] list_limit: cut lists, say truncated")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     cloud = Cloud(args)
