@@ -63,7 +63,6 @@ int main(int argc, char **argv)
 	int sel = 0, queried, have_matcher = 0;
 
 	infra_cli_init(&cli, "osmon-orphans", 0);
-	argv[0] = (char *)"osmon-orphans"; /* getopt names the program by argv[0] in its messages */
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
 	if (infra_report_init(&r, "osmon-orphans", "osmon_orphans", 0, &err)) {

@@ -139,7 +139,6 @@ int main(int argc, char **argv)
 	int have_matcher = 0, lock_fd = -1, status;
 
 	infra_cli_init(&cli, "osmon-purge", 0);
-	argv[0] = (char *)"osmon-purge"; /* getopt names the program by argv[0] in its messages */
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
 	if (infra_report_init(&r, "osmon-purge", "osmon_purge", 0, &err)) {
