@@ -1,5 +1,6 @@
 #include "infra_orphans.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -423,7 +424,9 @@ static int push_cand(struct disc *d, int type, json_object *it, const char *id, 
 		c->port_id = sdup(infra_json_opt_string(it, "port_id", NULL));
 	if (type == ORPH_NETWORKS) {
 		json_object *ext;
-		c->external = json_object_object_get_ex(it, "router:external", &ext) && json_object_get_boolean(ext);
+		/* external and shared networks serve other projects: never owner/dead-owner orphans */
+		c->external = (json_object_object_get_ex(it, "router:external", &ext) && json_object_get_boolean(ext)) ||
+			      (json_object_object_get_ex(it, "shared", &ext) && json_object_get_boolean(ext));
 	}
 	d->nc++;
 	return c->id && c->name ? 0 : -ENOMEM;
@@ -685,7 +688,7 @@ static void queue_service(struct disc *d, int s)
 			{ ORPH_ROUTERS, "routers", "routers", "&fields=id&fields=name&fields=project_id&fields=tenant_id&fields=created_at" },
 			{ ORPH_PORTS, "ports", "ports", "&fields=id&fields=name&fields=project_id&fields=tenant_id&fields=created_at&fields=device_id&fields=device_owner" },
 			{ ORPH_SUBNETS, "subnets", "subnets", "&fields=id&fields=name&fields=project_id&fields=tenant_id&fields=created_at" },
-			{ ORPH_NETWORKS, "networks", "networks", "&fields=id&fields=name&fields=project_id&fields=tenant_id&fields=created_at&fields=router:external" },
+			{ ORPH_NETWORKS, "networks", "networks", "&fields=id&fields=name&fields=project_id&fields=tenant_id&fields=created_at&fields=router:external&fields=shared" },
 			{ ORPH_SECURITY_GROUPS, "security-groups", "security_groups", "&fields=id&fields=name&fields=project_id&fields=tenant_id&fields=created_at" },
 		};
 		for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
@@ -1135,8 +1138,30 @@ static json_object *jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+/* The 8 hex digits after [sc]_rally_ / [sc]-rally- / rally_verify_: the start of
+ * the Rally workload UUID, which groups one failed workload's debris. */
+static int workload_of(const char *name, char out[9])
+{
+	static const char *const pre[] = { "s_rally_", "c_rally_", "s-rally-", "c-rally-", "rally_verify_", NULL };
+	for (int i = 0; pre[i]; i++) {
+		size_t n = strlen(pre[i]);
+		if (strncmp(name, pre[i], n))
+			continue;
+		for (int k = 0; k < 8; k++)
+			if (!isxdigit((unsigned char)name[n + k]))
+				return 0;
+		if (name[n + 8] != '_' && name[n + 8] != '-')
+			return 0;
+		memcpy(out, name + n, 8);
+		out[8] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
 json_object *infra_orph_to_json(const struct infra_orph_result *r, const struct infra_orph_opts *o)
 {
+	char wl[9];
 	json_object *data = json_object_new_object(), *arr = json_object_new_array();
 	json_object *pfx = json_object_new_array(), *svcs = json_object_new_array(), *nq = json_object_new_array();
 	json_object *counts = json_object_new_object();
@@ -1199,6 +1224,8 @@ json_object *infra_orph_to_json(const struct infra_orph_result *r, const struct 
 		json_object_object_add(it, "age_seconds", x->age >= 0 ? json_object_new_int64((int64_t)floor(x->age)) : NULL);
 		json_object_object_add(it, "kind", json_object_new_string(infra_orph_kind_name(x->kind)));
 		json_object_object_add(it, "reason", json_object_new_string(infra_orph_reason_name(x->reason)));
+		if (workload_of(x->name, wl))
+			json_object_object_add(it, "workload", json_object_new_string(wl));
 		if (x->parent)
 			json_object_object_add(it, "parent", json_object_new_string(x->parent));
 		if (x->user_id)
