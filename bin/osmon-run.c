@@ -13,11 +13,13 @@
 #include "infra_exit.h"
 #include "infra_history.h"
 #include "infra_log.h"
+#include "infra_openstack.h"
 #include "infra_osmon.h"
 #include "infra_proc.h"
 #include "infra_report.h"
 
 static struct infra_cli cli;
+static struct infra_os_flags osf;
 static struct infra_osmon_cfg cfg = {
 	.services = INFRA_OSMON_SERVICES,
 	.rally = "rally",
@@ -25,13 +27,14 @@ static struct infra_osmon_cfg cfg = {
 	.task_timeout = 1800,
 	.cmd_timeout = 300,
 	.retention_days = 7,
+	.orphans = 1,
 };
 
 enum {
 	OPT_SERVICES = 0x2000, OPT_STATE_DIR, OPT_TASK_DIR, OPT_TASK_TIMEOUT, OPT_RETENTION,
-	OPT_RALLY, OPT_RALLY_CONFIG, OPT_DEPLOYMENT, OPT_TUI, OPT_HTML,
+	OPT_RALLY, OPT_RALLY_CONFIG, OPT_DEPLOYMENT, OPT_TUI, OPT_HTML, OPT_HEALTH, OPT_NO_ORPHANS,
 };
-static int tui;
+static int tui, health, services_explicit;
 static const char *html;
 
 static const struct argp_option options[] = {
@@ -46,6 +49,8 @@ static const struct argp_option options[] = {
 	{ "rally", OPT_RALLY, "PROGRAM", 0, "the rally program (default rally, from PATH)", 0 },
 	{ "rally-config", OPT_RALLY_CONFIG, "FILE", 0, "rally --config-file (default: STATE/rally/rally.conf, written once)", 0 },
 	{ "deployment", OPT_DEPLOYMENT, "NAME", 0, "rally deployment to create or reuse (default osmon)", 0 },
+	{ "no-orphans", OPT_NO_ORPHANS, NULL, 0, "do not look for resources the tests left behind after the run", 0 },
+	{ "health", OPT_HEALTH, NULL, 0, "read-only API health checks per service instead of rally tests", 1 },
 	{ "tui", OPT_TUI, NULL, 0, "look at the state directory in a terminal view (runs nothing)", 1 },
 	{ "html", OPT_HTML, "FILE", 0, "write the state directory as one self-contained HTML file (runs nothing)", 1 },
 	{ 0 }
@@ -68,11 +73,19 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &cli;
+		state->child_inputs[1] = &osf;
+		break;
+	case OPT_HEALTH:
+		health = 1;
+		break;
+	case OPT_NO_ORPHANS:
+		cfg.orphans = 0;
 		break;
 	case OPT_SERVICES:
 		if (!valid_services(arg))
 			argp_error(state, "invalid --services '%s' (comma-separated lowercase names)", arg);
 		cfg.services = arg;
+		services_explicit = 1;
 		break;
 	case OPT_STATE_DIR:
 		cfg.state_dir = arg;
@@ -107,8 +120,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		html = arg;
 		break;
 	case ARGP_KEY_END:
-		if (tui && html)
-			argp_error(state, "--tui and --html cannot be used together");
+		if (tui + !!html + health > 1)
+			argp_error(state, "--tui, --html and --health cannot be used together");
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -119,7 +132,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = { { &infra_cli_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp_child children[] = {
+	{ &infra_cli_argp, 0, NULL, 0 }, { &infra_os_argp, 0, NULL, 0 }, { 0 }
+};
 static const struct argp argp = { options, parse, NULL,
 	"Run Rally test scenarios per OpenStack service, keep their history in a state "
 	"directory and report them as JSON, Prometheus or text.", children, NULL, NULL };
@@ -142,13 +157,15 @@ int main(int argc, char **argv)
 {
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_report r;
+	struct infra_http_opts hopts;
 	char state[PATH_MAX], tasks[PATH_MAX];
 	const char *datadir = getenv("INFRAKIT_DATADIR");
 
 	infra_cli_init(&cli, "osmon-run", 0);
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
-	if (infra_report_init(&r, "osmon-run", "osmon", 0, &err)) {
+	/* health checks run every few minutes into their own textfile: their own batch-job prefix */
+	if (infra_report_init(&r, "osmon-run", health ? "osmon_health_check" : "osmon", 0, &err)) {
 		infra_log_error("%s", err.msg);
 		return INFRA_EXIT_UNKNOWN;
 	}
@@ -158,6 +175,10 @@ int main(int argc, char **argv)
 	snprintf(tasks, sizeof(tasks), "%s/osmon/tasks", datadir && *datadir ? datadir : INFRA_DATADIR);
 	cfg.data_dir = tasks;
 	cfg.progress = show_progress;
+	infra_cli_http_opts(&cli, &hopts);
+	cfg.os_flags = &osf;
+	cfg.http = &hopts;
+	cfg.jobs = cli.jobs;
 	if (!cfg.state_dir && infra_state_dir_default("osmon", state, sizeof(state), &err) == 0)
 		cfg.state_dir = state;
 	if (!cfg.state_dir) {
@@ -175,8 +196,11 @@ int main(int argc, char **argv)
 		if (html)
 			infra_log(INFRA_LOG_INFO, "wrote %s (%zu bytes)", html, bytes);
 		return infra_close_stdout() ? INFRA_EXIT_UNKNOWN : INFRA_EXIT_OK;
+	} else if (health) {
+		struct infra_osmon_health_cfg h = { cfg.state_dir, cfg.services, services_explicit, &osf, &hopts, cli.jobs };
+		infra_osmon_health(&h, &r);
 	} else {
 		infra_osmon_run(&cfg, &r);
 	}
-	return infra_report_done(&r, &cli, infra_osmon_text, NULL);
+	return infra_report_done(&r, &cli, health ? infra_osmon_health_text : infra_osmon_text, NULL);
 }

@@ -15,6 +15,7 @@
 #include "infra_exit.h"
 #include "infra_history.h"
 #include "infra_json.h"
+#include "infra_openstack.h"
 #include "infra_rally.h"
 
 /* length of an array, 0 for anything else (json-c asserts on non-arrays) */
@@ -224,6 +225,9 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 {
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_rally ra;
+	struct infra_rally_creds creds;
+	struct infra_os_config oscfg;
+	int have_oscfg = 0;
 	char lock[PATH_MAX], run_dir[PATH_MAX], run_id[64], rdir[PATH_MAX], conf[PATH_MAX];
 	char logp[PATH_MAX], path[PATH_MAX];
 	json_object *services = json_object_new_object(), *totals, *args_o, *entry;
@@ -259,6 +263,8 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	progress(cfg, "run %s (log %s)", run_id, logp);
 
 	memset(&ra, 0, sizeof(ra));
+	memset(&creds, 0, sizeof(creds));
+	memset(&oscfg, 0, sizeof(oscfg));
 	ra.program = cfg->rally;
 	ra.deployment = cfg->deployment;
 	ra.log_fd = log_fd;
@@ -266,6 +272,23 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	rc = ensure_rally_dir(cfg, rdir, sizeof(rdir), conf, sizeof(conf), &err);
 	ra.config_file = conf;
 	ra.home = rdir;
+	/* the same OpenStack configuration as the health checks and orphan discovery
+	 * (clouds.yaml, OS_*, --os-*), handed to rally as OS_* variables */
+	if (cfg->os_flags)
+		have_oscfg = 1; /* released below whatever the load says */
+	if (cfg->os_flags && infra_os_config_load(&oscfg, cfg->os_flags, NULL) == 0 && oscfg.auth_url) {
+		creds.auth_url = oscfg.auth_url;
+		creds.username = oscfg.username;
+		creds.password = oscfg.password;
+		creds.project_name = oscfg.project_name;
+		creds.user_domain_name = oscfg.user_domain_name ? oscfg.user_domain_name : oscfg.domain_name;
+		creds.project_domain_name = oscfg.project_domain_name ? oscfg.project_domain_name : oscfg.domain_name;
+		creds.region_name = oscfg.region_name;
+		creds.interface = oscfg.interface;
+		creds.cacert = oscfg.cacert;
+		creds.insecure = oscfg.insecure;
+		ra.creds = &creds;
+	}
 	if (!rc) {
 		progress(cfg, "rally deployment %s", cfg->deployment);
 		rc = infra_rally_ensure_deployment(&ra, &err);
@@ -297,6 +320,8 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		json_object_object_add(services, name, svc);
 	}
 	json_object_put(args_o);
+	if (have_oscfg)
+		infra_os_config_release(&oscfg);
 
 	json_object_object_foreach(services, sname, s) {
 		json_object *sc = json_object_object_get(s, "scenarios");
@@ -319,6 +344,10 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		infra_report_status(r, INFRA_EXIT_UNKNOWN);
 	else if (count_status(services, "pass") != nsvc)
 		infra_report_status(r, INFRA_EXIT_WARNING);
+	if (cfg->orphans && nsvc && count_status(services, "error") != nsvc) {
+		progress(cfg, "orphans: looking for what the tests left behind");
+		infra_osmon_orphans(cfg->os_flags, cfg->http, cfg->jobs, r);
+	}
 
 	if (cfg->retention_days > 0) {
 		struct infra_retention_result rr;
@@ -338,6 +367,11 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	if (infra_json_file_write(path, r->data, &err))
 		infra_report_error(r, "%s", err.msg);
 	entry = history_entry(run_id, t, services, r->status);
+	{
+		json_object *orph = json_object_object_get(json_object_object_get(r->data, "orphans"), "total");
+		if (orph)
+			json_object_object_add(entry, "orphans", json_object_get(orph));
+	}
 	pathf(path, sizeof(path), "%s/history.json", cfg->state_dir);
 	rc = infra_history_append(path, entry, INFRA_OSMON_HISTORY_MAX, NULL, &err);
 	if (rc)
@@ -465,6 +499,15 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
 		rs = json_object_object_get(s, "reasons");
 		for (size_t j = 0; j < alen(rs); j++)
 			rc |= infra_buf_printf(out, "%17s ! %s\n", "", json_object_get_string(json_object_array_get_idx(rs, j)));
+	}
+	{
+		json_object *o = json_object_object_get(r->data, "orphans");
+		if (json_object_object_get(o, "total"))
+			rc |= infra_buf_printf(out, "orphans: %lld resources left behind by test runs\n",
+					       (long long)json_object_get_int64(json_object_object_get(o, "total")));
+		else if (json_object_object_get(o, "error"))
+			rc |= infra_buf_printf(out, "orphans: not checked (%s)\n",
+					       json_object_get_string(json_object_object_get(o, "error")));
 	}
 	ret = json_object_object_get(r->data, "retention");
 	if (ret && json_object_get_int(json_object_object_get(ret, "archived_runs")) > 0)

@@ -21,10 +21,14 @@
 #define INFRA_OSMON_H
 
 #include "infra_buf.h"
+#include "infra_http.h"
 #include "infra_report.h"
+
+struct infra_os_flags;
 
 #define INFRA_OSMON_SERVICES "keystone,nova,neutron,glance,cinder,swift"
 #define INFRA_OSMON_HISTORY_MAX 2000
+#define INFRA_OSMON_HEALTH_MAX 672 /* 7 days at 15 minutes */
 
 typedef void (*infra_osmon_progress_fn)(void *ud, const char *msg);
 
@@ -41,6 +45,11 @@ struct infra_osmon_cfg {
 	int retention_days;        /* 0 = keep every run directory */
 	infra_osmon_progress_fn progress;
 	void *progress_ud;
+	/* orphan discovery after the run (osmon-orphans' library code) */
+	int orphans;
+	const struct infra_os_flags *os_flags;
+	const struct infra_http_opts *http;
+	int jobs;
 };
 
 /* Do a whole run and fill r (data, prom, errors, status). */
@@ -56,6 +65,34 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out);
  * data_dir/<svc>.yaml.  -ENOENT if neither exists. */
 int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service, char *buf,
 			  size_t size, struct infra_err *err);
+
+/* --health: one small read-only request per service in parallel (keystone: token
+ * issue + GET /auth/projects; nova servers, neutron networks, glance images, cinder
+ * volumes, swift account: limit=1), status and latency per service.  Writes
+ * STATE/health.json and appends to STATE/health_history.json (672 entries); its
+ * own lock STATE/health.lock, so checks run while a test run is going.  A service
+ * missing from the catalog is skipped unless named in --services.  Status:
+ * CRITICAL when a service is down, UNKNOWN when the configuration or credentials
+ * are rejected.  Prometheus: osmon_health_up{service},
+ * osmon_health_latency_seconds{service}. */
+struct infra_osmon_health_cfg {
+	const char *state_dir;
+	const char *services;
+	int services_explicit;
+	const struct infra_os_flags *os_flags;
+	const struct infra_http_opts *http;
+	int jobs;
+};
+int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_report *r);
+/* Text rendering of a health report. */
+int infra_osmon_health_text(const struct infra_report *r, struct infra_buf *out);
+
+/* Orphan discovery (default prefixes s_rally, c_rally) into r: data.orphans =
+ * {"total","by_type":{"service/type":n},"types_queried","types_selected"} or
+ * {"error"}; the osmon-orphans Prometheus families; WARNING when orphans were
+ * found or types could not be listed. */
+int infra_osmon_orphans(const struct infra_os_flags *flags, const struct infra_http_opts *http, int jobs,
+			struct infra_report *r);
 
 /* The terminal view of a state directory (latest run, run history, health history). */
 int infra_osmon_tui(const char *state_dir, struct infra_err *err);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,17 +78,46 @@ static void args_add(struct argv_b *a, const char *s)
 	}
 }
 
+#define NCRED_ENV 10
+
+/* "NAME=value" strings of the credentials, in one buffer; env gets pointers */
+static void creds_env(const struct infra_rally_creds *c, char *buf, size_t size, const char **env, size_t *n)
+{
+	const char *names[NCRED_ENV] = { "OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME",
+					 "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME",
+					 "OS_INTERFACE", "OS_CACERT", "OS_INSECURE" };
+	const char *vals[NCRED_ENV] = { c->auth_url, c->username, c->password, c->project_name,
+					c->user_domain_name, c->project_domain_name, c->region_name,
+					c->interface, c->cacert, c->insecure ? "true" : NULL };
+	size_t used = 0;
+
+	for (size_t i = 0; i < NCRED_ENV; i++) {
+		int len;
+		if (!vals[i])
+			continue;
+		len = snprintf(buf + used, size - used, "%s=%s", names[i], vals[i]);
+		if (len < 0 || (size_t)len >= size - used)
+			break;
+		env[(*n)++] = buf + used;
+		used += (size_t)len + 1;
+	}
+}
+
 static int run(const struct infra_rally *ra, const struct argv_b *a, double timeout,
 	       struct infra_buf *out, struct infra_proc_result *res, struct infra_err *err)
 {
-	char home[4096 + 8];
-	const char *env[2] = { NULL, NULL };
+	char home[4096 + 8], cred[8192];
+	const char *env[NCRED_ENV + 2] = { NULL };
+	size_t nenv = 0;
 	struct infra_proc_opts o = { timeout, 5, ra->log_fd, env, NULL };
+	int rc;
 
 	if (ra->home) {
 		snprintf(home, sizeof(home), "HOME=%s", ra->home);
-		env[0] = home;
+		env[nenv++] = home;
 	}
+	if (ra->creds)
+		creds_env(ra->creds, cred, sizeof(cred), env, &nenv);
 	if (ra->log_fd >= 0) {
 		/* a header line per command in the log; never the arguments after --task-args */
 		char line[512];
@@ -106,7 +136,9 @@ static int run(const struct infra_rally *ra, const struct argv_b *a, double time
 			/* the log is best effort */
 		}
 	}
-	return infra_proc_run(a->v, &o, out, res, err);
+	rc = infra_proc_run(a->v, &o, out, res, err);
+	explicit_bzero(cred, sizeof(cred));
+	return rc;
 }
 
 /* the last non-empty line rally wrote to the log since offset, for error messages */
@@ -183,12 +215,17 @@ int infra_rally_ensure_deployment(const struct infra_rally *ra, struct infra_err
 	struct infra_buf out = INFRA_BUF_INIT;
 	struct argv_b a;
 	json_object *list = NULL, *found = NULL;
-	const char *url = env_or("OS_AUTH_URL", NULL);
+	const struct infra_rally_creds *c = ra->creds;
+	const char *url = c ? c->auth_url : env_or("OS_AUTH_URL", NULL);
+	const char *user = c ? c->username : env_or("OS_USERNAME", NULL);
+	const char *project = c ? c->project_name : env_or("OS_PROJECT_NAME", "OS_TENANT_NAME");
+	const char *password = c ? c->password : env_or("OS_PASSWORD", NULL);
 	int rc;
 
 	if (!url)
-		return infra_err_set(err, -EINVAL, "OS_AUTH_URL is not set: rally needs OS_* credentials "
-				     "in the environment (source an openrc file)");
+		return infra_err_set(err, -EINVAL, c ? "no auth URL in the OpenStack configuration"
+					       : "OS_AUTH_URL is not set: rally needs OS_* credentials "
+						 "in the environment (source an openrc file)");
 	args_base(&a, ra);
 	args_add(&a, "db");
 	args_add(&a, "ensure");
@@ -221,12 +258,9 @@ int infra_rally_ensure_deployment(const struct infra_rally *ra, struct infra_err
 		int same = 0;
 		if (!infra_json_get_object(found, "spec[\"existing@openstack\"]", &spec, NULL)) {
 			same = str_same(infra_json_opt_string(spec, "auth_url", NULL), url) &&
-			       str_same(infra_json_opt_string(spec, "admin.username", NULL),
-					env_or("OS_USERNAME", NULL)) &&
-			       str_same(infra_json_opt_string(spec, "admin.project_name", NULL),
-					env_or("OS_PROJECT_NAME", "OS_TENANT_NAME")) &&
-			       str_same(infra_json_opt_string(spec, "admin.password", NULL),
-					env_or("OS_PASSWORD", NULL));
+			       str_same(infra_json_opt_string(spec, "admin.username", NULL), user) &&
+			       str_same(infra_json_opt_string(spec, "admin.project_name", NULL), project) &&
+			       str_same(infra_json_opt_string(spec, "admin.password", NULL), password);
 		}
 		json_object_put(list);
 		if (same)

@@ -29,6 +29,15 @@
 #include "infra_err.h"
 #include "infra_proc.h"
 
+/* Credentials for `rally deployment create --fromenv`, given to rally as OS_*
+ * variables of its environment (never on its command line).  NULL fields are
+ * left out; with no infra_rally.creds rally inherits the caller's OS_* variables. */
+struct infra_rally_creds {
+	const char *auth_url, *username, *password, *project_name;
+	const char *user_domain_name, *project_domain_name, *region_name, *interface, *cacert;
+	int insecure;
+};
+
 struct infra_rally {
 	const char *program;     /* "rally" (PATH) or a path */
 	const char *config_file; /* passed as --config-file, or NULL */
@@ -36,10 +45,11 @@ struct infra_rally {
 	const char *deployment;  /* deployment / env name */
 	int log_fd;              /* rally's stderr (and chatty stdout) go here */
 	double cmd_timeout;      /* seconds for short commands (db, env, list, report) */
+	const struct infra_rally_creds *creds; /* or NULL: the OS_* environment */
 };
 
 /* `rally db ensure`, then make sure a deployment named ra->deployment exists for
- * the OS_* credentials in the environment (created with --fromenv; destroyed and
+ * ra->creds or the OS_* credentials in the environment (created with --fromenv; destroyed and
  * created again when its auth URL, user, project or password differ).
  * Secrets never appear in err. */
 int infra_rally_ensure_deployment(const struct infra_rally *ra, struct infra_err *err);

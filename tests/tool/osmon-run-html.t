@@ -9,6 +9,16 @@ for i in 0 1 2 3; do
 	ks=keystone-basic; [ "$i" = 2 ] && ks=keystone-only
 	INFRA_NOW=$((t0 + i * 14400)) RALLY_SIM_KEYSTONE=$ks osmon --state-dir "$st" --services keystone,neutron,cinder -f json >/dev/null 2>&1
 done
+# health checks against the OpenStack simulator: the page gets a health timeline
+python3 "$INFRA_SRCDIR/tests/sim/openstack.py" --seed "$INFRA_SRCDIR/tests/sim/seeds/realistic.json" >"$tmp/cloud.out" 2>"$tmp/cloud.err" &
+cloud=$!
+trap 'kill $cloud 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q READY "$tmp/cloud.out" && break; sleep 0.1; done
+url=$(awk '/READY/ {print $2}' "$tmp/cloud.out")
+for i in 1 2 3; do
+	OS_AUTH_URL=$url/identity/v3 OS_PASSWORD=secret OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
+		INFRA_NOW=$((t0 + i * 900)) "$OSMON" --state-dir "$st" --health -f json >/dev/null 2>&1
+done
 out=$tmp/report.html
 osmon --state-dir "$st" --html "$out" >"$tmp/stdout" 2>"$tmp/err"; rc=$?
 check "--html exits 0, prints nothing" bash -c "[ $rc = 0 ] && [ ! -s '$tmp/stdout' ] && [ ! -s '$tmp/err' ]"
@@ -18,6 +28,8 @@ check "self-contained: no script, no src/href, no CSS url(), no @import" \
 check "inline SVG charts: timeline, success ratio and one duration chart per service" \
 	bash -c "[ \$(grep -c '<svg' '$out') -ge 5 ] && grep -q 'Success ratio per service' '$out' && grep -q 'keystone: median iteration duration' '$out'"
 check "dark theme" grep -q 'background:#121417' "$out"
+check "health timeline and latency chart from health_history.json" \
+	bash -c "grep -q 'Health per service (green up, red down)' '$out' && grep -q 'Health check latency' '$out' && grep -q '3 health checks recorded' '$out'"
 check "latest run table shows the cinder failure reason" grep -q '1 of 1 iterations failed' "$out"
 check "charts carry values as SVG titles (hover)" grep -q '<title>KeystoneBasic.create_user: 0.06005s</title>' "$out"
 python3 - "$out" <<'PY' && ok "tags balanced (html.parser)" || nok "tags unbalanced"

@@ -9,6 +9,17 @@ for i in 0 1 2; do
 	ks=keystone-basic; [ "$i" = 1 ] && ks=keystone-only
 	INFRA_NOW=$((t0 + i * 14400)) RALLY_SIM_KEYSTONE=$ks osmon --state-dir "$st" --services keystone,cinder -f json >/dev/null 2>&1
 done
+# two health checks against the OpenStack simulator, neutron failing in the second
+python3 "$INFRA_SRCDIR/tests/sim/openstack.py" --seed "$INFRA_SRCDIR/tests/sim/seeds/realistic.json" >"$tmp/cloud.out" 2>"$tmp/cloud.err" &
+cloud=$!
+trap 'kill $cloud 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q READY "$tmp/cloud.out" && break; sleep 0.1; done
+url=$(awk '/READY/ {print $2}' "$tmp/cloud.out")
+OS_AUTH_URL=$url/identity/v3 OS_PASSWORD=secret OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
+	INFRA_NOW=$((t0 + 600)) "$OSMON" --state-dir "$st" --health -f json >/dev/null 2>&1
+curl -s -X POST -d '{"service": "network", "path": "/networks", "kind": "500", "count": 1}' "$url/_sim/fault" >/dev/null
+OS_AUTH_URL=$url/identity/v3 OS_PASSWORD=secret OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
+	INFRA_NOW=$((t0 + 1500)) "$OSMON" --state-dir "$st" --health -f json >/dev/null 2>&1
 sock=$tmp/tmux.sock
 tm() { tmux -S "$sock" "$@"; }
 pane() { tm capture-pane -p -t osv; }
@@ -31,7 +42,11 @@ check "run history shows the cleanup-leak run as a keystone failure" grep -qE '^
 tm send-keys -t osv Down
 check "Down: detail of the 04:00 run names the failed scenarios" wait_for "failed; keystone/KeystoneBasic.create_de"
 tm send-keys -t osv 3
-check "3: health view says nothing is recorded" wait_for "no health checks recorded yet"
+check "3: health view, newest check first, neutron DOWN" wait_for "2026-11-21T00:25:00Z"
+pane >"$tmp/p3"
+check "health view: the older check has every service up" grep -qE '^2026-11-21T00:10:00Z +up [0-9]+ms +up' "$tmp/p3"
+check "health view: the newer check shows neutron DOWN and its error below" \
+	bash -c "grep -qE '^2026-11-21T00:25:00Z .*DOWN' '$tmp/p3' && grep -q 'neutron: HTTP 500' '$tmp/p3'"
 tm send-keys -t osv 1 Down
 check "1 then Down: back on the latest run, second row selected" wait_for "all iterations passed"
 tm send-keys -t osv q
@@ -43,4 +58,13 @@ check "without a terminal: exit 3 and one clear line" \
 "$OSMON" --state-dir "$tmp/empty" --tui </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "empty state directory: exit 3, says nothing is recorded" \
 	bash -c "[ $rc = 3 ] && grep -q 'nothing recorded in $tmp/empty yet' '$tmp/err'"
+mkdir -p "$tmp/rally-only"
+cp "$st/history.json" "$st/latest_summary.json" "$tmp/rally-only/"
+tm new-session -d -s osv2 -x 80 -y 24 "env TERM=xterm-256color $OSMON --state-dir '$tmp/rally-only' --tui; sleep 30"
+tm send-keys -t osv2 3
+for _ in $(seq 50); do tm capture-pane -p -t osv2 | grep -q "no health checks recorded yet" && break; sleep 0.1; done
+check "no health history: the health view says how to record it" \
+	bash -c "tmux -S '$sock' capture-pane -p -t osv2 | grep -q 'no health checks recorded yet (osmon-run --health)'"
+tm send-keys -t osv2 q
+tm kill-server 2>/dev/null
 echo "1..$n"
