@@ -23,10 +23,17 @@ int infra_json_parse(const char *data, size_t len, json_object **out, struct inf
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue) {
+		/* a bare number at the end of input is complete once the input ends */
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		jerr = json_tokener_get_error(tok);
+		if (jerr != json_tokener_success || !obj) {
+			json_object_put(obj);
+			json_tokener_free(tok);
+			return infra_err_set(err, -EINVAL, "invalid JSON at byte %zu: unexpected end of input", len);
+		}
 		json_tokener_free(tok);
-		/* a bare number at the end of input is complete */
-		obj = NULL;
-		return infra_err_set(err, -EINVAL, "invalid JSON at byte %zu: unexpected end of input", len);
+		*out = obj;
+		return 0;
 	}
 	if (jerr != json_tokener_success) {
 		json_tokener_free(tok);

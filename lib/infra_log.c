@@ -77,7 +77,7 @@ static char *mask_value(char *v, int header)
 	} else {
 		end = v;
 		while (*end && !isspace((unsigned char)*end) && *end != '&' && *end != ',' &&
-		       *end != ';' && *end != '}' && *end != '\'')
+		       *end != ';' && *end != '}' && *end != ')' && *end != '\'')
 			end++;
 	}
 	if (end - v <= 3 && strncmp(v, "***", (size_t)(end - v)) == 0 && end > v)

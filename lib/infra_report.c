@@ -335,6 +335,29 @@ int infra_output(const struct infra_cli *cli, const struct infra_report *r,
 	return rc;
 }
 
+int infra_report_done(struct infra_report *r, const struct infra_cli *cli,
+		      infra_render_fn text_fn, infra_render_fn nagios_fn)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	int status;
+
+	if (!cli->quiet || r->status == INFRA_EXIT_UNKNOWN)
+		for (size_t i = 0; i < json_object_array_length(r->errors); i++)
+			infra_log_error("%s", json_object_get_string(json_object_array_get_idx(r->errors, i)));
+	if (infra_report_finish(r, cli->output, &err) ||
+	    infra_output(cli, r, text_fn, nagios_fn, &err)) {
+		infra_log_error("%s", err.msg);
+		r->status = INFRA_EXIT_UNKNOWN;
+	}
+	status = r->status;
+	infra_report_release(r);
+	if (infra_close_stdout()) {
+		infra_log_error("cannot write to stdout: %s", strerror(errno));
+		status = INFRA_EXIT_UNKNOWN;
+	}
+	return status;
+}
+
 /* ---- atomic write ---- */
 
 int infra_atomic_write(const char *path, const void *data, size_t len, struct infra_err *err)

@@ -69,6 +69,13 @@ int infra_report_render(const struct infra_report *r, enum infra_format fmt,
 int infra_output(const struct infra_cli *cli, const struct infra_report *r,
 		 infra_render_fn text_fn, infra_render_fn nagios_fn, struct infra_err *err);
 
+/* The end of every tool's main(): log each error line on stderr, finish (batch
+ * metrics, previous -o file for the last success), render and write per cli,
+ * release the report, check stdout.  Returns the exit status: r->status, or
+ * INFRA_EXIT_UNKNOWN when the output could not be written. */
+int infra_report_done(struct infra_report *r, const struct infra_cli *cli,
+		      infra_render_fn text_fn, infra_render_fn nagios_fn);
+
 /* Write data to path atomically: a temp file in the same directory whose name
  * does not end in .prom, fchmod 0644, fsync, rename; SIGINT/SIGTERM/SIGHUP are
  * held back while the temp file exists so a signal never leaves it behind.
