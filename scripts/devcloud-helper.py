@@ -261,8 +261,8 @@ def fail_builds(conf):
         except exception.RequestSpecNotFound:
             spec = None
         exc = exception.NoValidHost(reason="devcloud: no nova-compute")
-        updates = {"vm_state": "error", "task_state": None}
-        mgr._bury_in_cell0(ctx, spec, exc, build_requests=[br], updates=updates)
+        # not instances=[br.instance]: let the conductor call br.get_new_instance()
+        mgr._bury_in_cell0(ctx, spec, exc, build_requests=[br])
         print("buried %s in cell0 (ERROR)" % br.instance_uuid)
 
 
