@@ -18,39 +18,27 @@ enum {
 	OPT_LIST_OPTIONS,
 };
 
-static const struct argp_option common_options[] = {
-	{ NULL, 0, NULL, 0, "Output:", -1 },
-	{ "format", 'f', "FMT", 0, "{json|prom|text} output format (default: text on a terminal, json otherwise)", -1 },
-	{ "output", 'o', "FILE", 0, "write the output to FILE atomically instead of stdout", -1 },
-	{ "verbose", 'v', NULL, 0, "more detail on stderr (repeat for more)", -1 },
-	{ "quiet", 'q', NULL, 0, "only errors on stderr", -1 },
-	{ NULL, 0, NULL, 0, "Requests:", -1 },
-	{ "timeout", 't', "SECONDS", 0, "timeout per request (default 30)", -1 },
-	{ "jobs", 'j', "N", 0, "parallel requests (default 8)", -1 },
-	{ "cacert", OPT_CACERT, "FILE", 0, "CA bundle to verify TLS servers", -1 },
-	{ "cert", OPT_CERT, "FILE", 0, "TLS client certificate (PEM)", -1 },
-	{ "key", OPT_KEY, "FILE", 0, "TLS client key (PEM)", -1 },
-	{ "insecure", OPT_INSECURE, NULL, 0, "do not verify TLS certificates", -1 },
-	{ "list-options", OPT_LIST_OPTIONS, NULL, OPTION_HIDDEN, "list every option (for completions)", -1 },
+/* One table, two spellings of --format: the check tools also offer nagios. */
+#define FORMAT_DOC(values) \
+	"{" values "} output format (default: text on a terminal, json otherwise)"
+#define COMMON_OPTIONS(format_doc) \
+	{ NULL, 0, NULL, 0, "Output:", -1 }, \
+	{ "format", 'f', "FMT", 0, format_doc, -1 }, \
+	{ "output", 'o', "FILE", 0, "write the output to FILE atomically instead of stdout", -1 }, \
+	{ "verbose", 'v', NULL, 0, "more detail on stderr (repeat for more)", -1 }, \
+	{ "quiet", 'q', NULL, 0, "only errors on stderr", -1 }, \
+	{ NULL, 0, NULL, 0, "Requests:", -1 }, \
+	{ "timeout", 't', "SECONDS", 0, "timeout per request (default 30)", -1 }, \
+	{ "jobs", 'j', "N", 0, "parallel requests (default 8)", -1 }, \
+	{ "cacert", OPT_CACERT, "FILE", 0, "CA bundle to verify TLS servers", -1 }, \
+	{ "cert", OPT_CERT, "FILE", 0, "TLS client certificate (PEM)", -1 }, \
+	{ "key", OPT_KEY, "FILE", 0, "TLS client key (PEM)", -1 }, \
+	{ "insecure", OPT_INSECURE, NULL, 0, "do not verify TLS certificates", -1 }, \
+	{ "list-options", OPT_LIST_OPTIONS, NULL, OPTION_HIDDEN, "list every option (for completions)", -1 }, \
 	{ 0 }
-};
 
-static const struct argp_option check_options[] = {
-	{ NULL, 0, NULL, 0, "Output:", -1 },
-	{ "format", 'f', "FMT", 0, "{json|prom|text|nagios} output format (default: text on a terminal, json otherwise)", -1 },
-	{ "output", 'o', "FILE", 0, "write the output to FILE atomically instead of stdout", -1 },
-	{ "verbose", 'v', NULL, 0, "more detail on stderr (repeat for more)", -1 },
-	{ "quiet", 'q', NULL, 0, "only errors on stderr", -1 },
-	{ NULL, 0, NULL, 0, "Requests:", -1 },
-	{ "timeout", 't', "SECONDS", 0, "timeout per request (default 30)", -1 },
-	{ "jobs", 'j', "N", 0, "parallel requests (default 8)", -1 },
-	{ "cacert", OPT_CACERT, "FILE", 0, "CA bundle to verify TLS servers", -1 },
-	{ "cert", OPT_CERT, "FILE", 0, "TLS client certificate (PEM)", -1 },
-	{ "key", OPT_KEY, "FILE", 0, "TLS client key (PEM)", -1 },
-	{ "insecure", OPT_INSECURE, NULL, 0, "do not verify TLS certificates", -1 },
-	{ "list-options", OPT_LIST_OPTIONS, NULL, OPTION_HIDDEN, "list every option (for completions)", -1 },
-	{ 0 }
-};
+static const struct argp_option common_options[] = { COMMON_OPTIONS(FORMAT_DOC("json|prom|text")) };
+static const struct argp_option check_options[] = { COMMON_OPTIONS(FORMAT_DOC("json|prom|text|nagios")) };
 
 int infra_parse_long(const char *s, long min, long max, long *out)
 {
@@ -107,6 +95,14 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	double d;
 
 	switch (key) {
+	case ARGP_KEY_INIT:
+		/* getopt names the program by argv[0] in "unrecognized option": make every
+		 * message start with the tool's name, not the path it was started by */
+		if (cli && cli->tool && state->argc > 0) {
+			state->argv[0] = (char *)cli->tool;
+			state->name = (char *)cli->tool;
+		}
+		return ARGP_ERR_UNKNOWN;
 	case 'f':
 		if (!strcmp(arg, "json"))
 			cli->format = INFRA_FORMAT_JSON;
@@ -179,6 +175,9 @@ void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags)
 	argp_program_version = version_buf;
 	argp_program_bug_address = NULL;
 	argp_err_exit_status = INFRA_EXIT_UNKNOWN;
+	/* argp names the program in its messages by program_invocation_name: use the
+	 * tool's name, not the path it was started by ("tool: ...", not "build/bin/tool: ..."). */
+	program_invocation_name = (char *)tool;
 	infra_log_init(tool, INFRA_LOG_ERROR);
 }
 

@@ -26,7 +26,7 @@ int infra_json_parse(const char *data, size_t len, json_object **out, struct inf
 		/* a bare number at the end of input is complete once the input ends */
 		obj = json_tokener_parse_ex(tok, " ", 1);
 		jerr = json_tokener_get_error(tok);
-		if (jerr != json_tokener_success || !obj) {
+		if (jerr != json_tokener_success) { /* obj == NULL with success is JSON null */
 			json_object_put(obj);
 			json_tokener_free(tok);
 			return infra_err_set(err, -EINVAL, "invalid JSON at byte %zu: unexpected end of input", len);

@@ -14,16 +14,25 @@
  *   - no timestamps are ever written;
  *   - label values escape only \\ \" \n; HELP escapes only \\ and \n;
  *   - values: NaN, +Inf, -Inf literally (never -nan); integral values with
- *     |v| < 2^53 as integers; anything else with %.17g; always C locale
- *     (formatting never depends on setlocale);
+ *     |v| < 2^53 as integers (-0 as 0); anything else with %.17g; always C
+ *     locale (formatting never depends on setlocale);
  *   - metric names [a-zA-Z_:][a-zA-Z0-9_:]* and label names [a-zA-Z_][a-zA-Z0-9_]*
- *     (not starting "__") are validated at add time (-EINVAL);
+ *     (not starting "__") are validated at add time (-EINVAL); label values and
+ *     HELP must be valid UTF-8 (-EINVAL); at most 1024 labels per sample;
+ *   - le must be a number on every x_bucket of a histogram and only there,
+ *     quantile on every bare x of a summary and only there (-EINVAL);
  *   - output ends with "\n" (an empty collection writes nothing).
- * A family with no samples is written with its HELP and TYPE only.
+ * Label names are written in the order the family's first sample gave them
+ * (then le/quantile); undeclared families get "# TYPE x untyped" and no HELP;
+ * an empty help ("") counts as no HELP.
+ * A family with no samples is written with its HELP and TYPE only (note: Go
+ * parsers, and so node_exporter, drop such families when reading).
  * Histogram/summary samples are added by their full sample names (x_bucket,
  * x_sum, x_count, or x with a quantile label) and attach to the declared family x.
  * Samples for an undeclared name create an untyped family without HELP... unless
- * declared later; infra_prom_family() may be called before or after samples.
+ * declared later; infra_prom_family() may be called before or after samples,
+ * except that a histogram/summary x cannot be declared once samples named x,
+ * x_bucket, x_sum or x_count created families of their own (-EINVAL).
  *
  * Ownership: all strings passed in are copied; the collection owns its memory.
  * Memory is compact (arena + interned strings): a collection of N series with
@@ -38,6 +47,19 @@
  * invalid UTF-8 in label values, `-nan`, float timestamps, a second HELP or TYPE
  * for a name, TYPE after samples of that name, unknown types).
  * Strings handed to the callback are valid only during the call.
+ * Details, all as expfmt 0.0.4 in promtool 2.42 / node_exporter 1.5 do:
+ *   - blanks after a value are an error unless a timestamp follows, and nothing
+ *     but '\n' may follow the timestamp; "# TYPE x gauge " (trailing blank)
+ *     is an unknown type; CR is never whitespace;
+ *   - HELP escapes are only \\ and \n (\" is an error, as in promtool 2.42
+ *     and node_exporter 1.5; newer expfmt accepts it); label values take
+ *     \\ \" \n; names use the legacy charset only (no quoted names);
+ *   - "# HELP x" / "# TYPE x" without text, and "# HELP" alone, are comments;
+ *   - x_sum/x_count (summary or histogram x) and x_bucket (histogram x) belong
+ *     to family x for the second-HELP / TYPE-after-samples rules;
+ *   - type "gauge_histogram" (which expfmt accepts but cannot fill) is rejected.
+ * For a SAMPLE event, type is the type of the family the sample belongs to.
+ * Errors are reported in one line: "line N: what (near 'token')".
  */
 #ifndef INFRA_PROM_H
 #define INFRA_PROM_H
@@ -89,6 +111,16 @@ int infra_prom_addl(struct infra_prom *p, const char *sample_name, double value,
 size_t infra_prom_family_count(const struct infra_prom *p);
 size_t infra_prom_series_count(const struct infra_prom *p);
 int infra_prom_has_family(const struct infra_prom *p, const char *name);
+
+/* Parse an exposition (as infra_prom_parse) and add its families and samples
+ * to p, appending extra_labels (NULL-terminated name, value pairs, may be NULL)
+ * to every sample, after the sample's own labels.  Timestamps are dropped.
+ * HELP/TYPE lines declare families (a family loaded twice keeps its first
+ * HELP; a different TYPE is -EINVAL).  Returns 0, the parser's error, or the
+ * first error of infra_prom_family/infra_prom_add (prefixed "line N: "), e.g.
+ * -EEXIST for a duplicate series.  On error p keeps what was added before. */
+int infra_prom_load(struct infra_prom *p, const char *data, size_t len,
+		    const char *const *extra_labels, struct infra_err *err);
 
 /* Render everything, appending to out. */
 int infra_prom_write(const struct infra_prom *p, struct infra_buf *out, struct infra_err *err);

@@ -39,7 +39,7 @@ for bin in "${tools[@]}"; do
 	cut -f1 "$tmp/opts" | sort -u >"$tmp/want"
 	# options documented in the OPTIONS section: every \-\-name on the line after a .TP
 	awk '/^\.SH /{sec=$2} sec=="OPTIONS" && prev ~ /^\.TP/ {print} {prev=$0}' "$man" |
-		grep -o '\\-\\-[a-z0-9][a-z0-9\\-]*' | sed 's/\\-/-/g' | sort -u >"$tmp/have"
+		sed 's/\\-/-/g; s/\\f[BIRP]//g' | grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u >"$tmp/have"
 	if diff -u "$tmp/want" "$tmp/have" >"$tmp/diff"; then
 		ok "$t: man page OPTIONS lists exactly the options of --list-options"
 	else

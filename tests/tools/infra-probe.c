@@ -71,10 +71,16 @@ struct probe_ctx {
 	json_object *results;
 };
 
+struct probe_item { /* one per URL: results keep the command-line order */
+	struct probe_ctx *c;
+	size_t idx;
+};
+
 static void done(void *ud, const struct infra_http_req *req, struct infra_http_resp *resp, int rc,
 		 const struct infra_err *err)
 {
-	struct probe_ctx *c = ud;
+	struct probe_item *it = ud;
+	struct probe_ctx *c = it->c;
 	json_object *o = json_object_new_object();
 	const char *labels[] = { "url", req->url, NULL };
 	int ok = rc == 0 && resp->status >= 200 && resp->status < 400;
@@ -88,7 +94,7 @@ static void done(void *ud, const struct infra_http_req *req, struct infra_http_r
 		json_object_object_add(o, "error", json_object_new_string(err->msg));
 		infra_report_error(c->r, "%s", err->msg);
 	}
-	json_object_array_add(c->results, o);
+	json_object_array_put_idx(c->results, it->idx, o);
 	infra_prom_add(c->r->prom, "infra_probe_target_up", labels, ok, NULL);
 	infra_prom_add(c->r->prom, "infra_probe_latency_seconds", labels, resp->elapsed_seconds, NULL);
 	if (!ok)
@@ -119,6 +125,7 @@ int main(int argc, char **argv)
 	struct infra_http_batch *b = NULL;
 	struct infra_report r;
 	struct probe_ctx c;
+	struct probe_item *items = NULL;
 
 	infra_cli_init(&cli, "infra-probe", 0);
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -139,10 +146,13 @@ int main(int argc, char **argv)
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 	} else {
-		for (int i = 0; i < nurls; i++) {
+		items = calloc((size_t)nurls, sizeof(*items));
+		for (int i = 0; items && i < nurls; i++) {
 			struct infra_http_req req = { .url = urls[i], .unix_socket = socket_path,
 						      .abstract = abstract_socket };
-			infra_http_batch_add(b, &req, done, &c);
+			items[i].c = &c;
+			items[i].idx = (size_t)i;
+			infra_http_batch_add(b, &req, done, &items[i]);
 		}
 		if (infra_http_batch_run(b, &err)) {
 			infra_report_error(&r, "%s", err.msg);
@@ -151,5 +161,6 @@ int main(int argc, char **argv)
 	}
 	infra_http_batch_free(b);
 	infra_http_free(h);
+	free(items);
 	return infra_report_done(&r, &cli, text, NULL);
 }

@@ -67,11 +67,11 @@ static int build(const char *c, struct infra_prom *p)
 		rc |= add(p, "sample_latency_seconds_count", 20, NULL, NULL, NULL, NULL);
 	} else if (!strcmp(c, "order")) {
 		/* added in reverse and interleaved: the writer groups and sorts */
-		rc |= add(p, "sample_zeta", 1, "b", "2", NULL, NULL);
+		rc |= add(p, "sample_zeta_total", 1, "b", "2", NULL, NULL);
 		rc |= add(p, "sample_alpha", 1, "a", "x", NULL, NULL);
-		rc |= add(p, "sample_zeta", 2, "b", "1", NULL, NULL);
+		rc |= add(p, "sample_zeta_total", 2, "b", "1", NULL, NULL);
 		rc |= add(p, "sample_alpha", 2, "a", "w", NULL, NULL);
-		rc |= infra_prom_family(p, "sample_zeta", INFRA_PROM_COUNTER, "Declared after its samples", NULL);
+		rc |= infra_prom_family(p, "sample_zeta_total", INFRA_PROM_COUNTER, "Declared after its samples", NULL);
 		rc |= infra_prom_family(p, "sample_alpha", INFRA_PROM_GAUGE, "Alpha", NULL);
 		rc |= infra_prom_family(p, "sample_empty", INFRA_PROM_GAUGE, "A family with no samples", NULL);
 	} else if (!strcmp(c, "batch")) {

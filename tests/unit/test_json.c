@@ -100,6 +100,9 @@ int main(void)
 	/* a truncated body is not JSON, a number at the end is fine */
 	tap_inteq(infra_json_parse("42", 2, &root, &err), 0, "bare number parses");
 	json_object_put(root);
+	tap_inteq(infra_json_parse("null", 4, &root, &err), 0, "bare null at the end of input parses (found by fuzz_json)");
+	tap_ok(root == NULL, "JSON null is a NULL object");
+	tap_inteq(infra_json_parse("tru", 3, &root, &err), -EINVAL, "truncated literal rejected");
 	tap_inteq(infra_json_parse("{\"a\":[1,2]}\n", 12, &root, &err), 0, "trailing newline allowed");
 	json_object_put(root);
 	return tap_done();
