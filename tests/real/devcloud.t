@@ -39,7 +39,7 @@ svc_type() {
 S_LIST=(${SERVICES//,/ })
 NS=${#S_LIST[@]}
 TOOL_TESTS=9
-echo "1..$((11 + 2 * NS + TOOL_TESTS))"
+echo "1..$((12 + 2 * NS + TOOL_TESTS))"
 
 # ---------------------------------------------------------------- 1: bring-up
 STARTED=0
@@ -60,7 +60,7 @@ else
         tail -n 40 "$TMP/up.log" | sed 's/^/#   /'
         "$DC" down --state-dir "$STATE" >/dev/null 2>&1
         # every remaining check counts as failed, with the reason
-        while (( N < 11 + 2 * NS + TOOL_TESTS )); do not_ok "devcloud did not come up (see test 1)"; done
+        while (( N < 12 + 2 * NS + TOOL_TESTS )); do not_ok "devcloud did not come up (see test 1)"; done
         exit 1
     fi
 fi
@@ -75,6 +75,19 @@ trap cleanup EXIT
 check "devcloud status: every daemon running" "$DC" status --state-dir "$STATE"
 eval "$("$DC" env --state-dir "$STATE")"
 check "openstack token issue (admin)" sh -c 'openstack token issue -f value -c id | grep -Eq "^[A-Za-z0-9_-]{20,}$" && echo issued'
+cy_check() {
+    local f
+    f=$("$DC" clouds-yaml --state-dir "$STATE" --out "$TMP/clouds.yaml") || return 1
+    [[ $(stat -c %a "$f") == 600 ]] || { echo "clouds.yaml mode $(stat -c %a "$f")"; return 1; }
+    local want got
+    want=$(openstack project show demo -f value -c id) || return 1
+    got=$(env -u OS_AUTH_URL -u OS_USERNAME -u OS_PASSWORD -u OS_PROJECT_NAME -u OS_USER_DOMAIN_NAME \
+        -u OS_PROJECT_DOMAIN_NAME OS_CLIENT_CONFIG_FILE="$f" OS_CLOUD=devcloud-demo \
+        openstack token issue -f value -c project_id) || return 1
+    [[ -n $want && $got == "$want" ]] || { echo "token project '$got', demo is '$want'"; return 1; }
+    echo "OS_CLOUD=devcloud-demo gets a token for project demo"
+}
+check "devcloud clouds-yaml (mode 0600) works with OS_CLOUD" cy_check
 check "openstack token issue (demo project, member role)" sh -c \
     "eval \"\$('$DC' env --project demo)\"; openstack token issue -f value -c project_id | grep -Eq '^[0-9a-f]{32}$' && echo issued"
 openstack catalog list -f json >"$TMP/catalog.json" 2>"$TMP/catalog.err"
