@@ -180,10 +180,11 @@ else
     prom_check() {
         "$BIN/osmon-orphans" "${OA[@]}" -f prom >"$TMP/orphans.prom" 2>"$TMP/orphans-prom.err"; local rc=$?
         (( rc == 1 )) || { echo "exit $rc (want 1)"; return 1; }
-        if command -v promtool >/dev/null; then promtool check metrics <"$TMP/orphans.prom" || return 1; fi
+        # the project's gate for every Prometheus output: own rules + promtool + node_exporter textfile
+        "$SRC/tests/real/promcheck" "$TMP/orphans.prom" || return 1
         $CHK prom "$MAN" "$TMP/orphans.prom"
     }
-    check "osmon-orphans -f prom: exit 1, promtool-clean, osmon_orphans counts them" prom_check
+    check "osmon-orphans -f prom: exit 1, passes tests/real/promcheck, osmon_orphans counts them" prom_check
     snap "$TMP/snap0.json"
     "$BIN/osmon-purge" "${PD[@]}" >"$TMP/purge-dry.out" 2>"$TMP/purge-dry.err"; rc=$?
     snap "$TMP/snap1.json"
