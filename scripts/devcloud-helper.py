@@ -130,6 +130,15 @@ def keystone_setup(state, services):
     region = "RegionOne"
     existing_svc = api.k("GET", "/services")["services"]
     existing_ep = api.k("GET", "/endpoints")["endpoints"]
+    # services of an earlier up that are not started now leave the catalog: a catalog entry
+    # whose port answers nothing would look like an outage to every client
+    for svc, entries in defs.items():
+        if svc in services:
+            continue
+        for stype, sname, _ in entries:
+            for s in [x for x in existing_svc if x["type"] == stype and x["name"] == sname]:
+                api.k("DELETE", "/services/" + s["id"])   # deletes its endpoints too
+                print("removed %s (%s) from the catalog" % (sname, stype))
     for svc in services:
         if svc == "keystone":
             continue
