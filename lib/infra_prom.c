@@ -197,6 +197,70 @@ static const double pow10_tab[23] = {
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 u128;
+
+static int bitlen128(u128 x)
+{
+	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+
+	if (hi)
+		return 128 - __builtin_clzll(hi);
+	return lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+/* x * 2^e2 rounded to the nearest double (ties to even); sticky says that the
+ * exact value is a little more than x * 2^e2.  Only for results in the normal
+ * range. */
+static double round128(u128 x, int sticky, int e2)
+{
+	int bl = bitlen128(x), shift;
+	uint64_t mant;
+	u128 rem, half;
+
+	if (bl <= 53)
+		return ldexp((double)(uint64_t)x, e2);
+	shift = bl - 53;
+	mant = (uint64_t)(x >> shift);
+	rem = x & (((u128)1 << shift) - 1);
+	half = (u128)1 << (shift - 1);
+	if (rem > half || (rem == half && (sticky || (mant & 1)))) {
+		mant++;
+		if (mant == (1ULL << 53)) {
+			mant >>= 1;
+			shift++;
+		}
+	}
+	return ldexp((double)mant, e2 + shift);
+}
+
+static const uint64_t pow10_u64[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+	10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+};
+
+/* mant * 10^e exactly rounded, for mant < 2^64 and -22 <= e <= 19 (e.g. the
+ * 17 significant digits of %.17g, beyond the 2^53 of the Clinger path). */
+static double scale10_exact(uint64_t mant, long e)
+{
+	u128 d, n;
+	int s;
+
+	if (e >= 0)
+		return round128((u128)mant * pow10_u64[e], 0, 0);
+	/* divide by 10^-e: put mant's top bit at bit 127, the quotient keeps >= 54 bits */
+	if (-e <= 19)
+		d = pow10_u64[-e];
+	else
+		d = (u128)pow10_u64[19] * pow10_u64[-e - 19];
+	s = 128 - bitlen128(mant);
+	n = (u128)mant << s;
+	return round128(n / d, n % d != 0, -s);
+}
+#endif
+
 /* Parse a float in Go strconv.ParseFloat syntax as restricted by expfmt (no
  * hex, no '_', no 'p'): [+-]digits[.digits][(e|E)[+-]digits], [+-]inf,
  * [+-]infinity, nan (any case, no sign).  Overflow to +-Inf is an error (as
@@ -294,6 +358,13 @@ static int parse_float(const char *s, size_t n, double *out)
 			return 0;
 		}
 	}
+#ifdef __SIZEOF_INT128__
+	if (exact && mant && e >= -22 && e <= 19) {
+		v = scale10_exact(mant, e);
+		*out = neg ? -v : v;
+		return 0;
+	}
+#endif
 	/* slow path: the syntax is known good, strtod does the rounding */
 	buf = n < sizeof(tmp) ? tmp : malloc(n + 1);
 	if (!buf)
@@ -1880,11 +1951,40 @@ static uint32_t pfam_resolve(struct infra_prom_parser *ps, const char *s, size_t
 	return pfam_create(ps, s, n, h);
 }
 
+/* First byte at or after p not in class m; the line's final '\n' is in no
+ * class, so this never runs past it. */
+static inline char *scan_class(char *p, unsigned char m)
+{
+	for (;;) {
+		if (!IS(p[0], m))
+			return p;
+		if (!IS(p[1], m))
+			return p + 1;
+		if (!IS(p[2], m))
+			return p + 2;
+		if (!IS(p[3], m))
+			return p + 3;
+		p += 4;
+	}
+}
+
 static inline char *skip_blank(char *p)
 {
 	while (*p == ' ' || *p == '\t')
 		p++;
 	return p;
+}
+
+/* An escape for messages: '\t' for printable bytes, else the byte in hex. */
+static const char *esc_name(unsigned char c, char *buf, size_t size)
+{
+	if (c > 0x20 && c < 0x7f)
+		snprintf(buf, size, "'\\%c'", c);
+	else if (c == '\n')
+		snprintf(buf, size, "(backslash at end of line)");
+	else
+		snprintf(buf, size, "(backslash and byte 0x%02x)", c);
+	return buf;
 }
 
 static int oom(struct infra_prom_parser *ps)
@@ -1897,7 +1997,7 @@ static int oom(struct infra_prom_parser *ps)
 static int parse_comment(struct infra_prom_parser *ps, char *p, char *e)
 {
 	struct infra_prom_event ev;
-	char *kw, *name, *q;
+	char *kw, *name, *q, esc[40];
 	size_t kwl, nl;
 	uint32_t fi;
 	int help;
@@ -1958,8 +2058,8 @@ static int parse_comment(struct infra_prom_parser *ps, char *p, char *e)
 			else if (bs[1] == 'n')
 				*d++ = '\n';
 			else
-				return perr(ps, bs, 2, "invalid escape sequence '\\%c' in HELP",
-					    bs[1] == '\n' ? 'n' : bs[1]);
+				return perr(ps, bs, 2, "invalid escape sequence %s in HELP",
+					    esc_name((unsigned char)bs[1], esc, sizeof(esc)));
 			p = bs + 2;
 		}
 		*d = '\0';
@@ -1996,7 +2096,7 @@ comment:
 static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 {
 	struct infra_prom_event ev;
-	char *name = p, *q, *v;
+	char *name = p, *q, *v, esc[40];
 	size_t nl, nlab = 0;
 	uint32_t fi;
 	struct pfam *f;
@@ -2004,8 +2104,7 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 
 	if (!IS(*p, CL_MS))
 		return perr(ps, p, (size_t)(e - p), "invalid metric name");
-	for (q = p + 1; IS(*q, CL_MC); q++)
-		;
+	q = scan_class(p + 1, CL_MC);
 	nl = (size_t)(q - name);
 	/* family lookup, with a cache for runs of the same name */
 	if (ps->last_fam != NO_ID && ps->last_len == nl && memcmp(ps->last, name, nl) == 0) {
@@ -2058,8 +2157,7 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 			if (!IS(*p, CL_LS))
 				return perr(ps, p, (size_t)(e - p), "invalid label name for metric \"%s\"",
 					    ev.name);
-			for (p++; IS(*p, CL_LC); p++)
-				;
+			p = scan_class(p + 1, CL_LC);
 			lnl = (size_t)(p - ln);
 			if (*p == ' ' || *p == '\t') {
 				*p = '\0';
@@ -2111,8 +2209,8 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 						else if (c == 'n')
 							*d++ = '\n';
 						else
-							return perr(ps, p, 2, "invalid escape sequence '\\%c'",
-								    c == '\n' ? 'n' : c);
+							return perr(ps, p, 2, "invalid escape sequence %s",
+								    esc_name((unsigned char)c, esc, sizeof(esc)));
 						p += 2;
 					} else if (c == '"') {
 						p++;

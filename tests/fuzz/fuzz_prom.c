@@ -108,6 +108,43 @@ static int rec_cb(void *ud, const struct infra_prom_event *ev)
 	return 0;
 }
 
+/* Writer output rules that no parser checks: families sorted and contiguous,
+ * one TYPE each before its samples, no timestamps. */
+struct layout {
+	char fam[512];
+	int type;
+	int have;
+};
+
+static int layout_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct layout *l = ud;
+	size_t fl;
+
+	if (ev->kind == INFRA_PROM_EV_TYPE) {
+		if (ev->name_len >= sizeof(l->fam))
+			abort();
+		if (l->have && strcmp(l->fam, ev->name) >= 0) {
+			fprintf(stderr, "families out of order: %s then %s\n", l->fam, ev->name);
+			abort();
+		}
+		memcpy(l->fam, ev->name, ev->name_len + 1);
+		l->type = (int)ev->type;
+		l->have = 1;
+		return 0;
+	}
+	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	fl = strlen(l->fam);
+	if (!l->have || ev->has_timestamp || ev->name_len < fl ||
+	    memcmp(ev->name, l->fam, fl) != 0 ||
+	    (ev->name_len > fl && l->type != INFRA_PROM_HISTOGRAM && l->type != INFRA_PROM_SUMMARY)) {
+		fprintf(stderr, "sample %s outside its family (%s) or with a timestamp\n", ev->name, l->fam);
+		abort();
+	}
+	return 0;
+}
+
 static void rec_init(struct rec *r, struct infra_prom *p)
 {
 	memset(r, 0, sizeof(*r));
@@ -176,6 +213,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (infra_prom_write(p, &out, &e1)) {
 		fprintf(stderr, "write failed: %s\n", e1.msg);
 		abort();
+	}
+	if (out.len && out.data[out.len - 1] != '\n')
+		abort();
+	{
+		struct layout l;
+
+		memset(&l, 0, sizeof(l));
+		if (infra_prom_parse(out.data ? out.data : "", out.len, layout_cb, &l, NULL))
+			abort();
 	}
 	{
 		struct infra_prom *q = infra_prom_new(0);

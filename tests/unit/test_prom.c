@@ -13,10 +13,11 @@
 #include <unistd.h>
 
 #ifndef FIXTURE_DIR
-#define FIXTURE_DIR "/work/shared/fixtures/kata/synthetic"
+#define FIXTURE_DIR "tests/fixtures/kata" /* relative to the repository root */
 #endif
 
 static int have_promtool;
+static const char *fixture_dir = FIXTURE_DIR; /* INFRA_KATA_FIXTURES overrides */
 
 /* ---- helpers ---- */
 
@@ -100,6 +101,51 @@ static int promtool_rc(const char *text)
 	return WEXITSTATUS(st);
 }
 
+/* promtool's parser must agree with ours: reject at the same line, or accept
+ * (exit 0, or 3 for lint findings). */
+static void promtool_agrees(const char *text, int line, const char *what)
+{
+	char path[] = "/tmp/test_prom_XXXXXX", cmd[256], msg[512] = "";
+	int fd, st, rc;
+	size_t n = strlen(text);
+	FILE *f;
+
+	if (!have_promtool)
+		return;
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n) {
+		tap_ok(0, "promtool input for %s", what);
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1 >/dev/null", path);
+	f = popen(cmd, "r");
+	if (f) {
+		size_t k = fread(msg, 1, sizeof(msg) - 1, f);
+
+		msg[k] = '\0';
+		st = pclose(f);
+	} else {
+		st = -1;
+	}
+	unlink(path);
+	rc = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (line) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "error in line %d:", line);
+		if (!tap_ok(rc == 1 && strstr(msg, want) != NULL, "promtool also rejects %s at line %d", what, line))
+			tap_diag("promtool rc=%d: %s", rc, msg);
+	} else {
+		if (!tap_ok(rc == 0 || rc == 3, "promtool also accepts %s", what))
+			tap_diag("promtool rc=%d: %s", rc, msg);
+	}
+}
+
 static void promtool_ok(const char *text, const char *what)
 {
 	if (!have_promtool)
@@ -168,6 +214,8 @@ static void expect_error(const char *text, int line, const char *frag, const cha
 		    "parser rejects %s at line %d", what, line))
 		tap_diag("rc=%d msg=[%s]", rc, err.msg);
 	infra_buf_release(&d.b);
+	if (strcmp(what, "gauge_histogram") != 0) /* the one deliberate difference */
+		promtool_agrees(text, line, what);
 }
 
 static void expect_valid(const char *text, int nsamples, const char *what)
@@ -179,6 +227,7 @@ static void expect_valid(const char *text, int nsamples, const char *what)
 	if (!tap_ok(rc == 0 && d.nsamples == nsamples, "parser accepts %s", what))
 		tap_diag("rc=%d samples=%d msg=[%s]", rc, d.nsamples, err.msg);
 	infra_buf_release(&d.b);
+	promtool_agrees(text, 0, what);
 }
 
 /* Parse a single-sample line and return the dumped event text. */
@@ -194,9 +243,13 @@ static char *one(const char *text)
 		out[sizeof(out) - 1] = '\0';
 	} else {
 		size_t l = d.b.len < sizeof(out) - 1 ? d.b.len : sizeof(out) - 1;
+		static int form;
+		char what[32];
 
 		memcpy(out, d.b.data, l);
 		out[l] = '\0';
+		snprintf(what, sizeof(what), "accepted input #%d", ++form);
+		promtool_agrees(text, 0, what);
 		if (strlen(out) && out[strlen(out) - 1] == '\n')
 			out[strlen(out) - 1] = '\0';
 	}
@@ -757,6 +810,78 @@ static void test_parse_values(void)
 	tap_streq(one("foo-1 2\n"), "1 SAMPLE foo = -1 @2", "name directly followed by value (as expfmt)");
 }
 
+struct fcheck {
+	const double *want;
+	size_t n, bad;
+	char **text;
+};
+
+static int fcheck_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct fcheck *c = ud;
+	double w = c->want[c->n];
+
+	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	if (memcmp(&w, &ev->value, sizeof(w)) != 0 && !(isnan(w) && isnan(ev->value))) {
+		if (c->bad++ < 5)
+			tap_diag("value %s: got %.17g want %.17g", c->text[c->n], ev->value, w);
+	}
+	c->n++;
+	return 0;
+}
+
+/* Every fast path of the value parser must round exactly like strtod. */
+static void test_parse_float_exact(void)
+{
+	enum { N = 60000 };
+	static double want[N];
+	static char *text[N];
+	struct infra_buf doc = INFRA_BUF_INIT;
+	struct fcheck c = { want, 0, 0, text };
+	uint64_t x = 0x853c49e6748fea9bULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < N; i++) {
+		char buf[80];
+		uint64_t bits;
+		double d;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 4) {
+		case 0: /* random finite double, printed with 15..20 digits */
+			bits = x & 0x7fefffffffffffffULL;
+			memcpy(&d, &bits, sizeof(d));
+			snprintf(buf, sizeof(buf), "%.*g", 15 + (int)(x >> 60) % 6, d);
+			break;
+		case 1: /* random digits, decimal exponent -30..30 */
+			snprintf(buf, sizeof(buf), "%llue%d", (unsigned long long)(x >> (x & 31)),
+				 (int)((x >> 40) % 61) - 30);
+			break;
+		case 2: /* typical %.17g of small numbers */
+			d = (double)(x >> 11) / (double)(1ULL << (x & 63));
+			snprintf(buf, sizeof(buf), "%.17g", d);
+			break;
+		default: /* fixed-point with up to 19 digits after the point */
+			snprintf(buf, sizeof(buf), "%llu.%0*llu", (unsigned long long)((x >> 50) % 1000),
+				 1 + (int)((x >> 20) % 19), (unsigned long long)(x % 10000000000000000000ULL));
+			break;
+		}
+		text[i] = strdup(buf);
+		want[i] = strtod(buf, NULL);
+		infra_buf_printf(&doc, "v %s\n", buf);
+	}
+	rc = infra_prom_parse(doc.data, doc.len, fcheck_cb, &c, NULL);
+	tap_ok(rc == 0 && c.n == N && c.bad == 0, "%d random values parse bit-exactly like strtod (%zu differ)",
+	       N, c.bad);
+	for (i = 0; i < N; i++)
+		free(text[i]);
+	infra_buf_release(&doc);
+}
+
 static void test_parse_valid(void)
 {
 	tap_streq(one("  a \t {  b = \"c\" ,  d=\"e\" , } \t 1 \t 2\n"),
@@ -1157,7 +1282,7 @@ static void test_fixtures(void)
 		struct multiset a = { 0 }, b = { 0 };
 		int rc, same;
 
-		snprintf(path, sizeof(path), "%s/%s", FIXTURE_DIR, files[i]);
+		snprintf(path, sizeof(path), "%s/%s", fixture_dir, files[i]);
 		text = read_file(path, &len);
 		if (!text) {
 			tap_ok(0, "fixture %s readable", files[i]);
@@ -1211,8 +1336,8 @@ static void test_fixtures(void)
 		static const char *const e2[] = { "sandbox_id", "s2", "cri_uid", "", "cri_name", "",
 						  "cri_namespace", "", NULL };
 
-		snprintf(p1, sizeof(p1), "%s/go-shim-qemu.prom", FIXTURE_DIR);
-		snprintf(p2, sizeof(p2), "%s/go-shim-qemu-2.prom", FIXTURE_DIR);
+		snprintf(p1, sizeof(p1), "%s/go-shim-qemu.prom", fixture_dir);
+		snprintf(p2, sizeof(p2), "%s/go-shim-qemu-2.prom", fixture_dir);
 		t1 = read_file(p1, &l1);
 		t2 = read_file(p2, &l2);
 		tap_ok(t1 && t2 && infra_prom_load(p, t1, l1, e1, &err) == 0 &&
@@ -1235,6 +1360,13 @@ static void test_fixtures(void)
 int main(void)
 {
 	setlocale(LC_ALL, "C");
+	if (getenv("INFRA_KATA_FIXTURES")) {
+		fixture_dir = getenv("INFRA_KATA_FIXTURES");
+	} else if (getenv("INFRA_SRCDIR")) {
+		static char dirbuf[4096];
+		snprintf(dirbuf, sizeof(dirbuf), "%s/%s", getenv("INFRA_SRCDIR"), FIXTURE_DIR);
+		fixture_dir = dirbuf;
+	}
 	have_promtool = file_exists_on_path("promtool");
 	if (!have_promtool)
 		tap_diag("promtool not on PATH: promtool checks not run");
@@ -1249,6 +1381,7 @@ int main(void)
 	test_layout();
 	test_many_labels();
 	test_parse_values();
+	test_parse_float_exact();
 	test_parse_valid();
 	test_parse_errors();
 	test_parse_types();

@@ -1,0 +1,887 @@
+#include "infra_kata_merge.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 512
+#define MAX_LABELS 64
+
+/* ---- families and a small string-keyed open-addressing table ---- */
+
+struct fam {
+	char *name;
+	char *help;
+	enum infra_prom_type type;
+	int typed;              /* a TYPE line was seen for it */
+	char **lnames;          /* label names seen (not le/quantile/extra), first-seen order */
+	size_t nl, al;
+	size_t samples;
+	/* local (one body) */
+	int dropped;
+	struct fam *g;
+	/* global, set by write */
+	struct fam *alias;      /* untyped x_bucket/x_sum/x_count of a histogram/summary x */
+	int skip;               /* left out (collides with own or with a histogram/summary) */
+};
+
+struct table {
+	struct fam **slot;
+	size_t cap, n;
+};
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct fam *table_get(const struct table *t, const char *name)
+{
+	size_t i;
+
+	if (!t->cap)
+		return NULL;
+	for (i = hash_str(name) & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1))
+		if (!strcmp(t->slot[i]->name, name))
+			return t->slot[i];
+	return NULL;
+}
+
+static int table_grow(struct table *t)
+{
+	size_t ncap = t->cap ? t->cap * 2 : 64;
+	struct fam **ns = calloc(ncap, sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	for (size_t j = 0; j < t->cap; j++) {
+		size_t i;
+		if (!t->slot[j])
+			continue;
+		for (i = hash_str(t->slot[j]->name) & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+			;
+		ns[i] = t->slot[j];
+	}
+	free(t->slot);
+	t->slot = ns;
+	t->cap = ncap;
+	return 0;
+}
+
+/* Get or create; NULL on ENOMEM. */
+static struct fam *table_put(struct table *t, const char *name)
+{
+	struct fam *f = table_get(t, name);
+	size_t i;
+
+	if (f)
+		return f;
+	if ((t->n + 1) * 2 > t->cap && table_grow(t))
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f || !(f->name = strdup(name))) {
+		free(f);
+		return NULL;
+	}
+	for (i = hash_str(name) & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1))
+		;
+	t->slot[i] = f;
+	t->n++;
+	return f;
+}
+
+static void table_release(struct table *t)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		struct fam *f = t->slot[i];
+		if (!f)
+			continue;
+		for (size_t k = 0; k < f->nl; k++)
+			free(f->lnames[k]);
+		free(f->lnames);
+		free(f->name);
+		free(f->help);
+		free(f);
+	}
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+static int add_lname(struct fam *f, const char *name, size_t len)
+{
+	for (size_t k = 0; k < f->nl; k++)
+		if (strlen(f->lnames[k]) == len && !memcmp(f->lnames[k], name, len))
+			return 0;
+	if (f->nl == f->al) {
+		size_t na = f->al ? f->al * 2 : 4;
+		char **nv = realloc(f->lnames, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		f->lnames = nv;
+		f->al = na;
+	}
+	if (!(f->lnames[f->nl] = strndup(name, len)))
+		return -ENOMEM;
+	f->nl++;
+	return 0;
+}
+
+/* A set of 64-bit series hashes (FNV-1a of the canonical key): duplicate
+ * detection without keeping every key; a false match needs a 64-bit collision
+ * inside one body. */
+struct hset {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
+static int hset_add(struct hset *h, uint64_t v)
+{
+	size_t i;
+
+	if (!v)
+		v = 1; /* 0 marks an empty slot */
+	if ((h->n + 1) * 2 > h->cap) {
+		size_t ncap = h->cap ? h->cap * 2 : 1024;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		for (size_t j = 0; j < h->cap; j++) {
+			if (!h->slot[j])
+				continue;
+			for (i = h->slot[j] & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = h->slot[j];
+		}
+		free(h->slot);
+		h->slot = ns;
+		h->cap = ncap;
+	}
+	for (i = v & (h->cap - 1); h->slot[i]; i = (i + 1) & (h->cap - 1))
+		if (h->slot[i] == v)
+			return 1;
+	h->slot[i] = v;
+	h->n++;
+	return 0;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* ---- the merger ---- */
+
+struct run {
+	struct fam *f;          /* local family while reading, then the global one */
+	size_t start, end;      /* byte range of consecutive sample lines */
+};
+
+struct body {
+	const char *data;
+	size_t len;
+	const char *const *extra;
+	struct run *runs;
+	size_t nruns;
+};
+
+struct infra_kata_merge {
+	struct table global;
+	struct body *bodies;
+	size_t nbodies, abodies;
+	regex_t *inc, *exc;
+	size_t ninc, nexc;
+};
+
+const char *infra_kata_rename(const char *name, char *buf, size_t size)
+{
+	int n;
+
+	if (!strncmp(name, "go_", 3) || !strncmp(name, "process_", 8))
+		n = snprintf(buf, size, "kata_shim_%s", name);
+	else
+		n = snprintf(buf, size, "%s", name);
+	return n >= 0 && (size_t)n < size ? buf : NULL;
+}
+
+struct infra_kata_merge *infra_kata_merge_new(void)
+{
+	return calloc(1, sizeof(struct infra_kata_merge));
+}
+
+static void free_regexes(regex_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		regfree(&v[i]);
+	free(v);
+}
+
+static int compile_all(const char *const *src, regex_t **out, size_t *n, const char *what,
+		       struct infra_err *err)
+{
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (src && src[k])
+		k++;
+	if (!k)
+		return 0;
+	if (!(*out = calloc(k, sizeof(**out))))
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < k; i++) {
+		int rc = regcomp(&(*out)[i], src[i], REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+			regerror(rc, &(*out)[i], msg, sizeof(msg));
+			free_regexes(*out, i);
+			*out = NULL;
+			return infra_err_set(err, -EINVAL, "invalid %s expression '%.100s': %s", what, src[i], msg);
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+int infra_kata_merge_filter(struct infra_kata_merge *m, const char *const *include,
+			    const char *const *exclude, struct infra_err *err)
+{
+	regex_t *inc, *exc;
+	size_t ninc, nexc;
+	int rc = compile_all(include, &inc, &ninc, "--family", err);
+
+	if (rc)
+		return rc;
+	if ((rc = compile_all(exclude, &exc, &nexc, "--exclude-family", err))) {
+		free_regexes(inc, ninc);
+		return rc;
+	}
+	free_regexes(m->inc, m->ninc);
+	free_regexes(m->exc, m->nexc);
+	m->inc = inc;
+	m->ninc = ninc;
+	m->exc = exc;
+	m->nexc = nexc;
+	return 0;
+}
+
+static int wanted(const struct infra_kata_merge *m, const char *name)
+{
+	int in = !m->ninc;
+
+	for (size_t i = 0; i < m->ninc && !in; i++)
+		in = !regexec(&m->inc[i], name, 0, NULL, 0);
+	for (size_t i = 0; i < m->nexc && in; i++)
+		in = regexec(&m->exc[i], name, 0, NULL, 0) != 0;
+	return in;
+}
+
+void infra_kata_merge_free(struct infra_kata_merge *m)
+{
+	if (!m)
+		return;
+	free_regexes(m->inc, m->ninc);
+	free_regexes(m->exc, m->nexc);
+	for (size_t i = 0; i < m->nbodies; i++)
+		free(m->bodies[i].runs);
+	free(m->bodies);
+	table_release(&m->global);
+	free(m);
+}
+
+static void problem(struct infra_kata_merge_stats *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void problem(struct infra_kata_merge_stats *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (st->first_problem[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(st->first_problem, sizeof(st->first_problem), fmt, ap);
+	va_end(ap);
+}
+
+static int is_extra(const char *const *extra, const char *name, size_t len)
+{
+	for (size_t i = 0; extra && extra[i]; i += 2)
+		if (strlen(extra[i]) == len && !memcmp(extra[i], name, len))
+			return 1;
+	return 0;
+}
+
+static int is_le_quantile(const char *name)
+{
+	return !strcmp(name, "le") || !strcmp(name, "quantile");
+}
+
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static int utf8_ok(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s, n, cp;
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+/* ---- reading a body ---- */
+
+struct reader {
+	struct infra_kata_merge *m;
+	struct table local;
+	struct hset keys;           /* series seen in this body (duplicates) */
+	const char *body;
+	size_t *lines;              /* start offset of each line */
+	size_t nlines;
+	struct run *runs;
+	size_t nruns, aruns;
+	const char *const *extra;
+	struct infra_kata_merge_stats *st;
+	struct infra_buf key;
+};
+
+static const char *const sufs[] = { "_bucket", "_sum", "_count" };
+
+/* The family a sample belongs to in this body: its own name, or x for
+ * x_bucket/x_sum/x_count when this body declares x a histogram/summary. */
+static struct fam *local_family(struct reader *r, const char *sample)
+{
+	char base[NAME_MAX_LEN];
+	struct fam *f = table_get(&r->local, sample);
+	size_t n = strlen(sample);
+
+	if (f)
+		return f;
+	for (size_t i = 0; i < 3; i++) {
+		size_t sn = strlen(sufs[i]);
+		if (n <= sn || n - sn >= sizeof(base) || strcmp(sample + n - sn, sufs[i]))
+			continue;
+		memcpy(base, sample, n - sn);
+		base[n - sn] = '\0';
+		f = table_get(&r->local, base);
+		if (f && f->typed && (f->type == INFRA_PROM_HISTOGRAM || (f->type == INFRA_PROM_SUMMARY && i > 0)))
+			return f;
+	}
+	return table_put(&r->local, sample);
+}
+
+static int cmp_label_idx(const void *a, const void *b, void *ud)
+{
+	const struct infra_prom_event *ev = ud;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return strcmp(ev->labels[x].name, ev->labels[y].name);
+}
+
+/* Canonical series key: name, then label name=value pairs sorted by name. */
+static int series_key(struct reader *r, const char *name, const struct infra_prom_event *ev)
+{
+	size_t idx[MAX_LABELS];
+	int rc;
+
+	infra_buf_reset(&r->key);
+	rc = infra_buf_puts(&r->key, name);
+	for (size_t i = 0; i < ev->nlabels; i++)
+		idx[i] = i;
+	qsort_r(idx, ev->nlabels, sizeof(idx[0]), cmp_label_idx, (void *)ev);
+	for (size_t i = 0; i < ev->nlabels && !rc; i++) {
+		const struct infra_prom_label *l = &ev->labels[idx[i]];
+		if (!l->value_len)
+			continue; /* an empty value is the same as no label */
+		rc = infra_buf_putc(&r->key, '\x01');
+		rc = rc ? rc : infra_buf_append(&r->key, l->name, l->name_len);
+		rc = rc ? rc : infra_buf_putc(&r->key, '\x02');
+		rc = rc ? rc : infra_buf_append(&r->key, l->value, l->value_len);
+	}
+	return rc;
+}
+
+static int read_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct reader *r = ud;
+	char nb[NAME_MAX_LEN];
+	const char *name;
+	struct fam *f;
+	size_t start, end;
+	int rc;
+
+	if (ev->kind == INFRA_PROM_EV_HELP || ev->kind == INFRA_PROM_EV_TYPE) {
+		if (!(name = infra_kata_rename(ev->name, nb, sizeof(nb))))
+			return 0; /* its samples are refused below */
+		if (!(f = table_put(&r->local, name)))
+			return -ENOMEM;
+		if (ev->kind == INFRA_PROM_EV_HELP) {
+			if (!utf8_ok((const unsigned char *)ev->text)) {
+				problem(r->st, "HELP of %.200s is not valid UTF-8: left out", name);
+				return 0;
+			}
+			free(f->help);
+			if (!(f->help = strdup(ev->text)))
+				return -ENOMEM;
+		} else {
+			f->type = ev->type;
+			f->typed = 1;
+		}
+		return 0;
+	}
+	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	name = infra_kata_rename(ev->name, nb, sizeof(nb));
+	if (!name || ev->nlabels + 8 > MAX_LABELS) {
+		r->st->dropped_samples++;
+		problem(r->st, "sample %.200s: name too long or too many labels", ev->name);
+		return 0;
+	}
+	if ((rc = series_key(r, name, ev)))
+		return rc;
+	rc = hset_add(&r->keys, hash_bytes(r->key.data, r->key.len));
+	if (rc < 0)
+		return rc;
+	if (rc) {
+		r->st->dropped_samples++;
+		problem(r->st, "duplicate series %.200s dropped", name);
+		return 0;
+	}
+	if (!(f = local_family(r, name)))
+		return -ENOMEM;
+	for (size_t i = 0; i < ev->nlabels; i++) {
+		const struct infra_prom_label *l = &ev->labels[i];
+		char en[NAME_MAX_LEN];
+		if (is_le_quantile(l->name))
+			continue;
+		if (is_extra(r->extra, l->name, l->name_len)) {
+			int n = snprintf(en, sizeof(en), "exported_%.*s", (int)l->name_len, l->name);
+			rc = add_lname(f, en, (size_t)n);
+		} else {
+			rc = add_lname(f, l->name, l->name_len);
+		}
+		if (rc)
+			return rc;
+	}
+	f->samples++;
+	if (ev->line == 0 || ev->line > r->nlines)
+		return -EINVAL;
+	start = r->lines[ev->line - 1];
+	end = ev->line < r->nlines ? r->lines[ev->line] : start + strlen(r->body + start);
+	if (r->nruns && r->runs[r->nruns - 1].f == f && r->runs[r->nruns - 1].end == start) {
+		r->runs[r->nruns - 1].end = end;
+		return 0;
+	}
+	if (r->nruns == r->aruns) {
+		size_t na = r->aruns ? r->aruns * 2 : 64;
+		struct run *nv = realloc(r->runs, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		r->runs = nv;
+		r->aruns = na;
+	}
+	r->runs[r->nruns].f = f;
+	r->runs[r->nruns].start = start;
+	r->runs[r->nruns].end = end;
+	r->nruns++;
+	return 0;
+}
+
+/* This body's families against the ones merged so far. */
+static int reconcile(struct reader *r)
+{
+	struct infra_kata_merge_stats *st = r->st;
+
+	for (size_t i = 0; i < r->local.cap; i++) {
+		struct fam *l = r->local.slot[i], *g;
+
+		if (!l)
+			continue;
+		st->families++;
+		if (!(g = table_put(&r->m->global, l->name)))
+			return -ENOMEM;
+		if (l->typed && g->typed && l->type != g->type) {
+			l->dropped = 1;
+			st->type_conflicts++;
+			st->dropped_samples += l->samples;
+			problem(st, "family %s: TYPE %s differs from the %s merged before: dropped", l->name,
+				infra_prom_type_name(l->type), infra_prom_type_name(g->type));
+			continue;
+		}
+		if (l->help) {
+			if (!g->help) {
+				if (!(g->help = strdup(l->help)))
+					return -ENOMEM;
+			} else if (strcmp(g->help, l->help)) {
+				st->help_conflicts++;
+			}
+		}
+		if (l->typed && !g->typed) {
+			g->type = l->type;
+			g->typed = 1;
+		}
+		for (size_t k = 0; k < l->nl; k++)
+			if (add_lname(g, l->lnames[k], strlen(l->lnames[k])))
+				return -ENOMEM;
+		g->samples += l->samples;
+		st->samples += l->samples;
+		l->g = g;
+	}
+	return 0;
+}
+
+int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
+			 const char *const *extra, struct infra_kata_merge_stats *stats,
+			 struct infra_err *err)
+{
+	struct reader r;
+	size_t kept = 0;
+	int rc = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	memset(&r, 0, sizeof(r));
+	r.m = m;
+	r.body = body;
+	r.extra = extra;
+	r.st = stats;
+	infra_buf_init(&r.key, 0);
+	/* line starts, so that samples can be found again by line number */
+	for (size_t i = 0; i < len; i++)
+		if (body[i] == '\n')
+			r.nlines++;
+	r.nlines++;
+	r.lines = malloc(r.nlines * sizeof(*r.lines));
+	if (!r.lines)
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	r.lines[0] = 0;
+	for (size_t i = 0, k = 1; i < len; i++)
+		if (body[i] == '\n' && k < r.nlines)
+			r.lines[k++] = i + 1;
+	rc = infra_prom_parse(body, len, read_cb, &r, err);
+	if (rc == -ENOMEM)
+		infra_err_set(err, rc, "out of memory");
+	if (!rc && (rc = reconcile(&r)))
+		infra_err_set(err, rc, "out of memory");
+	if (!rc && m->nbodies == m->abodies) {
+		size_t na = m->abodies ? m->abodies * 2 : 16;
+		struct body *nv = realloc(m->bodies, na * sizeof(*nv));
+		if (!nv)
+			rc = infra_err_set(err, -ENOMEM, "out of memory");
+		else {
+			m->bodies = nv;
+			m->abodies = na;
+		}
+	}
+	if (!rc) {
+		struct body *b = &m->bodies[m->nbodies++];
+		/* keep the runs of families that were not dropped, pointing at the global family */
+		for (size_t i = 0; i < r.nruns; i++)
+			if (!r.runs[i].f->dropped)
+				r.runs[kept++] = (struct run){ r.runs[i].f->g, r.runs[i].start, r.runs[i].end };
+		b->data = body;
+		b->len = len;
+		b->extra = extra;
+		b->runs = r.runs;
+		b->nruns = kept;
+		r.runs = NULL;
+	} else if (rc != -ENOMEM) {
+		memset(stats, 0, sizeof(*stats));
+	}
+	free(r.runs);
+	free(r.lines);
+	infra_buf_release(&r.key);
+	table_release(&r.local);
+	free(r.keys.slot);
+	return rc;
+}
+
+/* ---- writing ---- */
+
+struct own_block {
+	char name[NAME_MAX_LEN];
+	const char *start;
+	size_t len;
+};
+
+/* Split a rendered exposition into family blocks (HELP/TYPE lines start one). */
+static int own_blocks(const char *own, size_t len, struct own_block **out, size_t *n)
+{
+	const char *p = own, *end = own + len;
+	size_t a = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		char name[NAME_MAX_LEN] = "";
+
+		if (!strncmp(p, "# HELP ", 7) || !strncmp(p, "# TYPE ", 7)) {
+			const char *s = p + 7, *e = s;
+			while (e < next && *e != ' ' && *e != '\n')
+				e++;
+			snprintf(name, sizeof(name), "%.*s", (int)(e - s), s);
+		}
+		if (!*n || (name[0] && strcmp(name, (*out)[*n - 1].name))) {
+			if (*n == a) {
+				size_t na = a ? a * 2 : 32;
+				struct own_block *nv = realloc(*out, na * sizeof(*nv));
+				if (!nv)
+					return -ENOMEM;
+				*out = nv;
+				a = na;
+			}
+			snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s", name);
+			(*out)[*n].start = p;
+			(*out)[*n].len = 0;
+			(*n)++;
+		}
+		(*out)[*n - 1].len += (size_t)(next - p);
+		p = next;
+	}
+	return 0;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	return strcmp(((const struct own_block *)a)->name, ((const struct own_block *)b)->name);
+}
+
+static int cmp_fam(const void *a, const void *b)
+{
+	return strcmp((*(struct fam *const *)a)->name, (*(struct fam *const *)b)->name);
+}
+
+/* Untyped x_bucket/x_sum/x_count go with a histogram/summary x; a typed one is
+ * left out (it would be a second family for the same samples). */
+static void resolve_aliases(struct infra_kata_merge *m)
+{
+	char base[NAME_MAX_LEN];
+
+	for (size_t j = 0; j < m->global.cap; j++) {
+		struct fam *f = m->global.slot[j], *b;
+		size_t n;
+
+		if (!f)
+			continue;
+		n = strlen(f->name);
+		for (size_t i = 0; i < 3; i++) {
+			size_t sn = strlen(sufs[i]);
+			if (n <= sn || n - sn >= sizeof(base) || strcmp(f->name + n - sn, sufs[i]))
+				continue;
+			memcpy(base, f->name, n - sn);
+			base[n - sn] = '\0';
+			b = table_get(&m->global, base);
+			if (!b || !b->typed || !(b->type == INFRA_PROM_HISTOGRAM || (b->type == INFRA_PROM_SUMMARY && i > 0)))
+				continue;
+			if (f->typed) {
+				f->skip = 1;
+			} else if (!f->alias) {
+				f->alias = b;
+				b->samples += f->samples;
+			}
+		}
+	}
+}
+
+struct writer {
+	struct infra_prom *p;
+	const struct fam *f;
+	const char *const *extra;
+	size_t added, refused;
+	int fatal;
+};
+
+static int write_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct writer *w = ud;
+	const char *labels[2 * MAX_LABELS + 1];
+	char lnames[MAX_LABELS][NAME_MAX_LEN];
+	char nb[NAME_MAX_LEN];
+	const char *name;
+	struct infra_err e = INFRA_ERR_INIT;
+	size_t k = 0;
+
+	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	if (!(name = infra_kata_rename(ev->name, nb, sizeof(nb))) || ev->nlabels + 8 > MAX_LABELS) {
+		w->refused++;
+		return 0;
+	}
+	for (size_t i = 0; i < ev->nlabels; i++) {
+		const struct infra_prom_label *l = &ev->labels[i];
+		if (is_extra(w->extra, l->name, l->name_len)) {
+			snprintf(lnames[i], sizeof(lnames[i]), "exported_%.*s", (int)l->name_len, l->name);
+			labels[k++] = lnames[i];
+		} else {
+			labels[k++] = l->name;
+		}
+		labels[k++] = l->value;
+	}
+	/* the family's other label names, empty (the same label set on every sample) */
+	for (size_t j = 0; j < w->f->nl && k + 2 * 5 < 2 * MAX_LABELS; j++) {
+		int have = 0;
+		for (size_t i = 0; i < k && !have; i += 2)
+			have = !strcmp(labels[i], w->f->lnames[j]);
+		if (!have) {
+			labels[k++] = w->f->lnames[j];
+			labels[k++] = "";
+		}
+	}
+	for (size_t i = 0; w->extra && w->extra[i] && k + 2 < 2 * MAX_LABELS; i += 2) {
+		labels[k++] = w->extra[i];
+		labels[k++] = w->extra[i + 1];
+	}
+	labels[k] = NULL;
+	if (infra_prom_add(w->p, name, labels, ev->value, &e)) {
+		if (e.code == -ENOMEM) {
+			w->fatal = -ENOMEM;
+			return -ENOMEM;
+		}
+		w->refused++;
+		return 0;
+	}
+	w->added++;
+	return 0;
+}
+
+/* Skip the HELP/TYPE lines at the start of a rendered chunk. */
+static size_t after_header(const char *s, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len && s[off] == '#') {
+		const char *nl = memchr(s + off, '\n', len - off);
+		if (!nl)
+			return len;
+		off = (size_t)(nl - s) + 1;
+	}
+	return off;
+}
+
+/* Write one family; a family the writer refuses to declare is left out
+ * (*left_out incremented), only memory and output errors stop the write. */
+static int write_family(struct infra_kata_merge *m, const struct fam *f, infra_kata_sink sink, void *ud,
+			size_t *left_out, struct infra_err *err)
+{
+	struct infra_buf out = INFRA_BUF_INIT;
+	int header = 0, rc = 0;
+
+	for (size_t c = 0; c < m->nbodies && !rc; c += INFRA_KATA_MERGE_CHUNK) {
+		struct writer w;
+		size_t off;
+
+		memset(&w, 0, sizeof(w));
+		w.f = f;
+		if (!(w.p = infra_prom_new(INFRA_PROM_PAD_LABELS)))
+			return infra_err_set(err, -ENOMEM, "out of memory");
+		rc = infra_prom_family(w.p, f->name, f->typed ? f->type : INFRA_PROM_UNTYPED, f->help, err);
+		if (rc && rc != -ENOMEM) {
+			infra_prom_free(w.p);
+			infra_err_clear(err);
+			(*left_out)++;
+			rc = 0;
+			break;
+		}
+		for (size_t bi = c; bi < m->nbodies && bi < c + INFRA_KATA_MERGE_CHUNK && !rc; bi++) {
+			const struct body *b = &m->bodies[bi];
+			w.extra = b->extra;
+			for (size_t ri = 0; ri < b->nruns && !rc; ri++) {
+				const struct run *r = &b->runs[ri];
+				if (r->f != f && r->f->alias != f)
+					continue;
+				rc = infra_prom_parse(b->data + r->start, r->end - r->start, write_cb, &w, err);
+				if (w.fatal)
+					rc = infra_err_set(err, w.fatal, "out of memory");
+			}
+		}
+		if (!rc && w.added) {
+			infra_buf_reset(&out);
+			rc = infra_prom_write(w.p, &out, err);
+			off = header ? after_header(out.data, out.len) : 0;
+			if (!rc && out.len > off)
+				rc = sink(ud, out.data + off, out.len - off);
+			if (rc && err && !err->code)
+				infra_err_set(err, rc, "cannot write output: %s", strerror(-rc));
+			header = 1;
+		}
+		infra_prom_free(w.p);
+	}
+	infra_buf_release(&out);
+	return rc;
+}
+
+int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t own_len,
+			   infra_kata_sink sink, void *ud, size_t *skipped, struct infra_err *err)
+{
+	struct own_block *blocks = NULL;
+	struct fam **fams = NULL;
+	size_t nblocks = 0, nfams = 0, bi = 0, fi = 0, skip = 0;
+	int rc = 0;
+
+	if (own && own_len && own_blocks(own, own_len, &blocks, &nblocks))
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	if (nblocks) /* the writer's order already; be sure */
+		qsort(blocks, nblocks, sizeof(*blocks), cmp_block);
+	resolve_aliases(m);
+	fams = calloc(m->global.n + 1, sizeof(*fams));
+	if (!fams) {
+		free(blocks);
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < m->global.cap; j++) {
+		struct fam *f = m->global.slot[j];
+		if (!f || f->alias || !f->samples)
+			continue;
+		int collide = 0;
+		for (size_t k = 0; k < nblocks && !collide; k++)
+			collide = !strcmp(blocks[k].name, f->name);
+		if (collide)
+			skip++;
+		else if (!f->skip && wanted(m, f->name))
+			fams[nfams++] = f;
+	}
+	qsort(fams, nfams, sizeof(*fams), cmp_fam);
+	/* two sorted lists, merged by name */
+	while (!rc && (bi < nblocks || fi < nfams)) {
+		if (fi == nfams || (bi < nblocks && strcmp(blocks[bi].name, fams[fi]->name) < 0)) {
+			rc = sink(ud, blocks[bi].start, blocks[bi].len);
+			if (rc)
+				infra_err_set(err, rc, "cannot write output: %s", strerror(-rc));
+			bi++;
+		} else {
+			rc = write_family(m, fams[fi++], sink, ud, &skip, err);
+		}
+	}
+	if (skipped)
+		*skipped = skip;
+	free(fams);
+	free(blocks);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* infra_kata_merge.h - merge Kata shim /metrics bodies into one Prometheus
+ * exposition the way kata-monitor does, minus its bugs, in bounded memory.
+ *
+ * Two steps.  infra_kata_merge_add() reads one body (call it for the bodies in
+ * a fixed order, e.g. sorted by sandbox id: that order decides which HELP is
+ * kept and which TYPE wins):
+ *   - the body is parsed completely; a syntax error rejects the whole sandbox
+ *     (-EINVAL, nothing kept), as kata-monitor does;
+ *   - family and sample names starting go_ or process_ become kata_shim_go_* /
+ *     kata_shim_process_* (kata-monitor's renaming; it also keeps the textfile
+ *     collector's own go_* / process_* free);
+ *   - families merge across bodies: one HELP (the first seen) and one TYPE; a
+ *     body without HELP or TYPE, or with its families in another order, merges
+ *     into the same family.  A body whose TYPE for a family differs from the
+ *     one merged before has that family dropped (counted, first one described
+ *     in stats.first_problem), never emitted twice;
+ *   - duplicate series inside a body are dropped (counted), as are samples
+ *     with more than 60 labels or names longer than 500 bytes;
+ *   - only where each family's samples sit in the body is remembered: the body
+ *     and the extra label values are borrowed until the merger is freed.
+ * infra_kata_merge_write() then writes the exposition family by family (sorted
+ * by name), interleaved with the families of `own` (an exposition already
+ * rendered by the writer, e.g. the tool's own metrics; a shim family with a
+ * name that `own` has is left out).  Each family is built with the infra_prom
+ * writer in chunks of INFRA_KATA_MERGE_CHUNK bodies and handed to the sink
+ * chunk by chunk, so memory stays near the size of the bodies instead of the
+ * (several times larger) labelled output.  Within a family, samples come chunk
+ * by chunk in body order, sorted by labels inside a chunk.  Every sample gets
+ * the extra labels after its own (kata-monitor's order); a shim label already
+ * named like an extra label becomes exported_<name>; label values are parsed
+ * and re-escaped by the writer, so a hostile value cannot inject lines or
+ * series; missing label names of a family are padded with "".
+ *
+ * Ownership: bodies and extra label arrays are borrowed (must outlive the merger).
+ */
+#ifndef INFRA_KATA_MERGE_H
+#define INFRA_KATA_MERGE_H
+
+#include <stddef.h>
+
+#include "infra_err.h"
+#include "infra_prom.h"
+
+#define INFRA_KATA_MERGE_CHUNK 16
+
+struct infra_kata_merge_stats {
+	size_t families;        /* families in the body */
+	size_t samples;         /* samples that will be written */
+	size_t dropped_samples; /* samples left out (conflicting family, duplicate, too many labels) */
+	size_t type_conflicts;  /* families dropped because of a different TYPE */
+	size_t help_conflicts;  /* families whose HELP differs from the one kept */
+	char first_problem[256];/* first conflict or refusal, "" if none */
+};
+
+struct infra_kata_merge;
+
+struct infra_kata_merge *infra_kata_merge_new(void);
+void infra_kata_merge_free(struct infra_kata_merge *m);
+
+/* Read one body.  extra: NULL-terminated name, value pairs appended to every
+ * sample (borrowed).  Returns 0 (stats filled; conflicts are not errors),
+ * -EINVAL for a body that does not parse (err "line N: ..."), -ENOMEM. */
+int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
+			 const char *const *extra, struct infra_kata_merge_stats *stats,
+			 struct infra_err *err);
+
+/* Write only the families whose (renamed) name matches one of `include` (all
+ * when NULL or empty) and none of `exclude`: POSIX extended regular
+ * expressions, unanchored (use ^...$ for whole names), NULL-terminated arrays.
+ * Only the shim families are filtered, never `own`.  -EINVAL for a bad
+ * expression (err names it). */
+int infra_kata_merge_filter(struct infra_kata_merge *m, const char *const *include,
+			    const char *const *exclude, struct infra_err *err);
+
+/* Where the output goes; returns 0 or a negative code that stops the write. */
+typedef int (*infra_kata_sink)(void *ud, const char *data, size_t len);
+
+/* Write the merged exposition (with `own` interleaved, may be NULL).
+ * *skipped (may be NULL) gets the number of shim families left out because
+ * `own` has a family of that name or the writer refused to declare them. */
+int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t own_len,
+			   infra_kata_sink sink, void *ud, size_t *skipped, struct infra_err *err);
+
+/* kata-monitor's rename: "go_x" -> "kata_shim_go_x", "process_x" -> ...; other
+ * names unchanged.  Writes into buf; returns buf, or NULL if it does not fit. */
+const char *infra_kata_rename(const char *name, char *buf, size_t size);
+
+#endif
