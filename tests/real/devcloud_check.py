@@ -17,7 +17,7 @@ import re
 import sys
 
 RALLY_NAME = re.compile(r"^[sc]_rally_[0-9a-f]{8}_[A-Za-z0-9]{8}")
-NEED_TYPES = ("project", "user", "network", "subnet", "router", "port", "security_group", "image", "volume")
+NEED_TYPES = ("project", "user", "network", "subnet", "router", "port", "security_group", "floatingip", "image", "volume")
 
 
 def load(p):
