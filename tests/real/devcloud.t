@@ -150,7 +150,8 @@ check "manifest: rally tasks killed mid-run, orphans of every type, decoys that 
     echo "project list -f json"
     echo "user list -f json"
     [[ " ${S_LIST[*]} " == *" neutron "* ]] && printf '%s\n' "network list -f json" "subnet list -f json" \
-        "router list -f json" "port list -f json" "security group list --all-projects -f json"
+        "router list -f json" "port list -f json" "security group list --all-projects -f json" \
+        "floating ip list -f json"
     [[ " ${S_LIST[*]} " == *" glance "* ]] && echo "image list -f json"
     [[ " ${S_LIST[*]} " == *" cinder "* ]] && echo "volume list --all-projects -f json"
     [[ " ${S_LIST[*]} " == *" swift "* ]] && echo "container list -f json"
