@@ -39,7 +39,7 @@ svc_type() {
 S_LIST=(${SERVICES//,/ })
 NS=${#S_LIST[@]}
 TOOL_TESTS=9
-echo "1..$((12 + 2 * NS + TOOL_TESTS))"
+echo "1..$((13 + 2 * NS + TOOL_TESTS))"
 
 # ---------------------------------------------------------------- 1: bring-up
 STARTED=0
@@ -60,7 +60,7 @@ else
         tail -n 40 "$TMP/up.log" | sed 's/^/#   /'
         "$DC" down --state-dir "$STATE" >/dev/null 2>&1
         # every remaining check counts as failed, with the reason
-        while (( N < 12 + 2 * NS + TOOL_TESTS )); do not_ok "devcloud did not come up (see test 1)"; done
+        while (( N < 13 + 2 * NS + TOOL_TESTS )); do not_ok "devcloud did not come up (see test 1)"; done
         exit 1
     fi
 fi
@@ -134,6 +134,21 @@ secret_check() {
     echo "mode 600, not in any command line"
 }
 check "admin password: secrets file mode 0600, in no process command line" secret_check
+
+busy_check() {   # a second cloud whose keystone port is the running one's: must fail, name it, leave nothing
+    local b=$TMP/busy port out rc
+    port=$(sed -n 's/^keystone=//p' "$STATE/ports")
+    mkdir -p "$b"
+    cp "$STATE/ports" "$b/ports"   # the same ports as the running cloud
+    out=$("$DC" up --services keystone --no-rally --no-install --state-dir "$b" 2>&1); rc=$?
+    "$DC" status --state-dir "$b" >/dev/null 2>&1; local st=$?
+    "$DC" down --state-dir "$b" >/dev/null 2>&1
+    (( rc == 1 )) || { echo "exit $rc (want 1)"; return 1; }
+    grep -q "service keystone failed: port 127.0.0.1:$port is already in use" <<<"$out" || { echo "$out" | tail -3; return 1; }
+    (( st == 3 )) || { echo "status $st after the failed up (want 3: nothing running)"; return 1; }
+    echo "exit 1: $(grep -m1 'service keystone failed' <<<"$out" | cut -c1-80)"
+}
+check "devcloud up on a taken port fails at once, names the service, starts nothing" busy_check
 
 # ---------------------------------------------------------------- orphans
 MAN=$TMP/manifest.json
