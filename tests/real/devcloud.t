@@ -36,17 +36,21 @@ svc_type() {
     case $1 in keystone) echo identity ;; glance) echo image ;; neutron) echo network ;;
         cinder) echo volumev3 ;; placement) echo placement ;; nova) echo compute ;; swift) echo object-store ;; esac
 }
-S_LIST=(${SERVICES//,/ })
+REUSE=0
+if [[ -n ${DEVCLOUD_STATE:-} ]] && "$DC" status --state-dir "$DEVCLOUD_STATE" >/dev/null 2>&1; then
+    REUSE=1
+    SERVICES=$(tr ' ' ',' <"$DEVCLOUD_STATE/services")
+fi
+read -r -a S_LIST <<<"${SERVICES//,/ }"
 NS=${#S_LIST[@]}
 TOOL_TESTS=9
 echo "1..$((13 + 2 * NS + TOOL_TESTS))"
 
 # ---------------------------------------------------------------- 1: bring-up
 STARTED=0
-if [[ -n ${DEVCLOUD_STATE:-} ]] && "$DC" status --state-dir "$DEVCLOUD_STATE" >/dev/null 2>&1; then
+if (( REUSE )); then
     STATE=$DEVCLOUD_STATE
     ok "devcloud up: reusing the running devcloud in $STATE (left running)"
-    S_LIST=($(cat "$STATE/services"))
 else
     STATE=$TMP/devcloud
     t=$(date +%s)
