@@ -1,0 +1,106 @@
+/* infra_purge.h - delete orphans (infra_orphans.h) safely, in dependency order.
+ *
+ * A plan is the list of orphans sorted by tier (infra_orph_types[].tier):
+ * servers; floating IPs; trunks; routers (routes cleared, gateway cleared,
+ * interfaces removed, then the router); ports (router-interface ports through
+ * remove_router_interface); subnets; networks; security groups; stacks;
+ * snapshots and backups; volumes; images; keypairs and server groups;
+ * containers (objects first); users; projects.  Tiers run one after another;
+ * the items of a tier run in parallel on one batch (up to opts.jobs requests).
+ *
+ * For every item, immediately before its DELETE, the resource is fetched again
+ * and its reason re-checked against the matcher, whatever the input said:
+ *   name        the current name (FIP: description) matches;
+ *   owner       its project's current name matches, or the project is gone;
+ *   dead-owner  its project is gone (404);
+ *   attached    it still hangs off the same parent, and that parent is gone or
+ *               matches (by name or by project).
+ * With min_age, a resource whose current creation time is younger is skipped.
+ * A failed re-check skips the item (never deletes it).
+ *
+ * 404 at any step means already gone (done).  409/400 (dependency still there)
+ * and transient failures (5xx, 429, timeouts after the HTTP layer's own retries)
+ * are retried in up to opts.rounds rounds with a doubling delay; anything else
+ * fails the item, and the run carries on.  Asynchronous deletes (servers, stacks,
+ * volumes, snapshots, backups) are polled until 404 (or DELETE_COMPLETE) for at
+ * most opts.wait_timeout seconds.  Nothing but the planned items is deleted,
+ * except the objects inside a planned container.
+ *
+ * Ownership: the purge copies the orphans it plans; free with infra_purge_release.
+ */
+#ifndef INFRA_PURGE_H
+#define INFRA_PURGE_H
+
+#include <json-c/json.h>
+
+#include "infra_buf.h"
+#include "infra_err.h"
+#include "infra_openstack.h"
+#include "infra_orphans.h"
+#include "infra_prom.h"
+
+enum infra_purge_state {
+	PURGE_PLANNED = 0,
+	PURGE_DELETED,  /* deleted by this run */
+	PURGE_GONE,     /* already gone (404) */
+	PURGE_FAILED,
+	PURGE_SKIPPED,  /* re-check failed: left alone */
+};
+
+struct infra_purge_opts {
+	const struct infra_orph_matcher *matcher;
+	int jobs;
+	double wait_timeout;  /* seconds, default 300 */
+	int rounds;           /* attempts per item for conflicts/transient failures, default 5 */
+	double round_delay;   /* first delay between rounds, default 1 s (doubles, max 8 s) */
+	double min_age;       /* skip resources younger than this (0 = no check) */
+	double now;
+};
+
+struct infra_purge_item {
+	struct infra_orphan o;
+	int state;
+	char *msg;            /* why it failed or was skipped */
+	/* run state (private) */
+	int phase, pending, retry, attempts;
+	char *ref;            /* project or parent id being checked */
+	char *aux;            /* ports: the router of an interface port */
+	int flags;
+	char **objs;          /* container objects to delete */
+	size_t nobjs;
+	double wait_start;
+};
+
+struct infra_purge {
+	struct infra_purge_item *items;
+	size_t n;
+};
+
+/* Plan: copy the orphans of r (selected services only when services != 0),
+ * sorted by tier, type, name, id. */
+int infra_purge_plan(struct infra_purge *p, const struct infra_orph_result *r, unsigned services,
+		     struct infra_err *err);
+void infra_purge_release(struct infra_purge *p);
+
+/* Execute the plan.  Returns 0 when it ran (item failures are in the items),
+ * a negative code when it could not run at all. */
+int infra_purge_run(struct infra_os *os, struct infra_purge *p, const struct infra_purge_opts *o,
+		    struct infra_err *err);
+
+/* Count items in a state. */
+size_t infra_purge_count(const struct infra_purge *p, int state);
+
+/* JSON "data", Prometheus families, text; dry_run = the plan only. */
+json_object *infra_purge_to_json(const struct infra_purge *p, int dry_run);
+int infra_purge_to_prom(const struct infra_purge *p, int dry_run, struct infra_prom *prom, struct infra_err *err);
+int infra_purge_to_text(const struct infra_purge *p, int dry_run, struct infra_buf *out);
+
+/* Take the per-cloud lock: path, or when NULL
+ * ${XDG_RUNTIME_DIR:-/tmp}/osmon-purge-<hash of the auth URL>.lock.  Non-blocking:
+ * -EBUSY with "another osmon-purge (pid N) holds FILE" when taken.  *fd stays
+ * open for the life of the process (the kernel drops the lock on any exit,
+ * SIGKILL included). */
+int infra_purge_lock(const char *path, const char *auth_url, int *fd, char *used, size_t used_size,
+		     struct infra_err *err);
+
+#endif

@@ -1,0 +1,245 @@
+/* Unit tests of the OpenStack configuration (env, clouds.yaml + secure.yaml,
+ * flags, auth type rules), the YAML reader, URL encoding, the orphan matcher and
+ * the osmon-orphans JSON reader used by osmon-purge --from. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "infra_json.h"
+#include "infra_openstack.h"
+#include "infra_orphans.h"
+#include "tap.h"
+
+static const char *const os_vars[] = {
+	"OS_CLOUD", "OS_AUTH_URL", "OS_AUTH_TYPE", "OS_USERNAME", "OS_USER_ID", "OS_PASSWORD",
+	"OS_USER_DOMAIN_NAME", "OS_USER_DOMAIN_ID", "OS_PROJECT_NAME", "OS_PROJECT_ID", "OS_TENANT_NAME",
+	"OS_TENANT_ID", "OS_PROJECT_DOMAIN_NAME", "OS_PROJECT_DOMAIN_ID", "OS_DOMAIN_NAME", "OS_DOMAIN_ID",
+	"OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_NAME", "OS_APPLICATION_CREDENTIAL_SECRET",
+	"OS_TOKEN", "OS_REGION_NAME", "OS_INTERFACE", "OS_ENDPOINT_TYPE", "OS_CACERT", "OS_CLIENT_CONFIG_FILE",
+	"OS_SECURE_FILE", NULL
+};
+
+static void clear_env(void)
+{
+	for (int i = 0; os_vars[i]; i++)
+		unsetenv(os_vars[i]);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void test_env(void)
+{
+	struct infra_os_config c;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_os_flags fl = { 0 };
+
+	clear_env();
+	tap_inteq(infra_os_config_load(&c, NULL, &err), -EINVAL, "no auth URL: -EINVAL");
+	tap_ok(strstr(err.msg, "OS_AUTH_URL") != NULL, "... naming OS_AUTH_URL (%s)", err.msg);
+	infra_os_config_release(&c);
+
+	setenv("OS_AUTH_URL", "http://k:5000/v3", 1);
+	setenv("OS_USERNAME", "admin", 1);
+	infra_err_clear(&err);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), -EINVAL, "password auth without a password: -EINVAL");
+	tap_ok(strstr(err.msg, "OS_PASSWORD") != NULL, "... naming OS_PASSWORD (%s)", err.msg);
+	infra_os_config_release(&c);
+
+	setenv("OS_PASSWORD", "s3cret", 1);
+	setenv("OS_TENANT_NAME", "old", 1);
+	setenv("OS_PROJECT_NAME", "admin", 1);
+	setenv("OS_ENDPOINT_TYPE", "internalURL", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), 0, "env password config loads");
+	tap_streq(c.auth_type, "password", "auth type guessed: password");
+	tap_streq(c.project_name, "admin", "OS_PROJECT_NAME wins over OS_TENANT_NAME");
+	tap_streq(c.interface, "internal", "OS_ENDPOINT_TYPE internalURL -> internal");
+	infra_os_config_release(&c);
+
+	setenv("OS_INTERFACE", "public", 1);
+	fl.region_name = "RegionTwo";
+	fl.project_name = "flagproj";
+	fl.interface = "admin";
+	tap_inteq(infra_os_config_load(&c, &fl, &err), 0, "flags applied");
+	tap_streq(c.project_name, "flagproj", "--os-project-name overrides the environment");
+	tap_streq(c.region_name, "RegionTwo", "--os-region-name");
+	tap_streq(c.interface, "admin", "--os-interface overrides OS_INTERFACE");
+	infra_os_config_release(&c);
+
+	setenv("OS_INTERFACE", "sideways", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), -EINVAL, "a bad interface is rejected");
+	infra_os_config_release(&c);
+	unsetenv("OS_INTERFACE");
+	unsetenv("OS_ENDPOINT_TYPE");
+
+	clear_env();
+	setenv("OS_AUTH_URL", "http://k:5000", 1);
+	setenv("OS_APPLICATION_CREDENTIAL_ID", "abc", 1);
+	setenv("OS_APPLICATION_CREDENTIAL_SECRET", "shh", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), 0, "application credential config loads");
+	tap_streq(c.auth_type, "v3applicationcredential", "auth type guessed from the secret");
+	infra_os_config_release(&c);
+	unsetenv("OS_APPLICATION_CREDENTIAL_ID");
+	setenv("OS_APPLICATION_CREDENTIAL_NAME", "byname", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), -EINVAL, "an application credential by name needs a user");
+	infra_os_config_release(&c);
+
+	clear_env();
+	setenv("OS_AUTH_URL", "http://k:5000", 1);
+	setenv("OS_TOKEN", "gAAAA-token", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), 0, "token config loads");
+	tap_streq(c.auth_type, "token", "auth type guessed: token");
+	infra_os_config_release(&c);
+	setenv("OS_AUTH_TYPE", "v3oidcpassword", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), -EINVAL, "an unsupported auth type is rejected");
+	tap_ok(strstr(err.msg, "v3oidcpassword") != NULL, "... by name");
+	infra_os_config_release(&c);
+}
+
+static void test_clouds_yaml(const char *dir)
+{
+	char clouds[512], secure[512], pwfile[512];
+	struct infra_os_config c;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_os_flags fl = { 0 };
+	json_object *y;
+
+	snprintf(clouds, sizeof(clouds), "%s/clouds.yaml", dir);
+	snprintf(secure, sizeof(secure), "%s/secure.yaml", dir);
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", dir);
+	write_file(clouds, "clouds:\n  dev:\n    auth:\n      auth_url: http://dev:5000/v3\n"
+			   "      username: alice\n      project_name: p1\n      user_domain_name: Default\n"
+			   "    region_name: R1\n    interface: internal\n    verify: false\n"
+			   "  other:\n    auth_type: token\n    auth:\n      auth_url: http://o:5000\n");
+	write_file(secure, "clouds:\n  dev:\n    auth:\n      password: from-secure\n");
+	clear_env();
+	setenv("OS_CLIENT_CONFIG_FILE", clouds, 1);
+	setenv("OS_SECURE_FILE", secure, 1);
+	setenv("OS_CLOUD", "dev", 1);
+	tap_inteq(infra_os_config_load(&c, NULL, &err), 0, "clouds.yaml + secure.yaml load (%s)", err.msg);
+	tap_streq(c.auth_url, "http://dev:5000/v3", "auth_url from clouds.yaml");
+	tap_streq(c.username, "alice", "username from clouds.yaml");
+	tap_streq(c.password, "from-secure", "password merged from secure.yaml");
+	tap_streq(c.region_name, "R1", "region_name");
+	tap_streq(c.interface, "internal", "interface");
+	tap_inteq(c.insecure, 1, "verify: false");
+	infra_os_config_release(&c);
+
+	setenv("OS_USERNAME", "bob", 1);
+	write_file(pwfile, "from-file\nignored second line\n");
+	fl.password_file = pwfile;
+	tap_inteq(infra_os_config_load(&c, &fl, &err), 0, "env and --os-password-file over clouds.yaml");
+	tap_streq(c.username, "bob", "OS_USERNAME overrides clouds.yaml");
+	tap_streq(c.password, "from-file", "--os-password-file: first line");
+	infra_os_config_release(&c);
+	unsetenv("OS_USERNAME");
+
+	fl.password_file = NULL;
+	fl.cloud = "nope";
+	tap_inteq(infra_os_config_load(&c, &fl, &err), -ENOENT, "unknown cloud: -ENOENT");
+	tap_ok(strstr(err.msg, "'nope' not found") != NULL, "... '%s'", err.msg);
+	infra_os_config_release(&c);
+
+	write_file(clouds, "clouds:\n  dev: [unclosed\n");
+	fl.cloud = NULL;
+	tap_ok(infra_os_config_load(&c, &fl, &err) < 0, "malformed clouds.yaml fails");
+	tap_ok(strstr(err.msg, "line") != NULL, "... with a line number: %s", err.msg);
+	infra_os_config_release(&c);
+
+	y = infra_yaml_load_file("/nonexistent/clouds.yaml", &err);
+	tap_ok(!y && err.code == -ENOENT, "missing YAML file: -ENOENT");
+	write_file(clouds, "a:\n  - x\n  - {b: 'c d'}\n");
+	y = infra_yaml_load_file(clouds, &err);
+	tap_ok(y != NULL, "YAML sequence and flow mapping parse");
+	if (y) {
+		tap_streq(infra_json_opt_string(y, "a[1].b", NULL), "c d", "YAML a[1].b");
+		json_object_put(y);
+	}
+	clear_env();
+}
+
+static json_object *parse(const char *s)
+{
+	json_object *o = NULL;
+	if (infra_json_parse(s, strlen(s), &o, NULL))
+		return json_object_new_object();
+	return o;
+}
+
+static void test_matcher_and_json(void)
+{
+	const char *pfx[] = { "s_rally", "c_rally" };
+	struct infra_orph_matcher m;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_orph_result r;
+	json_object *doc;
+	char enc[64];
+
+	tap_inteq(infra_orph_matcher_init(&m, pfx, 2, NULL, &err), 0, "matcher with prefixes");
+	tap_ok(infra_orph_name_matches(&m, "s_rally_8bb8be9c_DZ5xQFxO"), "s_rally name matches");
+	tap_ok(!infra_orph_name_matches(&m, "my_s_rally_notes"), "rally inside a name does not match");
+	tap_ok(!infra_orph_name_matches(&m, ""), "empty name never matches");
+	tap_inteq(infra_orph_kind_of_name("c_rally_x"), ORPH_KIND_CONTEXT, "c_ -> context");
+	tap_inteq(infra_orph_kind_of_name("s_rally_x"), ORPH_KIND_SCENARIO, "s_ -> scenario");
+	infra_orph_matcher_release(&m);
+	tap_inteq(infra_orph_matcher_init(&m, NULL, 0, "^[sc]_rally_[0-9a-f]{8}_", &err), 0, "matcher with a regex");
+	tap_ok(infra_orph_name_matches(&m, "c_rally_8bb8be9c_x"), "regex matches");
+	tap_ok(!infra_orph_name_matches(&m, "c_rally_XYZ"), "regex rejects");
+	infra_orph_matcher_release(&m);
+	tap_inteq(infra_orph_matcher_init(&m, NULL, 0, "(", &err), -EINVAL, "bad regex: -EINVAL");
+	infra_orph_matcher_release(&m);
+
+	tap_inteq(infra_os_urlencode("^(s_rally|c rally)", enc, sizeof(enc)), 0, "urlencode");
+	tap_streq(enc, "%5E%28s_rally%7Cc%20rally%29", "urlencode keeps unreserved, escapes the rest");
+	tap_inteq(infra_os_urlencode("abcdef", enc, 4), -E2BIG, "urlencode: too small -> -E2BIG");
+
+	infra_orph_result_init(&r);
+	doc = parse("{\"data\":{\"orphans\":[{\"service\":\"network\",\"type\":\"ports\",\"id\":\"p1\","
+			 "\"name\":\"\",\"reason\":\"attached\",\"parent\":\"r1\",\"kind\":\"context\"}]}}");
+	tap_inteq(infra_orph_from_json(doc, &r, &err), 0, "osmon-orphans JSON reads back");
+	tap_inteq(r.n, 1, "one orphan");
+	if (r.n) {
+		tap_inteq(r.items[0].type, ORPH_PORTS, "type network/ports");
+		tap_streq(r.items[0].parent, "r1", "parent kept");
+		tap_inteq(r.items[0].reason, ORPH_REASON_ATTACHED, "reason attached");
+	}
+	json_object_put(doc);
+	infra_orph_result_release(&r);
+	infra_orph_result_init(&r);
+	doc = parse("{\"orphans\":[{\"service\":\"network\",\"type\":\"volumes\",\"id\":\"x\"}]}");
+	tap_inteq(infra_orph_from_json(doc, &r, &err), -EINVAL, "a type of another service is rejected");
+	tap_ok(strstr(err.msg, "orphans[0]") != NULL, "... naming the item: %s", err.msg);
+	json_object_put(doc);
+	infra_orph_result_release(&r);
+	infra_orph_result_init(&r);
+	doc = parse("{\"orphans\":[{\"service\":\"compute\",\"type\":\"servers\"}]}");
+	tap_inteq(infra_orph_from_json(doc, &r, &err), -EINVAL, "an orphan without id is rejected");
+	json_object_put(doc);
+	infra_orph_result_release(&r);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/test_openstack.XXXXXX";
+
+	test_env();
+	if (mkdtemp(dir)) {
+		test_clouds_yaml(dir);
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			tap_diag("could not remove %s", dir);
+	} else {
+		tap_ok(0, "mkdtemp");
+	}
+	test_matcher_and_json();
+	return tap_done();
+}
