@@ -43,7 +43,7 @@ if [[ -n ${DEVCLOUD_STATE:-} ]] && "$DC" status --state-dir "$DEVCLOUD_STATE" >/
 fi
 read -r -a S_LIST <<<"${SERVICES//,/ }"
 NS=${#S_LIST[@]}
-TOOL_TESTS=9
+TOOL_TESTS=11
 echo "1..$((13 + 2 * NS + TOOL_TESTS))"
 
 # ---------------------------------------------------------------- 1: bring-up
@@ -181,8 +181,9 @@ check "manifest matches 'openstack ... list' (every id listed)" $CHK listed "$MA
 snap() { "$ORPH" --state-dir "$STATE" --snapshot "$1"; }
 if [[ ! -x $BIN/osmon-orphans || ! -x $BIN/osmon-purge ]]; then
     for d in "osmon-orphans -f json" "osmon-orphans: every expected orphan found" "osmon-orphans: no decoy reported" \
-             "osmon-orphans -f prom" "osmon-purge dry run deletes nothing" "osmon-purge --confirm: orphans gone" \
-             "osmon-purge --confirm: decoys survive" "osmon-orphans rerun: clean" "osmon-purge rerun converges"; do
+             "osmon-orphans: no near-miss name reported" "osmon-orphans -f prom" "osmon-purge dry run deletes nothing" \
+             "osmon-purge --confirm: orphans gone" "osmon-purge --confirm: decoys survive" \
+             "osmon-purge --confirm: near-miss decoys survive" "osmon-orphans rerun: clean" "osmon-purge rerun converges"; do
         not_ok "$d: osmon-orphans not built ($BIN/osmon-orphans, $BIN/osmon-purge missing)"
     done
 else
@@ -197,6 +198,8 @@ else
     fi
     check "osmon-orphans: every expected orphan found" $CHK found "$MAN" "$TMP/orphans.json"
     check "osmon-orphans: no decoy reported" $CHK nodecoy "$MAN" "$TMP/orphans.json"
+    check "osmon-orphans: no near-miss name reported (s_rally_/c_rally_ names that break the rally grammar)" \
+        $CHK nonearmiss "$MAN" "$TMP/orphans.json"
     prom_check() {
         "$BIN/osmon-orphans" "${OA[@]}" -f prom >"$TMP/orphans.prom" 2>"$TMP/orphans-prom.err"; local rc=$?
         (( rc == 1 )) || { echo "exit $rc (want 1)"; return 1; }
@@ -204,7 +207,7 @@ else
         "$SRC/tests/real/promcheck" "$TMP/orphans.prom" || return 1
         $CHK prom "$MAN" "$TMP/orphans.prom"
     }
-    check "osmon-orphans -f prom: exit 1, passes tests/real/promcheck, osmon_orphans counts them" prom_check
+    check "osmon-orphans -f prom: exit 1, passes tests/real/promcheck, osmon_orphaned_resources counts them" prom_check
     snap "$TMP/snap0.json"
     "$BIN/osmon-purge" "${PD[@]}" >"$TMP/purge-dry.out" 2>"$TMP/purge-dry.err"; rc=$?
     snap "$TMP/snap1.json"
@@ -220,6 +223,7 @@ else
     snap "$TMP/snap2.json"
     check "osmon-purge ${PC[*]}: every expected orphan gone" $CHK gone "$MAN" "$TMP/snap2.json"
     check "osmon-purge ${PC[*]}: every decoy survives" $CHK survive "$MAN" "$TMP/snap2.json"
+    check "osmon-purge ${PC[*]}: every near-miss decoy survives" $CHK survivenearmiss "$MAN" "$TMP/snap2.json"
     rerun_check() {
         "$BIN/osmon-orphans" "${OA[@]}" -f json >"$TMP/orphans2.json" 2>"$TMP/orphans2.err"; local rc=$?
         $CHK none "$MAN" "$TMP/orphans2.json" || return 1

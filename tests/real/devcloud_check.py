@@ -5,12 +5,15 @@
   devcloud_check.py manifest MANIFEST               sanity of the manifest itself
   devcloud_check.py listed MANIFEST CLI_OUTPUT      every manifest id is in the `openstack ... list` output
   devcloud_check.py found MANIFEST TOOL.json        every expected orphan id appears in the tool's JSON
-  devcloud_check.py nodecoy MANIFEST TOOL.json      no decoy id appears in the tool's JSON
+  devcloud_check.py nodecoy MANIFEST TOOL.json      no decoy id appears in the tool's JSON (near-misses apart)
+  devcloud_check.py nonearmiss MANIFEST TOOL.json   no near-miss decoy id appears (s_rally_/c_rally_ names
+                                                    that break the rally grammar)
   devcloud_check.py none MANIFEST TOOL.json         no manifest orphan id appears (after the purge)
   devcloud_check.py prom MANIFEST TOOL.prom         osmon_orphans samples add up to >= the orphans
   devcloud_check.py same SNAP1 SNAP2                nothing was created or deleted between two snapshots
   devcloud_check.py gone MANIFEST SNAP              every expected orphan is gone
   devcloud_check.py survive MANIFEST SNAP           every decoy (and every non-orphan) is still there
+  devcloud_check.py survivenearmiss MANIFEST SNAP   every near-miss decoy is still there
 """
 import json
 import re
@@ -48,6 +51,11 @@ def decoys(m):
     return [r for r in m["resources"] if r["source"] == "decoy"]
 
 
+def keep(m, near_miss):
+    """Resources that must survive: near-miss decoys, or every other non-orphan."""
+    return [r for r in m["resources"] if not r["expected_orphan"] and (r["ring"] == "near-miss") == near_miss]
+
+
 def fail(msg):
     print(msg)
     sys.exit(1)
@@ -79,6 +87,8 @@ def cmd_manifest(m):
     d = decoys(m)
     if len(d) < 8:
         fail("only %d decoys" % len(d))
+    if not [r for r in d if r["ring"] == "near-miss"] or not [r for r in d if r["ring"] == "decoy"]:
+        fail("decoys of both classes (near-miss and plain) are needed")
     dm = [r for r in d if RALLY_NAME.match(r["name"])]
     if dm:
         fail("decoys that do match the rally grammar: %s" % short(dm))
@@ -115,18 +125,24 @@ def cmd_listed(m, cli_out):
 
 def cmd_found(m, tool):
     m, t = load(m), strings(load(tool))
-    miss = [r for r in orphans(m) if r["id"] not in t]
+    want = [r for r in orphans(m) if r["ring"] != "implicit"]
+    miss = [r for r in want if r["id"] not in t]
     if miss:
         fail("expected orphans not reported: %s" % short(miss))
-    print("all %d expected orphans reported" % len(orphans(m)))
+    print("all %d expected orphans reported" % len(want))
 
 
-def cmd_nodecoy(m, tool):
+def cmd_nodecoy(m, tool, near_miss=False):
     m, t = load(m), strings(load(tool))
-    hit = [r for r in m["resources"] if not r["expected_orphan"] and r["id"] in t]
+    k = keep(m, near_miss)
+    hit = [r for r in k if r["id"] in t]
     if hit:
-        fail("decoys reported as orphans: %s" % short(hit))
-    print("none of %d decoys reported" % len(decoys(m)))
+        fail("%s reported as orphans: %s" % ("near-miss decoys" if near_miss else "decoys", short(hit)))
+    print("none of %d %s reported" % (len(k), "near-miss decoys" if near_miss else "decoys"))
+
+
+def cmd_nonearmiss(m, tool):
+    cmd_nodecoy(m, tool, near_miss=True)
 
 
 def cmd_none(m, tool):
@@ -137,21 +153,25 @@ def cmd_none(m, tool):
     print("none of the %d purged orphans reported" % len(orphans(m)))
 
 
+PROM_FAMILIES = ("osmon_orphaned_resources", "osmon_orphans")   # docs/osmon-orphans.md; first found wins
+
+
 def cmd_prom(m, prom):
     m = load(m)
-    total, fams = 0.0, set()
+    totals, fams = {}, set()
     for line in open(prom):
         if line.startswith("#") or not line.strip():
             continue
         name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
         fams.add(name)
-        if name == "osmon_orphans":
-            total += float(line.rsplit(None, 1)[-1])
-    if "osmon_orphans" not in fams:
-        fail("no osmon_orphans family (families: %s)" % " ".join(sorted(fams))[:300])
-    if total < len(orphans(m)):
-        fail("osmon_orphans adds up to %g, the manifest has %d orphans" % (total, len(orphans(m))))
-    print("osmon_orphans adds up to %g (manifest: %d)" % (total, len(orphans(m))))
+        if name in PROM_FAMILIES:
+            totals[name] = totals.get(name, 0.0) + float(line.rsplit(None, 1)[-1])
+    fam = next((f for f in PROM_FAMILIES if f in fams), None)
+    if fam is None:
+        fail("no %s family (families: %s)" % (" or ".join(PROM_FAMILIES), " ".join(sorted(fams))[:300]))
+    if totals[fam] < len(orphans(m)):
+        fail("%s adds up to %g, the manifest has %d orphans" % (fam, totals[fam], len(orphans(m))))
+    print("%s adds up to %g (manifest: %d)" % (fam, totals[fam], len(orphans(m))))
 
 
 def ids(snap):
@@ -174,13 +194,18 @@ def cmd_gone(m, snap):
     print("all %d orphans gone" % len(orphans(m)))
 
 
-def cmd_survive(m, snap):
+def cmd_survive(m, snap, near_miss=False):
     m, s = load(m), ids(load(snap))
-    keep = [r for r in m["resources"] if not r["expected_orphan"]]
-    lost = [r for r in keep if (r["type"], r["id"]) not in s]
+    k = keep(m, near_miss)
+    lost = [r for r in k if (r["type"], r["id"]) not in s]
+    what = "near-miss decoys" if near_miss else "decoys"
     if lost:
-        fail("decoys deleted: %s" % short(lost))
-    print("all %d decoys survive" % len(keep))
+        fail("%s deleted: %s" % (what, short(lost)))
+    print("all %d %s survive" % (len(k), what))
+
+
+def cmd_survivenearmiss(m, snap):
+    cmd_survive(m, snap, near_miss=True)
 
 
 if __name__ == "__main__":
