@@ -65,6 +65,7 @@ else
         "$DC" down --state-dir "$STATE" >/dev/null 2>&1
         # every remaining check counts as failed, with the reason
         while (( N < 13 + 2 * NS + TOOL_TESTS )); do not_ok "devcloud did not come up (see test 1)"; done
+        if (( OWN_TMP )); then rm -rf "$TMP"; fi
         exit 1
     fi
 fi
