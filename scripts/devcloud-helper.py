@@ -41,11 +41,13 @@ class Api:
         self.catalog = []
         self.project_id = None
 
-    def req(self, method, url, body=None, headers=None, token=True, ok=(200, 201, 202, 204)):
+    def req(self, method, url, body=None, headers=None, token=True, ok=(200, 201, 202, 204), raw=None):
         h = {"Accept": "application/json", "Connection": "close"}
         if body is not None:
             h["Content-Type"] = "application/json"
             body = json.dumps(body).encode()
+        elif raw is not None:
+            body = raw
         if token and self.token:
             h["X-Auth-Token"] = self.token
         h.update(headers or {})

@@ -4,7 +4,7 @@
 #
 # Reuses a running devcloud when DEVCLOUD_STATE names one (and leaves it running); otherwise
 # brings a fresh one up in $INFRA_TMP and takes it down at the end.
-# Env: DEVCLOUD_TEST_SERVICES (default keystone,glance,neutron,cinder),
+# Env: DEVCLOUD_TEST_SERVICES (default: all 7, keystone,glance,neutron,cinder,placement,nova,swift),
 #      OSMON_ORPHANS_ARGS (default none), OSMON_PURGE_DRY_ARGS (default none: dry run),
 #      OSMON_PURGE_CONFIRM_ARGS (default --confirm).
 # Every check prints `ok N - ...` or `not ok N - ...`; nothing is skipped silently.
@@ -17,7 +17,7 @@ if [[ -z $TMP ]]; then TMP=$(mktemp -d /var/tmp/devcloud-t.XXXXXX); OWN_TMP=1; e
 DC=$SRC/scripts/devcloud
 ORPH=$SRC/scripts/devcloud-orphans
 CHK="/usr/bin/python3 $SRC/tests/real/devcloud_check.py"
-SERVICES=${DEVCLOUD_TEST_SERVICES:-keystone,glance,neutron,cinder}
+SERVICES=${DEVCLOUD_TEST_SERVICES:-keystone,glance,neutron,cinder,placement,nova,swift}
 T_START=$(date +%s)
 
 N=0 FAILED=0
@@ -164,7 +164,9 @@ if "$ORPH" --state-dir "$STATE" --out "$MAN" >"$TMP/orphans.log" 2>&1; then
 else
     not_ok "devcloud-orphans failed"; tail -n 20 "$TMP/orphans.log" | sed 's/^/#   /'
 fi
-check "manifest: rally tasks killed mid-run, orphans of every type, decoys that never match" $CHK manifest "$MAN"
+EXTRA_TYPES=
+[[ " ${S_LIST[*]} " == *" nova "* ]] && EXTRA_TYPES=server,keypair,server_group
+check "manifest: rally tasks killed mid-run, orphans of every type, decoys that never match" $CHK manifest "$MAN" "$EXTRA_TYPES"
 # every manifest resource, checked against the openstack CLI (one interactive process)
 {
     echo "project list -f json"
@@ -175,7 +177,14 @@ check "manifest: rally tasks killed mid-run, orphans of every type, decoys that 
     [[ " ${S_LIST[*]} " == *" glance "* ]] && echo "image list -f json"
     [[ " ${S_LIST[*]} " == *" cinder "* ]] && echo "volume list --all-projects -f json"
     [[ " ${S_LIST[*]} " == *" swift "* ]] && echo "container list -f json"
-} | openstack >"$TMP/cli-lists.txt" 2>&1
+    if [[ " ${S_LIST[*]} " == *" nova "* ]]; then
+        printf '%s\n' "server list --all-projects -f json" "server group list --all-projects -f json" "flavor list --all -f json"
+        # keypairs belong to users: one list per user that has one in the manifest
+        /usr/bin/python3 -c 'import json, sys
+for u in sorted({r["user_id"] for r in json.load(open(sys.argv[1]))["resources"] if r["type"] == "keypair"}):
+    print("keypair list --user %s -f json" % u)' "$MAN"
+    fi
+} | OS_COMPUTE_API_VERSION=2.10 openstack >"$TMP/cli-lists.txt" 2>&1
 check "manifest matches 'openstack ... list' (every id listed)" $CHK listed "$MAN" "$TMP/cli-lists.txt"
 
 # ---------------------------------------------------------------- osmon-orphans / osmon-purge

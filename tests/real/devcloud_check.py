@@ -2,7 +2,8 @@
 """Checks used by tests/real/devcloud.t.  Each command prints a one-line reason on failure
 (to stdout) and exits non-zero; on success it prints a short summary and exits 0.
 
-  devcloud_check.py manifest MANIFEST               sanity of the manifest itself
+  devcloud_check.py manifest MANIFEST [TYPES]       sanity of the manifest itself (TYPES: more required
+                                                    orphan types, comma-separated)
   devcloud_check.py listed MANIFEST CLI_OUTPUT      every manifest id is in the `openstack ... list` output
   devcloud_check.py found MANIFEST TOOL.json        every expected orphan id appears in the tool's JSON
   devcloud_check.py nodecoy MANIFEST TOOL.json      no decoy id appears in the tool's JSON (near-misses apart)
@@ -66,7 +67,7 @@ def short(rs, n=6):
     return s + (" ... (%d in all)" % len(rs) if len(rs) > n else "")
 
 
-def cmd_manifest(m):
+def cmd_manifest(m, extra_types=""):
     m = load(m)
     tasks = m.get("rally_tasks", [])
     bad = [t["file"] for t in tasks if not t.get("killed_mid_run") or t.get("status") != "running"]
@@ -76,7 +77,7 @@ def cmd_manifest(m):
         fail("rally tasks not killed mid-run / not left 'running': %s" % bad)
     o = orphans(m)
     have = {r["type"] for r in o}
-    miss = [t for t in NEED_TYPES if t not in have]
+    miss = [t for t in NEED_TYPES + tuple(x for x in extra_types.split(",") if x) if t not in have]
     if miss:
         fail("no expected orphan of type(s) %s" % miss)
     if not [r for r in o if r["ring"] == "owner"]:
