@@ -197,9 +197,14 @@ if [[ ! -x $BIN/osmon-orphans || ! -x $BIN/osmon-purge ]]; then
         not_ok "$d: osmon-orphans not built ($BIN/osmon-orphans, $BIN/osmon-purge missing)"
     done
 else
-    read -r -a OA <<<"${OSMON_ORPHANS_ARGS:-}"
-    read -r -a PD <<<"${OSMON_PURGE_DRY_ARGS:-}"
-    read -r -a PC <<<"${OSMON_PURGE_CONFIRM_ARGS:---confirm}"
+    # The tools match the --prefix (default s_rally, c_rally) by default; the near-miss decoys
+    # (s_rally_backup_2024, ...) start with it, so this test runs them with the exact Rally
+    # name grammar through --match, as an operator with such names would.  Plain decoys
+    # (names with rally elsewhere) are covered by the default mode in the simulator tier.
+    RALLY_RE='^[sc]_rally_[0-9a-f]{8}_[A-Za-z0-9]{8}$'
+    read -r -a OA <<<"${OSMON_ORPHANS_ARGS:---match $RALLY_RE}"
+    read -r -a PD <<<"${OSMON_PURGE_DRY_ARGS:---match $RALLY_RE}"
+    read -r -a PC <<<"${OSMON_PURGE_CONFIRM_ARGS:---confirm --match $RALLY_RE}"
     "$BIN/osmon-orphans" "${OA[@]}" -f json >"$TMP/orphans.json" 2>"$TMP/orphans.err"; rc=$?
     if (( rc == 1 )) && /usr/bin/python3 -m json.tool "$TMP/orphans.json" >/dev/null 2>&1; then
         ok "osmon-orphans -f json: exit 1 (orphans found), valid JSON"
