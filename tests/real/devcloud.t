@@ -136,9 +136,12 @@ secret_check() {
     for p in /proc/[0-9]*/cmdline; do
         if tr '\0' ' ' <"$p" 2>/dev/null | grep -qF -f <(printf '%s\n' "$pw"); then echo "admin password on the command line of ${p%/cmdline}"; return 1; fi
     done
-    echo "mode 600, not in any command line"
+    if grep -rlF -- "$pw" "$STATE/log" 2>/dev/null | head -3 | grep -q .; then
+        echo "admin password written to a log: $(grep -rlF -- "$pw" "$STATE/log" | head -3 | tr '\n' ' ')"; return 1
+    fi
+    echo "mode 600, not in any command line, not in any log"
 }
-check "admin password: secrets file mode 0600, in no process command line" secret_check
+check "admin password: secrets file mode 0600, in no process command line, in no log" secret_check
 
 busy_check() {   # a second cloud whose keystone port is the running one's: must fail, name it, leave nothing
     local b=$TMP/busy port out rc
