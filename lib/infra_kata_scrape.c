@@ -411,29 +411,19 @@ static int stream_prom(const struct infra_report *r, const struct infra_cli *cli
 	return rc;
 }
 
+static int stream_prom_cb(struct infra_report *r, const struct infra_cli *cli, void *ud,
+			  struct infra_err *err)
+{
+	return stream_prom(r, cli, ud, err);
+}
+
 int infra_kata_report_done(struct infra_report *r, const struct infra_cli *cli, struct infra_kata_run *run,
 			   infra_render_fn text_fn)
 {
-	struct infra_err err = INFRA_ERR_INIT;
-	int status;
-
 	if (cli->format != INFRA_FORMAT_PROM || !run->merge)
 		return infra_report_done(r, cli, text_fn, NULL);
-	/* infra_report_done's steps, with the prom output streamed */
-	if (!cli->quiet || r->status == INFRA_EXIT_UNKNOWN)
-		for (size_t i = 0; i < json_object_array_length(r->errors); i++)
-			infra_log_error("%s", json_object_get_string(json_object_array_get_idx(r->errors, i)));
-	if (infra_report_finish(r, cli->output, &err) || stream_prom(r, cli, run, &err)) {
-		infra_log_error("%s", err.msg);
-		r->status = INFRA_EXIT_UNKNOWN;
-	}
-	status = r->status;
-	infra_report_release(r);
-	if (infra_close_stdout()) {
-		infra_log_error("cannot write to stdout: %s", strerror(errno));
-		status = INFRA_EXIT_UNKNOWN;
-	}
-	return status;
+	/* the merged exposition is streamed, not rendered in memory */
+	return infra_report_done_with(r, cli, text_fn, NULL, stream_prom_cb, run);
 }
 
 /* ---- own metrics ---- */

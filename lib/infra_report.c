@@ -338,6 +338,13 @@ int infra_output(const struct infra_cli *cli, const struct infra_report *r,
 int infra_report_done(struct infra_report *r, const struct infra_cli *cli,
 		      infra_render_fn text_fn, infra_render_fn nagios_fn)
 {
+	return infra_report_done_with(r, cli, text_fn, nagios_fn, NULL, NULL);
+}
+
+int infra_report_done_with(struct infra_report *r, const struct infra_cli *cli,
+			   infra_render_fn text_fn, infra_render_fn nagios_fn,
+			   infra_write_fn write_fn, void *ud)
+{
 	struct infra_err err = INFRA_ERR_INIT;
 	int status;
 
@@ -345,7 +352,7 @@ int infra_report_done(struct infra_report *r, const struct infra_cli *cli,
 		for (size_t i = 0; i < json_object_array_length(r->errors); i++)
 			infra_log_error("%s", json_object_get_string(json_object_array_get_idx(r->errors, i)));
 	if (infra_report_finish(r, cli->output, &err) ||
-	    infra_output(cli, r, text_fn, nagios_fn, &err)) {
+	    (write_fn ? write_fn(r, cli, ud, &err) : infra_output(cli, r, text_fn, nagios_fn, &err))) {
 		infra_log_error("%s", err.msg);
 		r->status = INFRA_EXIT_UNKNOWN;
 	}

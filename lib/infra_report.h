@@ -76,6 +76,14 @@ int infra_output(const struct infra_cli *cli, const struct infra_report *r,
 int infra_report_done(struct infra_report *r, const struct infra_cli *cli,
 		      infra_render_fn text_fn, infra_render_fn nagios_fn);
 
+/* The same, with the output step done by write_fn (e.g. a tool that streams a
+ * large exposition instead of rendering it in memory); write_fn NULL = infra_output. */
+typedef int (*infra_write_fn)(struct infra_report *r, const struct infra_cli *cli, void *ud,
+			      struct infra_err *err);
+int infra_report_done_with(struct infra_report *r, const struct infra_cli *cli,
+			   infra_render_fn text_fn, infra_render_fn nagios_fn,
+			   infra_write_fn write_fn, void *ud);
+
 /* Write data to path atomically: a temp file in the same directory whose name
  * does not end in .prom, fchmod 0644, fsync, rename; SIGINT/SIGTERM/SIGHUP are
  * held back while the temp file exists so a signal never leaves it behind.
