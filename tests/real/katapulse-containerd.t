@@ -9,10 +9,7 @@ set -u
 cd "${INFRA_SRCDIR:?}"
 tmp=${INFRA_TMP:-$(mktemp -d)}
 bin=${INFRA_BIN:-$PWD/${BUILD:-build}/bin}/katapulse-scrape
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 
 if ! command -v containerd >/dev/null 2>&1; then
 	nok "containerd is not installed (apt-get install containerd; scripts/install-deps)"

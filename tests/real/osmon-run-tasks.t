@@ -4,9 +4,7 @@
 # arguments) to a version 2 task whose scenarios and arguments exist in the plugins.
 set -u
 cd "${INFRA_SRCDIR:?}"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 if ! /usr/bin/python3 -c 'import rally_openstack' 2>/dev/null; then
 	nok "rally-openstack is not installed (scripts/osmon-rally.packages; scripts/install-deps)"
 	echo "1..$n"; exit 1

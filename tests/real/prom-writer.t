@@ -6,9 +6,7 @@
 set -u
 cd "${INFRA_SRCDIR:?}"
 tmp=${INFRA_TMP:-$(mktemp -d)}
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 for t in promtool prometheus-node-exporter; do
 	command -v $t >/dev/null || { nok "$t is not installed (scripts/install-deps)"; }
 done

@@ -5,10 +5,7 @@
 # table (--list-options); the committed completions are what the generator makes now.
 set -u
 cd "${INFRA_SRCDIR:?}"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 
 tools=()
 for b in "$BUILD"/bin/*; do [ -x "$b" ] && tools+=("$b"); done

@@ -4,10 +4,7 @@
 # leave either the previous complete file or the new complete one, and no temp file.
 set -u
 cd "${INFRA_SRCDIR:?}"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 tmp=${INFRA_TMP:-$(mktemp -d)}
 bin=${INFRA_BIN:-$PWD/${BUILD:-build}/bin}/katapulse-scrape
 

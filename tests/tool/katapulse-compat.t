@@ -7,9 +7,7 @@
 # name and type only (their values are its own).
 set -u
 cd "${INFRA_SRCDIR:?}"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 tmp=${INFRA_TMP:-$(mktemp -d)}
 bin=${INFRA_BIN:-$PWD/${BUILD:-build}/bin}/katapulse-scrape
 fx=$PWD/tests/fixtures/kata

@@ -6,10 +6,7 @@ set -u
 cd "${INFRA_SRCDIR:?}"
 BIN=${INFRA_BIN:-$PWD/${BUILD:-build}/bin}
 tmp=${INFRA_TMP:-$(mktemp -d)}
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 vg=()
 [ "${INFRA_VALGRIND:-0}" = 1 ] && vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99)
 

@@ -3,9 +3,7 @@
 # copy of the rules must fail the same unit tests (the tests can fail).
 set -u
 cd "${INFRA_SRCDIR:?}"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 tmp=${INFRA_TMP:-$(mktemp -d)}
 if ! command -v promtool >/dev/null; then
 	nok "promtool not installed (scripts/install-deps installs prometheus)"

@@ -5,9 +5,7 @@
 # prints to stdout; every tool's main file stays thin.
 set -u
 cd "${INFRA_SRCDIR:?}"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
 
 for fn in sprintf vsprintf strcpy strcat strtok atoi atol gets gmtime localtime asctime ctime; do
 	hits=$(grep -nE "(^|[^a-z_])$fn\s*\(" lib/*.c lib/*.h bin/*.c 2>/dev/null | grep -v '^\s*//' || true)
