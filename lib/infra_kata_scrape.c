@@ -698,8 +698,8 @@ void infra_kata_report_sandboxes(struct infra_report *r, const struct infra_kata
 		infra_report_status(r, INFRA_EXIT_WARNING);
 	if (run->denied) {
 		/* one line, not one per sandbox: the cause is the same for all */
-		infra_report_error(r, "permission denied: %zu of %zu sandbox directories cannot be searched (%s); "
-				   "run as root", run->denied, run->set->n, first_denied);
+		infra_report_error(r, "permission denied: %zu of %zu sandbox directories cannot be searched (%s%s); "
+				   "run as root", run->denied, run->set->n, run->denied > 1 ? "e.g. " : "", first_denied);
 		infra_report_status(r, INFRA_EXIT_UNKNOWN);
 	}
 }
