@@ -65,9 +65,12 @@ int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service
 				return 0;
 		}
 	}
-	return infra_err_set(err, -ENOENT, "no task file for service %s (looked for %s.yaml in %s%s%s)",
+	return infra_err_set(err, -ENOENT,
+			     "no task file for service %s (looked for %s.yaml in %s%s%s%s%s; "
+			     "--task-dir DIR or INFRAKIT_DATADIR set where to look)",
 			     service, service, cfg->task_dir ? cfg->task_dir : "",
-			     cfg->task_dir ? " and " : "", cfg->data_dir ? cfg->data_dir : "?");
+			     cfg->task_dir ? " (--task-dir) and " : "", cfg->data_dir ? cfg->data_dir : "?",
+			     cfg->data_dir_source ? ", from " : "", cfg->data_dir_source ? cfg->data_dir_source : "");
 }
 
 static int ensure_rally_dir(const struct infra_osmon_cfg *cfg, char *rdir, size_t rsize,

@@ -1,4 +1,5 @@
 #include "infra_report.h"
+#include "infra_nagios.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,8 +117,10 @@ void infra_report_release(struct infra_report *r)
 	json_object_put(r->errors);
 	json_object_put(r->data);
 	infra_prom_free(r->prom);
+	infra_nagios_free(r->nagios);
 	r->errors = r->data = NULL;
 	r->prom = NULL;
+	r->nagios = NULL;
 }
 
 void infra_report_error(struct infra_report *r, const char *fmt, ...)
