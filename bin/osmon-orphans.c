@@ -62,7 +62,11 @@ static const struct argp argp = { NULL, parse, NULL,
 
 static int text(const struct infra_report *r, struct infra_buf *out)
 {
-	(void)r;
+	int sel = 0;
+
+	/* nothing listed: no table and no "no orphans" (the failure is above it) */
+	if (r->status == INFRA_EXIT_UNKNOWN && infra_orph_queried_count(&result, &sel) == 0)
+		return 0;
 	return infra_orph_to_text(&result, out);
 }
 

@@ -463,6 +463,8 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
 
 	if (!services)
 		return 0;
+	if (!json_object_object_get(r->data, "run_id"))
+		return 0; /* no run started (state directory, lock): the failure says it all */
 	rc |= infra_buf_printf(out, "run %s: %d of %d services passed, %d failed, %d errors\n",
 			       json_object_get_string(json_object_object_get(r->data, "run_id")),
 			       json_object_get_int(json_object_object_get(tot, "passed")),
