@@ -49,6 +49,13 @@ $(BUILD)/lib/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# The compiled-in data directory follows DATADIR: `make install PREFIX=/usr` after a
+# plain `make` rebuilds what depends on it (the binaries also look next to themselves
+# at run time first; lib/infra_datadir.h).
+DATADIR_STAMP := $(BUILD)/datadir.stamp
+$(shell mkdir -p $(BUILD); [ "$$(cat $(DATADIR_STAMP) 2>/dev/null)" = "$(DATADIR)" ] || echo "$(DATADIR)" >$(DATADIR_STAMP))
+$(BUILD)/lib/infra_datadir.o: $(DATADIR_STAMP)
+
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -224,9 +224,6 @@ int main(int argc, char **argv)
 	infra_cli_init(&cli, "katapulse-scrape", 0);
 	cli.timeout = 3; /* per shim, as kata-monitor */
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (cli.format == INFRA_FORMAT_AUTO && cli.output && strlen(cli.output) > 5 &&
-	    !strcmp(cli.output + strlen(cli.output) - 5, ".prom"))
-		cli.format = INFRA_FORMAT_PROM;
 	infra_cli_finish(&cli);
 	/* one socket per shim in flight plus long-path directory fds */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {

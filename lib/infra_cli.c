@@ -183,6 +183,12 @@ void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags)
 
 void infra_cli_finish(struct infra_cli *cli)
 {
+	size_t olen = cli->output ? strlen(cli->output) : 0;
+
+	/* one rule for every tool: -o FILE.prom means Prometheus unless -f says otherwise
+	 * (node_exporter's textfile collector reads *.prom and drops a file it cannot parse) */
+	if (cli->format == INFRA_FORMAT_AUTO && olen > 5 && !strcmp(cli->output + olen - 5, ".prom"))
+		cli->format = INFRA_FORMAT_PROM;
 	if (cli->format == INFRA_FORMAT_AUTO)
 		cli->format = (!cli->output && isatty(STDOUT_FILENO)) ? INFRA_FORMAT_TEXT : INFRA_FORMAT_JSON;
 	infra_log_init(cli->tool, cli->quiet ? INFRA_LOG_QUIET : cli->verbose);

@@ -57,7 +57,7 @@ extern const struct argp infra_cli_check_argp; /* the same plus --format nagios 
 
 /* argp_program_version / bug address / err exit status for the tool. */
 void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags);
-/* After argp_parse: resolve FORMAT_AUTO, set up logging, register the stdout check. */
+/* After argp_parse: resolve FORMAT_AUTO (-o *.prom: prom; a terminal: text; else json), set up logging, register the stdout check. */
 void infra_cli_finish(struct infra_cli *cli);
 /* HTTP options from the common flags (timeout, TLS). */
 void infra_cli_http_opts(const struct infra_cli *cli, struct infra_http_opts *opts);

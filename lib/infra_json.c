@@ -1,10 +1,12 @@
 #include "infra_json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "infra_buf.h"
+#include "infra_prom.h"
 
 int infra_json_parse(const char *data, size_t len, json_object **out, struct infra_err *err)
 {
@@ -295,6 +297,18 @@ static int canon(json_object *o, struct infra_buf *b, int pretty, int depth)
 			rc = indent(b, pretty, depth);
 		if (!rc)
 			rc = infra_buf_putc(b, ']');
+		return rc ? -ENOMEM : 0;
+	}
+	if (o && json_object_is_type(o, json_type_double) && isfinite(json_object_get_double(o))) {
+		/* the shortest text that reads back as the same double, as Go and Python
+		 * print it (json-c's default is %.17g: 7.3999999999999996e-05) */
+		char num[40];
+		double v = json_object_get_double(o);
+		infra_prom_format_value(v, num, sizeof(num));
+		rc = infra_buf_puts(b, num);
+		/* an integral double keeps json-c's ".0" (it stays a double when read back) */
+		if (!rc && !strpbrk(num, ".eE"))
+			rc = infra_buf_puts(b, ".0");
 		return rc ? -ENOMEM : 0;
 	}
 	return infra_buf_puts(b, o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

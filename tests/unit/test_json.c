@@ -65,6 +65,21 @@ int main(void)
 		free(c);
 	}
 	json_object_put(root);
+	{
+		/* doubles: the shortest text that reads back (issue 9 item 19) */
+		json_object *dd = json_object_new_object();
+		char *c;
+		json_object_object_add(dd, "a", json_object_new_double(7.4e-05));
+		json_object_object_add(dd, "b", json_object_new_double(1.63));
+		json_object_object_add(dd, "c", json_object_new_double(2.0));
+		json_object_object_add(dd, "d", json_object_new_double(0.1 + 0.2));
+		json_object_object_add(dd, "e", json_object_new_double(1e300));
+		c = infra_json_canonical(dd, 0);
+		tap_ok(c && !strcmp(c, "{\"a\":7.4e-05,\"b\":1.63,\"c\":2.0,\"d\":0.30000000000000004,\"e\":1e+300}"),
+		       "canonical JSON writes doubles shortest: %s", c ? c : "(null)");
+		free(c);
+		json_object_put(dd);
+	}
 
 	/* invalid documents */
 	{
