@@ -707,16 +707,12 @@ void infra_kata_report_sandboxes(struct infra_report *r, const struct infra_kata
 int infra_kata_text_table(const struct infra_report *rep, const struct infra_kata_run *run, int scraped,
 			  struct infra_buf *out)
 {
-	size_t nerr = json_object_array_length(rep->errors);
 	int rc = 0;
 
-	if (!run->set || !run->res) { /* failed before any sandbox was found */
-		rc = infra_buf_printf(out, "%s failed: no sandbox could be %s\n", rep->tool, scraped ? "scraped" : "listed");
-		for (size_t i = 0; i < nerr && !rc; i++)
-			rc = infra_buf_printf(out, "error: %s\n",
-					      json_object_get_string(json_object_array_get_idx(rep->errors, i)));
-		return rc;
-	}
+	/* a failed run's errors are already above the table (infra_report_render) */
+	(void)rep;
+	if (!run->set || !run->res) /* failed before any sandbox was found */
+		return infra_buf_printf(out, "no sandbox could be %s\n", scraped ? "scraped" : "listed");
 	rc = infra_buf_printf(out, "%-14s %-3s %-32s %-17s %-10s %8s %8s  %s\n", "SANDBOX", "RT", "POD",
 			      "SOURCE", "STATE", "SAMPLES", "TIME", scraped ? "ERROR" : "SOCKET");
 	for (size_t i = 0; i < run->set->n && !rc; i++) {
@@ -752,9 +748,5 @@ int infra_kata_text_table(const struct infra_report *rep, const struct infra_kat
 	else if (!rc)
 		rc = infra_buf_printf(out, "%zu sandboxes: %zu ready, %zu failed, %zu skipped\n", run->set->n,
 				      run->set->n - run->failed - run->skipped, run->failed, run->skipped);
-	if (rep->status == INFRA_EXIT_UNKNOWN)
-		for (size_t i = 0; i < nerr && !rc; i++)
-			rc = infra_buf_printf(out, "error: %s\n",
-					      json_object_get_string(json_object_array_get_idx(rep->errors, i)));
 	return rc;
 }

@@ -68,7 +68,7 @@ run text -f text
 check "text: exit 3" test "$(cat "$d/text.rc")" = 3
 check "text: each sandbox failed with Permission denied" \
 	test "$(grep -c ' failed .*cannot look into .*: Permission denied$' "$d/text.out")" = 2
-check "text: the run says it failed" grep -q '^error: permission denied: 2 of 2' "$d/text.out"
+check "text: the run says it failed" grep -q '^katapulse-scrape FAILED: permission denied: 2 of 2' "$d/text.out"
 check "text: nothing reads skipped" sh -c "! grep -q skipped '$d/text.out' || grep -q '0 skipped' '$d/text.out'"
 
 run list --list -f text
