@@ -254,10 +254,9 @@ static void list_tree(const struct argp *a, unsigned flags, FILE *out)
 
 void infra_cli_list_options(const struct argp *root, unsigned flags, FILE *out)
 {
+	/* the tree argp hands the parser (state->root_argp) already holds argp's own
+	 * --help, --usage and --version: list them once */
 	list_tree(root, flags, out);
-	fputs("--help\t-\t-\t-\tgive this help list\n", out);
-	fputs("--usage\t-\t-\t-\tgive a short usage message\n", out);
-	fputs("--version\t-V\t-\t-\tprint program version\n", out);
 }
 
 int infra_close_stdout(void)
