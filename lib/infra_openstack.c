@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <yaml.h>
 
 #include "infra_buf.h"
 #include "infra_json.h"
 #include "infra_report.h"
+#include "infra_yaml.h"
 
 /* ------------------------------------------------------------------ argp */
 
@@ -67,72 +67,6 @@ static error_t os_parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp infra_os_argp = { os_options, os_parse, NULL, NULL, NULL, NULL, NULL };
-
-/* ------------------------------------------------------------------ YAML */
-
-static json_object *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-	json_object *o;
-
-	if (!node || depth > 64)
-		return NULL;
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		return json_object_new_string_len((const char *)node->data.scalar.value,
-						  (int)node->data.scalar.length);
-	case YAML_SEQUENCE_NODE:
-		o = json_object_new_array();
-		for (yaml_node_item_t *it = node->data.sequence.items.start;
-		     it < node->data.sequence.items.top; it++) {
-			json_object *v = yaml_node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
-			json_object_array_add(o, v);
-		}
-		return o;
-	case YAML_MAPPING_NODE:
-		o = json_object_new_object();
-		for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-		     p < node->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(doc, p->key);
-			if (!k || k->type != YAML_SCALAR_NODE)
-				continue;
-			json_object_object_add(o, (const char *)k->data.scalar.value,
-					       yaml_node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1));
-		}
-		return o;
-	default:
-		return NULL;
-	}
-}
-
-json_object *infra_yaml_load_file(const char *path, struct infra_err *err)
-{
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	json_object *out = NULL;
-	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		infra_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		infra_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		infra_err_set(err, -EINVAL, "%s: line %zu: %s", path, parser.problem_mark.line + 1,
-			      parser.problem ? parser.problem : "invalid YAML");
-	} else {
-		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		out = root ? yaml_node_to_json(&doc, root, 0) : json_object_new_object();
-		yaml_document_delete(&doc);
-	}
-	yaml_parser_delete(&parser);
-	fclose(f);
-	return out;
-}
 
 /* ------------------------------------------------------------------ config */
 
