@@ -174,11 +174,14 @@ int infra_json_get_int64(json_object *root, const char *path, int64_t *out, stru
 	}
 	if (json_object_is_type(o, json_type_double)) {
 		double d = json_object_get_double(o);
-		if (d == (double)(int64_t)d) {
-			*out = (int64_t)d;
-			return 0;
-		}
-		return infra_err_set(err, -EINVAL, "field '%s' is not an integer", path);
+		/* converting a double outside int64_t's range (or NaN) is undefined
+		 * behaviour: check the range first; -2^63 <= d < 2^63 are exact doubles */
+		if (isnan(d) || d != trunc(d))
+			return infra_err_set(err, -EINVAL, "field '%s' is not an integer", path);
+		if (!(d >= -0x1p63 && d < 0x1p63))
+			return infra_err_set(err, -ERANGE, "field '%s' is out of range", path);
+		*out = (int64_t)d;
+		return 0;
 	}
 	return infra_err_set(err, -EINVAL, "field '%s' is %s, expected an integer", path, type_word(o));
 }
