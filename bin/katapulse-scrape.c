@@ -171,7 +171,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 static const struct argp_child children[] = { { &infra_cli_argp, 0, NULL, 0 }, { 0 } };
 static const struct argp argp = { options, parse, NULL,
 	"Scrape every Kata Containers sandbox's shim metrics on this node and print them merged, "
-	"labelled with sandbox_id and cri_uid/cri_name/cri_namespace as kata-monitor does.",
+	"labelled with sandbox_id and cri_uid/cri_name/cri_namespace as kata-monitor does.\v"
+	"Exit status: 0 every selected shim scraped (or no sandbox); 1 some shims failed, a sandbox was over "
+	"a limit or samples were dropped; 3 could not scrape (bad usage, no sandbox directory, permission "
+	"denied, output not written).  See katapulse-scrape(1).",
 	children, NULL, NULL };
 
 static struct infra_kata_run run;

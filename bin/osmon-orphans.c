@@ -55,7 +55,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 static const struct argp argp = { NULL, parse, NULL,
 	"Find resources that test runs (Rally s_rally_*/c_rally_*) left behind in OpenStack: by name, "
 	"by owner project, attached to an orphan, or owned by a project that no longer exists.\v"
-	"Credentials come from OS_* variables or OS_CLOUD and clouds.yaml; secrets never on the command line. "
+	"Credentials come from OS_* variables or OS_CLOUD and clouds.yaml; secrets never on the command line.\n"
 	"Exit status: 0 none, 1 orphans found (or some types not queried), 3 could not query; "
 	"with -w/-c the orphan count is checked against the ranges instead (0 OK, 1 WARNING, 2 CRITICAL).",
 	children, NULL, NULL };

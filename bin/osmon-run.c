@@ -143,7 +143,10 @@ static const struct argp_child children[] = {
 };
 static const struct argp argp = { options, parse, NULL,
 	"Run Rally test scenarios per OpenStack service, keep their history in a state "
-	"directory and report them as JSON, Prometheus or text.", children, NULL, NULL };
+	"directory and report them as JSON, Prometheus or text.\v"
+	"Exit status: 0 every service passed (--health: every service up); 1 a scenario or service failed, "
+	"orphans found; 2 --health: a service is down (or past -c); 3 could not run (bad usage, state "
+	"directory, lock held, credentials, every service errored).  See osmon-run(1).", children, NULL, NULL };
 
 static void show_progress(void *ud, const char *msg)
 {

@@ -24,19 +24,19 @@ enum {
 #define FORMAT_DOC(values) \
 	"{" values "} output format (default: text on a terminal, json otherwise)"
 #define COMMON_OPTIONS(format_doc) \
-	{ NULL, 0, NULL, 0, "Output:", -1 }, \
-	{ "format", 'f', "FMT", 0, format_doc, -1 }, \
-	{ "output", 'o', "FILE", 0, "write the output to FILE atomically instead of stdout", -1 }, \
-	{ "verbose", 'v', NULL, 0, "more detail on stderr (repeat for more)", -1 }, \
-	{ "quiet", 'q', NULL, 0, "only errors on stderr", -1 }, \
-	{ NULL, 0, NULL, 0, "Requests:", -1 }, \
-	{ "timeout", 't', "SECONDS", 0, "timeout per request (default 30)", -1 }, \
-	{ "jobs", 'j', "N", 0, "parallel requests (default 8)", -1 }, \
-	{ "cacert", OPT_CACERT, "FILE", 0, "CA bundle to verify TLS servers", -1 }, \
-	{ "cert", OPT_CERT, "FILE", 0, "TLS client certificate (PEM)", -1 }, \
-	{ "key", OPT_KEY, "FILE", 0, "TLS client key (PEM)", -1 }, \
-	{ "insecure", OPT_INSECURE, NULL, 0, "do not verify TLS certificates", -1 }, \
-	{ "list-options", OPT_LIST_OPTIONS, NULL, OPTION_HIDDEN, "list every option (for completions)", -1 }, \
+	{ NULL, 0, NULL, 0, "Output:", INFRA_HELP_OUTPUT }, \
+	{ "format", 'f', "FMT", 0, format_doc, INFRA_HELP_OUTPUT }, \
+	{ "output", 'o', "FILE", 0, "write the output to FILE atomically instead of stdout", INFRA_HELP_OUTPUT }, \
+	{ "verbose", 'v', NULL, 0, "more detail on stderr (repeat for more)", INFRA_HELP_OUTPUT }, \
+	{ "quiet", 'q', NULL, 0, "only errors on stderr", INFRA_HELP_OUTPUT }, \
+	{ NULL, 0, NULL, 0, "Requests:", INFRA_HELP_REQUESTS }, \
+	{ "timeout", 't', "SECONDS", 0, "timeout per request (default %g)", INFRA_HELP_REQUESTS }, \
+	{ "jobs", 'j', "N", 0, "parallel requests (default %d)", INFRA_HELP_REQUESTS }, \
+	{ "cacert", OPT_CACERT, "FILE", 0, "CA bundle to verify TLS servers", INFRA_HELP_REQUESTS }, \
+	{ "cert", OPT_CERT, "FILE", 0, "TLS client certificate (PEM)", INFRA_HELP_REQUESTS }, \
+	{ "key", OPT_KEY, "FILE", 0, "TLS client key (PEM)", INFRA_HELP_REQUESTS }, \
+	{ "insecure", OPT_INSECURE, NULL, 0, "do not verify TLS certificates", INFRA_HELP_REQUESTS }, \
+	{ "list-options", OPT_LIST_OPTIONS, NULL, OPTION_HIDDEN, "list every option (for completions)", INFRA_HELP_REQUESTS }, \
 	{ 0 }
 
 static const struct argp_option common_options[] = { COMMON_OPTIONS(FORMAT_DOC("json|prom|text")) };
@@ -259,6 +259,65 @@ int infra_cli_read_secret_file(const char *path, const char *flag, char **out, s
 
 /* ------------------------------------------------------------------ parser */
 
+/* argp's help formatter leaves a line of blanks where a doc string ends exactly
+ * at the right margin: --help goes through this stream, which drops lines made
+ * only of blanks and writes the rest to stdout (fd 1; nothing else is on stdout
+ * before --help or --version). */
+struct help_cookie {
+	char line[4096];
+	size_t len;
+};
+
+static void help_flush_line(struct help_cookie *c)
+{
+	size_t i = 0, off = 0;
+
+	while (i < c->len && c->line[i] == ' ')
+		i++;
+	if (c->len && (i < c->len && c->line[i] != '\n' ? 0 : i > 0))
+		c->len = 0; /* only blanks (and the newline): drop it */
+	while (off < c->len) {
+		ssize_t n = write(STDOUT_FILENO, c->line + off, c->len - off);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	c->len = 0;
+}
+
+static ssize_t help_write(void *cookie, const char *buf, size_t size)
+{
+	struct help_cookie *c = cookie;
+
+	for (size_t i = 0; i < size; i++) {
+		c->line[c->len++] = buf[i];
+		if (buf[i] == '\n' || c->len == sizeof(c->line))
+			help_flush_line(c);
+	}
+	return (ssize_t)size;
+}
+
+static int help_close(void *cookie)
+{
+	help_flush_line(cookie);
+	free(cookie);
+	return 0;
+}
+
+static FILE *help_stream(void)
+{
+	cookie_io_functions_t io = { NULL, help_write, NULL, help_close };
+	struct help_cookie *c = calloc(1, sizeof(*c));
+	FILE *f;
+
+	if (!c)
+		return NULL;
+	f = fopencookie(c, "w", io);
+	if (!f)
+		free(c);
+	return f;
+}
+
 static error_t common_parse(int key, char *arg, struct argp_state *state)
 {
 	struct infra_cli *cli = state->input;
@@ -274,6 +333,11 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 			state->name = (char *)cli->tool;
 		}
 		strip_rejected_values(state);
+		if (state->out_stream == stdout) {
+			FILE *f = help_stream();
+			if (f)
+				state->out_stream = f;
+		}
 		return ARGP_ERR_UNKNOWN;
 	case 'f':
 		if (!strcmp(arg, "json"))
@@ -331,8 +395,24 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-const struct argp infra_cli_argp = { common_options, common_parse, NULL, NULL, NULL, NULL, NULL };
-const struct argp infra_cli_check_argp = { check_options, common_parse, NULL, NULL, NULL, NULL, NULL };
+/* --help shows the defaults this tool really has (katapulse-scrape: -t 3), from
+ * the struct infra_cli the tool set up before argp_parse. */
+static char *common_help_filter(int key, const char *text, void *input)
+{
+	const struct infra_cli *cli = input;
+	char *s = NULL;
+
+	if (!text || !cli || (key != 't' && key != 'j'))
+		return (char *)text;
+	if (key == 't' && asprintf(&s, text, cli->timeout) < 0)
+		return (char *)text;
+	if (key == 'j' && asprintf(&s, text, cli->jobs) < 0)
+		return (char *)text;
+	return s;
+}
+
+const struct argp infra_cli_argp = { common_options, common_parse, NULL, NULL, NULL, common_help_filter, NULL };
+const struct argp infra_cli_check_argp = { check_options, common_parse, NULL, NULL, NULL, common_help_filter, NULL };
 
 static char version_buf[128];
 

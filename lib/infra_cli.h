@@ -36,6 +36,17 @@ enum infra_format {
 	INFRA_FORMAT_NAGIOS,
 };
 
+/* Help groups, in the order --help shows them: the tool's own options (0, and
+ * 1-9 for its own headed groups), then the shared children, then argp's
+ * --help/--usage/--version (-1).  Every option names its group explicitly. */
+enum infra_help_group {
+	INFRA_HELP_DISCOVERY = 20,  /* osmon: what is an orphan */
+	INFRA_HELP_THRESHOLDS = 30, /* checks: -w/-c */
+	INFRA_HELP_SOURCE = 40,     /* OpenStack, Kubernetes, TrueNAS... connection options */
+	INFRA_HELP_OUTPUT = 50,
+	INFRA_HELP_REQUESTS = 60,
+};
+
 enum infra_cli_flags {
 	INFRA_CLI_NAGIOS = 1 << 0, /* the tool is a check: --format accepts nagios */
 };

@@ -127,9 +127,9 @@ int infra_threshold_status(const struct infra_threshold *t, double v)
 /* ------------------------------------------------------------------ options */
 
 static const struct argp_option nagios_options[] = {
-	{ NULL, 0, NULL, 0, "Check thresholds (monitoring-plugins ranges: 10, 10:, ~:10, @10:20):", -4 },
-	{ "warning", 'w', "RANGE", 0, "WARNING when the checked value is outside RANGE", -4 },
-	{ "critical", 'c', "RANGE", 0, "CRITICAL when the checked value is outside RANGE", -4 },
+	{ NULL, 0, NULL, 0, "Check thresholds (monitoring-plugins ranges: 10, 10:, ~:10, @10:20):", INFRA_HELP_THRESHOLDS },
+	{ "warning", 'w', "RANGE", 0, "WARNING when the checked value is outside RANGE", INFRA_HELP_THRESHOLDS },
+	{ "critical", 'c', "RANGE", 0, "CRITICAL when the checked value is outside RANGE", INFRA_HELP_THRESHOLDS },
 	{ 0 }
 };
 

@@ -152,12 +152,12 @@ enum {
 };
 
 static const struct argp_option orph_options[] = {
-	{ NULL, 0, NULL, 0, "What is an orphan:", -3 },
-	{ "prefix", OPT_PREFIX, "PREFIX", 0, "names starting with PREFIX (repeatable; default s_rally and c_rally)", -3 },
-	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression", -3 },
-	{ "min-age", OPT_MIN_AGE, "DURATION", 0, "skip resources younger than DURATION (30m, 2h, 1d)", -3 },
-	{ "service", OPT_SERVICE, "SERVICE", 0, "{identity|compute|network|block-storage|image|object-store|orchestration} only these services (repeatable)", -3 },
-	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds dead-owner servers and volumes)", -3 },
+	{ NULL, 0, NULL, 0, "What is an orphan:", INFRA_HELP_DISCOVERY },
+	{ "prefix", OPT_PREFIX, "PREFIX", 0, "names starting with PREFIX (repeatable; default s_rally and c_rally)", INFRA_HELP_DISCOVERY },
+	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression", INFRA_HELP_DISCOVERY },
+	{ "min-age", OPT_MIN_AGE, "DURATION", 0, "skip resources younger than DURATION (30m, 2h, 1d)", INFRA_HELP_DISCOVERY },
+	{ "service", OPT_SERVICE, "SERVICE", 0, "{identity|compute|network|block-storage|image|object-store|orchestration} only these services (repeatable)", INFRA_HELP_DISCOVERY },
+	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds dead-owner servers and volumes)", INFRA_HELP_DISCOVERY },
 	{ 0 }
 };
 

@@ -23,6 +23,15 @@ for bin in "${tools[@]}"; do
 	"$bin" --help >"$tmp/out" 2>"$tmp/err"; rc=$?
 	check "$t --help exits 0 with usage on stdout, nothing on stderr" \
 		test "$rc" = 0 -a -s "$tmp/out" -a ! -s "$tmp/err"
+	"$bin" --help >"$tmp/help" 2>&1
+	check "$t --help: no line of blanks (argp's wrap at the margin)" bash -c "! grep -q '^ \+\$' '$tmp/help'"
+	check "$t --help: every group header has options under it" \
+		awk '/^ [A-Z][^:]*:$/ {if (h) exit 1; h=1; next} /^ +-/ {h=0} END {exit h}' "$tmp/help"
+	check "$t --help: -f/-o/-q/-v are under Output:, -t/-j under Requests:" \
+		awk '/^ [A-Z]/ {sec=$0} /--format=/ && sec !~ /Output/ {bad=1} /--output=/ && sec !~ /Output/ {bad=1}
+		     /--quiet/ && sec !~ /Output/ {bad=1} /--verbose/ && sec !~ /Output/ {bad=1}
+		     /--timeout=/ && sec !~ /Requests/ {bad=1} /--jobs=/ && sec !~ /Requests/ {bad=1} END {exit bad}' "$tmp/help"
+	check "$t --help has an exit-status paragraph" grep -q 'Exit status: ' "$tmp/help"
 	"$bin" --version >"$tmp/out" 2>"$tmp/err"; rc=$?
 	check "$t --version: '$t (infrakit) VERSION'" \
 		grep -q "^$t (infrakit) $(cat VERSION)\$" "$tmp/out"
@@ -75,4 +84,7 @@ for bin in "${tools[@]}"; do
 		;;
 	esac
 done
+# a tool that sets its own default shows it in --help (katapulse-scrape: 3 s per shim)
+check "katapulse-scrape --help shows its own -t default (3), not the kit's 30" \
+	bash -c "'$BUILD/bin/katapulse-scrape' --help | grep -q -- '--timeout=SECONDS *timeout per request (default 3)\$'"
 echo "1..$n"

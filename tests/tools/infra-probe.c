@@ -64,7 +64,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child children[] = { { &infra_cli_argp, 0, NULL, 0 }, { 0 } };
 static const struct argp argp = { options, parse, "URL...",
-	"Fetch URLs in parallel and report status and latency (test tool).", children, NULL, NULL };
+	"Fetch URLs in parallel and report status and latency (test tool).\v"
+	"Exit status: 0 all URLs answered 2xx/3xx; 1 some answered another status; 2 some could not be "
+	"reached; 3 usage or output error.", children, NULL, NULL };
 
 struct probe_ctx {
 	struct infra_report *r;
