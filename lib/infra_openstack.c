@@ -629,6 +629,46 @@ const char *infra_os_catalog_url(const struct infra_os *os, const char *type)
 	return NULL;
 }
 
+/* A region that no endpoint of the catalog has is a configuration error, said
+ * once with the regions there are (not once per service as "not in the catalog"). */
+static int check_region(const struct infra_os *os, struct infra_err *err)
+{
+	char have[512] = "";
+	size_t len = 0, n = json_object_array_length(os->catalog);
+
+	if (!os->cfg.region_name)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *eps;
+		if (infra_json_get_array(json_object_array_get_idx(os->catalog, i), "endpoints", &eps, NULL))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(eps); j++) {
+			json_object *ep = json_object_array_get_idx(eps, j);
+			const char *r = infra_json_opt_string(ep, "region_id", NULL);
+			if (!r)
+				r = infra_json_opt_string(ep, "region", NULL);
+			if (!r)
+				continue;
+			if (!strcmp(r, os->cfg.region_name))
+				return 0;
+			/* collect each region once, for the message: " a b " */
+			{
+				char key[256];
+				int k = snprintf(key, sizeof(key), " %s ", r);
+				if (k > 0 && (size_t)k < sizeof(key) && !strstr(len ? have : "", key) &&
+				    len + (size_t)k < sizeof(have)) {
+					memcpy(have + (len ? len - 1 : 0), key, (size_t)k + 1);
+					len += len ? (size_t)k - 1 : (size_t)k;
+				}
+			}
+		}
+	}
+	if (len > 1)
+		have[len - 1] = '\0'; /* drop the trailing blank */
+	return infra_err_set(err, -EINVAL, "region %s does not exist; regions:%s (--os-region-name, OS_REGION_NAME)",
+			     os->cfg.region_name, len ? have : " none");
+}
+
 int infra_os_authenticate(struct infra_os *os, struct infra_err *err)
 {
 	char url[2048];
@@ -704,7 +744,7 @@ int infra_os_authenticate(struct infra_os *os, struct infra_err *err)
 	/* a re-auth keeps resolved endpoints (same catalog in practice) */
 	if (os->auth_count == 1)
 		free_endpoints(os);
-	rc = 0;
+	rc = check_region(os, err);
 out:
 	if (resp_json)
 		json_object_put(resp_json);
