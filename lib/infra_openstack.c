@@ -450,8 +450,10 @@ int infra_os_connect(const struct infra_os_flags *flags, const struct infra_http
 	*out = NULL;
 	rc = infra_os_config_load(&cfg, flags, err);
 	if (rc) {
+		/* whatever the cause (a missing or unreadable password file, clouds.yaml),
+		 * it is our configuration: -EINVAL, which every tool reports as UNKNOWN */
 		infra_os_config_release(&cfg);
-		return rc;
+		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	if ((rc = infra_http_global_init(err))) {
 		infra_os_config_release(&cfg);

@@ -87,7 +87,9 @@ struct infra_os *infra_os_new(const struct infra_os_config *cfg, const struct in
 void infra_os_free(struct infra_os *os);
 
 /* Load the configuration, create the client and authenticate: the usual start
- * of a tool.  On error *out is NULL and err says what failed (never a secret). */
+ * of a tool.  On error *out is NULL and err says what failed (never a secret);
+ * a configuration or credentials problem (config load, 401/403) is -EINVAL or
+ * -EACCES, which every tool reports as UNKNOWN (exit 3). */
 int infra_os_connect(const struct infra_os_flags *flags, const struct infra_http_opts *opts,
 		     struct infra_os **out, struct infra_err *err);
 

@@ -307,6 +307,8 @@ int infra_osmon_health_text(const struct infra_report *r, struct infra_buf *out)
 	json_object *services = json_object_object_get(r->data, "services");
 	int rc = 0;
 
+	if (!services || !json_object_object_length(services))
+		return 0; /* nothing was checked: the failure above says why, no "0 up, 0 down" */
 	rc |= infra_buf_printf(out, "health %s: %d up, %d down\n",
 			       json_object_get_string(json_object_object_get(r->data, "time")),
 			       json_object_get_int(json_object_object_get(r->data, "up")),
