@@ -170,6 +170,9 @@ mknod "$tmp/null" c 1 3 && chmod 0666 "$tmp/null"   # /dev/null's twin: the real
 T "$BIN/osmon-orphans" -f prom --service network -o "$tmp/null" >/dev/null 2>"$tmp/err"; rc=$?
 check "osmon-orphans -o on a null device writes through it (exit $rc)" test "$rc" != 3
 check "... and it is still a character device" test -c "$tmp/null"
+mknod "$tmp/null2" c 1 3 && chmod 0666 "$tmp/null2"
+kp --no-state -o "$tmp/null2"; rc=$?
+check "katapulse-scrape's streamed -o on a null device writes through it (exit $rc)" test "$rc" != 3 -a -c "$tmp/null2"
 
 check "the root-owned file is byte-for-byte unchanged after all of it" unchanged
 echo "1..$n"
