@@ -21,8 +21,11 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT       ?= -O2 -g
 BUILD     ?= build
 ifeq ($(SANITIZE),1)
-OPT       := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LDSAN     := -fsanitize=address,undefined
+# gcc's "undefined" leaves out float-cast-overflow (a double out of an integer's range
+# converted to it); name it.  Any finding stops the program: no recovering.
+SANFLAGS  := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all
+OPT       := -O1 -g -fno-omit-frame-pointer $(SANFLAGS)
+LDSAN     := $(SANFLAGS)
 BUILD     := build-asan
 endif
 CPPFLAGS  += -D_GNU_SOURCE -DINFRA_VERSION='"$(VERSION)"' -DINFRA_DATADIR='"$(DATADIR)/infrakit"' -Ilib
@@ -48,6 +51,13 @@ all: $(LIB_A) $(TOOL_BIN) completions
 $(BUILD)/lib/%.o: lib/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The compiled-in data directory follows DATADIR: `make install PREFIX=/usr` after a
+# plain `make` rebuilds what depends on it (the binaries also look next to themselves
+# at run time first; lib/infra_datadir.h).
+DATADIR_STAMP := $(BUILD)/datadir.stamp
+$(shell mkdir -p $(BUILD); [ "$$(cat $(DATADIR_STAMP) 2>/dev/null)" = "$(DATADIR)" ] || echo "$(DATADIR)" >$(DATADIR_STAMP))
+$(BUILD)/lib/infra_datadir.o: $(DATADIR_STAMP)
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@

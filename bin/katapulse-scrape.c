@@ -38,14 +38,15 @@ static struct {
 	const char *runtime_endpoint;
 	int no_cri, no_state, unsafe_rs;
 	const char *state_file;
-	long max_body;
+	long max_body, max_series, max_label;
 	double interval;
-} cfg = { .runtime_endpoint = "/run/containerd/containerd.sock", .max_body = 16L << 20, .interval = 5 };
+} cfg = { .runtime_endpoint = "/run/containerd/containerd.sock", .max_body = 16L << 20, .max_series = 10000,
+	  .max_label = 4096, .interval = 5 };
 
 enum {
 	OPT_SYSROOT = 0x3000, OPT_SANDBOX_DIR, OPT_SANDBOX, OPT_LIST, OPT_AGENT_URL, OPT_EXCLUDE,
 	OPT_ENDPOINT, OPT_NO_CRI, OPT_STATE, OPT_NO_STATE, OPT_UNSAFE_RS, OPT_MAX_BODY, OPT_TUI, OPT_INTERVAL,
-	OPT_FAMILY, OPT_EXCLUDE_FAMILY,
+	OPT_FAMILY, OPT_EXCLUDE_FAMILY, OPT_MAX_SERIES, OPT_MAX_LABEL,
 };
 
 static const struct argp_option options[] = {
@@ -67,6 +68,10 @@ static const struct argp_option options[] = {
 	{ "no-cri", OPT_NO_CRI, NULL, 0, "never ask the CRI runtime (metadata from disk only)", 2 },
 	{ NULL, 0, NULL, 0, "Scraping:", 3 },
 	{ "max-body", OPT_MAX_BODY, "BYTES", 0, "largest shim reply accepted (default 16777216)", 3 },
+	{ "max-series-per-sandbox", OPT_MAX_SERIES, "N", 0,
+	  "leave out a sandbox with more series than N (default 10000)", 3 },
+	{ "max-label-length", OPT_MAX_LABEL, "BYTES", 0,
+	  "leave out a sandbox with a longer label name or value (default 4096)", 3 },
 	{ "family", OPT_FAMILY, "REGEX", 0, "write only shim families matching REGEX (repeatable)", 3 },
 	{ "exclude-family", OPT_EXCLUDE_FAMILY, "REGEX", 0, "never write shim families matching REGEX (repeatable)", 3 },
 	{ "state-file", OPT_STATE, "FILE", 0, "where counters persist across runs", 3 },
@@ -135,10 +140,19 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		cfg.no_cri = 1;
 		break;
 	case OPT_MAX_BODY:
-		if (infra_parse_long(arg, 1024, 1L << 32, &n))
-			argp_error(state, "invalid --max-body '%s' (1024 to 4294967296 bytes)", arg);
-		cfg.max_body = n;
+	case OPT_MAX_SERIES:
+	case OPT_MAX_LABEL: { /* the per-sandbox limits */
+		static const struct { const char *name; long min, max; long *dst; } lim[] = {
+			{ "max-body", 1024, 1L << 32, &cfg.max_body },
+			{ "max-series-per-sandbox", 1, 100000000, &cfg.max_series },
+			{ "max-label-length", 16, 16L << 20, &cfg.max_label },
+		};
+		size_t i = key == OPT_MAX_BODY ? 0 : key == OPT_MAX_SERIES ? 1 : 2;
+		if (infra_parse_long(arg, lim[i].min, lim[i].max, &n))
+			argp_error(state, "invalid --%s '%s' (%ld to %ld)", lim[i].name, arg, lim[i].min, lim[i].max);
+		*lim[i].dst = n;
 		break;
+	}
 	case OPT_STATE:
 		cfg.state_file = arg;
 		break;
@@ -164,8 +178,7 @@ static struct infra_kata_run run;
 
 static int text_view(const struct infra_report *r, struct infra_buf *out)
 {
-	(void)r;
-	return infra_kata_text_table(&run, cfg.mode == MODE_SCRAPE, out);
+	return infra_kata_text_table(r, &run, cfg.mode == MODE_SCRAPE, out);
 }
 
 static void scrape(struct infra_report *r, struct infra_http *h, const struct infra_kata_opts *o)
@@ -173,23 +186,12 @@ static void scrape(struct infra_report *r, struct infra_http *h, const struct in
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_state *st = NULL;
 	char *path = NULL;
-	json_object *arr = json_object_new_array();
 
 	if (infra_kata_scrape(&run, h, o, 1, &err)) {
 		infra_report_error(r, "%s", err.msg);
 		infra_report_status(r, INFRA_EXIT_UNKNOWN);
 	}
-	for (size_t i = 0; i < run.set->n; i++) {
-		const struct infra_kata_result *res = &run.res[i];
-		if (res->outcome == INFRA_KATA_FAILED)
-			infra_report_error(r, "sandbox %s: %s", run.set->v[i].id, res->error);
-		else if (res->merge.first_problem[0])
-			infra_report_error(r, "sandbox %s: %s", run.set->v[i].id, res->merge.first_problem);
-		json_object_array_add(arr, infra_kata_sandbox_json(&run, i, 1));
-	}
-	json_object_object_add(r->data, "sandboxes", arr);
-	if (run.failed || run.type_conflicts)
-		infra_report_status(r, INFRA_EXIT_WARNING);
+	infra_kata_report_sandboxes(r, &run, 1);
 	if (!cfg.no_state) {
 		path = cfg.state_file ? strdup(cfg.state_file) : infra_state_default_path("katapulse-scrape");
 		if (path && infra_state_open(path, 10, &st, &err) && err.code != -EINVAL) {
@@ -222,9 +224,6 @@ int main(int argc, char **argv)
 	infra_cli_init(&cli, "katapulse-scrape", 0);
 	cli.timeout = 3; /* per shim, as kata-monitor */
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (cli.format == INFRA_FORMAT_AUTO && cli.output && strlen(cli.output) > 5 &&
-	    !strcmp(cli.output + strlen(cli.output) - 5, ".prom"))
-		cli.format = INFRA_FORMAT_PROM;
 	infra_cli_finish(&cli);
 	/* one socket per shim in flight plus long-path directory fds */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -244,6 +243,9 @@ int main(int argc, char **argv)
 	o.scrape_unsafe_rs = cfg.unsafe_rs;
 	o.family = cfg.family;
 	o.exclude_family = cfg.exclude_family;
+	o.max_body = (size_t)cfg.max_body;
+	o.max_series = (size_t)cfg.max_series;
+	o.max_label_len = (size_t)cfg.max_label;
 	infra_cli_http_opts(&cli, &ho);
 	ho.max_attempts = 1;
 	ho.max_body = (size_t)cfg.max_body;
@@ -276,10 +278,7 @@ int main(int argc, char **argv)
 		} else if (cfg.mode == MODE_SANDBOX || cfg.mode == MODE_AGENT_URL) {
 			rc = infra_kata_one(&r, &cli, h, &set, cfg.sandbox, cfg.mode == MODE_AGENT_URL, cfg.unsafe_rs);
 		} else if (cfg.mode == MODE_LIST) {
-			json_object *arr = json_object_new_array();
-			for (size_t i = 0; i < set.n; i++)
-				json_object_array_add(arr, infra_kata_sandbox_json(&run, i, 0));
-			json_object_object_add(r.data, "sandboxes", arr);
+			infra_kata_report_sandboxes(&r, &run, 0);
 			if ((rc = infra_kata_info_metrics(&run, r.prom, &err)))
 				infra_report_error(&r, "%s", err.msg);
 		} else {

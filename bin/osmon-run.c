@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "infra_cli.h"
+#include "infra_datadir.h"
 #include "infra_exit.h"
 #include "infra_history.h"
 #include "infra_log.h"
+#include "infra_nagios.h"
 #include "infra_openstack.h"
 #include "infra_osmon.h"
 #include "infra_proc.h"
@@ -35,6 +37,7 @@ enum {
 	OPT_RALLY, OPT_RALLY_CONFIG, OPT_DEPLOYMENT, OPT_TUI, OPT_HTML, OPT_HEALTH, OPT_NO_ORPHANS,
 };
 static int tui, health, services_explicit;
+static struct infra_nagios_cli ncli;
 static const char *html;
 
 static const struct argp_option options[] = {
@@ -74,6 +77,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &cli;
 		state->child_inputs[1] = &osf;
+		state->child_inputs[2] = &ncli;
 		break;
 	case OPT_HEALTH:
 		health = 1;
@@ -122,6 +126,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (tui + !!html + health > 1)
 			argp_error(state, "--tui, --html and --health cannot be used together");
+		if (!health && (cli.format == INFRA_FORMAT_NAGIOS || ncli.warn || ncli.crit))
+			argp_error(state, "-f nagios, --warning and --critical are for the --health check");
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -133,7 +139,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-	{ &infra_cli_argp, 0, NULL, 0 }, { &infra_os_argp, 0, NULL, 0 }, { 0 }
+	{ &infra_cli_check_argp, 0, NULL, 0 }, { &infra_os_argp, 0, NULL, 0 }, { &infra_nagios_argp, 0, NULL, 0 }, { 0 }
 };
 static const struct argp argp = { options, parse, NULL,
 	"Run Rally test scenarios per OpenStack service, keep their history in a state "
@@ -158,10 +164,9 @@ int main(int argc, char **argv)
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_report r;
 	struct infra_http_opts hopts;
-	char state[PATH_MAX], tasks[PATH_MAX];
-	const char *datadir = getenv("INFRAKIT_DATADIR");
+	char state[PATH_MAX], tasks[PATH_MAX + 16], datadir[PATH_MAX];
 
-	infra_cli_init(&cli, "osmon-run", 0);
+	infra_cli_init(&cli, "osmon-run", INFRA_CLI_NAGIOS);
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
 	/* health checks run every few minutes into their own textfile: their own batch-job prefix */
@@ -172,7 +177,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
-	snprintf(tasks, sizeof(tasks), "%s/osmon/tasks", datadir && *datadir ? datadir : INFRA_DATADIR);
+	infra_datadir("osmon/tasks", datadir, sizeof(datadir), &cfg.data_dir_source);
+	if (snprintf(tasks, sizeof(tasks), "%s/osmon/tasks", datadir) >= (int)sizeof(tasks))
+		tasks[0] = '\0'; /* too long: "no task file" names the empty path */
 	cfg.data_dir = tasks;
 	cfg.progress = show_progress;
 	infra_cli_http_opts(&cli, &hopts);
@@ -197,10 +204,12 @@ int main(int argc, char **argv)
 			infra_log(INFRA_LOG_INFO, "wrote %s (%zu bytes)", html, bytes);
 		return infra_close_stdout() ? INFRA_EXIT_UNKNOWN : INFRA_EXIT_OK;
 	} else if (health) {
-		struct infra_osmon_health_cfg h = { cfg.state_dir, cfg.services, services_explicit, &osf, &hopts, cli.jobs };
+		struct infra_osmon_health_cfg h = { cfg.state_dir, cfg.services, services_explicit, &osf, &hopts, cli.jobs,
+						    ncli.warn, ncli.crit };
 		infra_osmon_health(&h, &r);
 	} else {
 		infra_osmon_run(&cfg, &r);
 	}
-	return infra_report_done(&r, &cli, health ? infra_osmon_health_text : infra_osmon_text, NULL);
+	return infra_report_done(&r, &cli, health ? infra_osmon_health_text : infra_osmon_text,
+				 health ? infra_nagios_render : NULL);
 }

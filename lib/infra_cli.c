@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "infra_exit.h"
@@ -88,6 +90,175 @@ int infra_parse_duration(const char *s, double *seconds)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ secrets */
+
+/* The option an entry stands for: an OPTION_ALIAS entry means the one before it. */
+static const struct argp_option *real_option(const struct argp_option *table, const struct argp_option *o)
+{
+	while (o > table && (o->flags & OPTION_ALIAS))
+		o--;
+	return o;
+}
+
+struct lookup {
+	const char *name; /* long name (len chars), or NULL for a short option */
+	size_t len;
+	int key;          /* short option */
+	const struct argp_option *exact, *prefix;
+	int ambiguous;
+};
+
+/* Walk the whole argp tree (the tool's table, the children, argp's --help and
+ * --version) the way getopt_long matches: an exact name wins; otherwise a prefix
+ * of exactly one option (its aliases counted once). */
+static void lookup_tree(const struct argp *a, struct lookup *l)
+{
+	if (!a)
+		return;
+	for (const struct argp_option *o = a->options; o && (o->name || o->key || o->doc || o->group); o++) {
+		const struct argp_option *r = real_option(a->options, o);
+
+		if (o->flags & OPTION_DOC)
+			continue;
+		if (!l->name) {
+			if (o->key == l->key && !l->exact)
+				l->exact = r;
+			continue;
+		}
+		if (!o->name || strncmp(o->name, l->name, l->len))
+			continue;
+		if (o->name[l->len] == '\0') {
+			if (!l->exact)
+				l->exact = r;
+		} else if (!l->prefix) {
+			l->prefix = r;
+		} else if (l->prefix != r) {
+			l->ambiguous = 1;
+		}
+	}
+	for (const struct argp_child *c = a->children; c && c->argp; c++)
+		lookup_tree(c->argp, l);
+}
+
+static const struct argp_option *find_option(const struct argp *root, const char *name, size_t len, int key)
+{
+	struct lookup l = { name, len, key, NULL, NULL, 0 };
+
+	lookup_tree(root, &l);
+	if (l.exact)
+		return l.exact;
+	return l.ambiguous ? NULL : l.prefix;
+}
+
+static int needs_arg(const struct argp_option *o)
+{
+	return o->arg && !(o->flags & OPTION_ARG_OPTIONAL);
+}
+
+/* Before getopt sees argv: an "--name=value" that getopt will reject (no such
+ * option, or an ambiguous abbreviation) loses its "=value", so the message getopt
+ * prints ("unrecognized option '--os-passwd=SECRET'") cannot carry a secret.
+ * Arguments of options are skipped as getopt would take them. */
+static void strip_rejected_values(struct argp_state *state)
+{
+	for (int i = 1; i < state->argc; i++) {
+		char *a = state->argv[i];
+		const struct argp_option *o;
+
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] != '-' || !a[1])
+			continue;
+		if (a[1] == '-') {
+			char *eq = strchr(a + 2, '=');
+			size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+
+			o = find_option(state->root_argp, a + 2, len, 0);
+			if (!o) {
+				if (eq)
+					*eq = '\0';
+			} else if (!eq && needs_arg(o)) {
+				i++;
+			}
+			continue;
+		}
+		for (const char *p = a + 1; *p; p++) {
+			o = find_option(state->root_argp, NULL, 0, (unsigned char)*p);
+			if (!o || !o->arg)
+				continue;
+			if (!p[1] && needs_arg(o))
+				i++;
+			break;
+		}
+	}
+}
+
+void infra_cli_refuse_secret(struct argp_state *state, const struct infra_cli_secret *table, int key, char *arg)
+{
+	for (; table && table->key; table++) {
+		if (table->key != key)
+			continue;
+		if (arg) /* out of /proc/PID/cmdline too, for the moment left */
+			explicit_bzero(arg, strlen(arg));
+		argp_error(state, "--%s is refused: secrets never come from the command line (use %s)",
+			   table->flag, table->instead);
+		return;
+	}
+}
+
+int infra_cli_read_secret_file(const char *path, const char *flag, char **out, struct infra_err *err)
+{
+	char buf[16384];
+	size_t n = 0;
+	struct stat st;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		return infra_err_set(err, rc, "cannot read the file given by --%s: %s", flag, strerror(-rc));
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return infra_err_set(err, -EISDIR, "the file given by --%s is a directory", flag);
+	}
+	/* up to the first newline (a pipe need not be closed after it) or the end */
+	while (n < sizeof(buf) - 1 && !memchr(buf, '\n', n)) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (rc) {
+		explicit_bzero(buf, sizeof(buf));
+		return infra_err_set(err, rc, "cannot read the file given by --%s: %s", flag, strerror(-rc));
+	}
+	if (n == sizeof(buf) - 1 && !memchr(buf, '\n', n)) {
+		explicit_bzero(buf, sizeof(buf));
+		return infra_err_set(err, -E2BIG, "the first line of the file given by --%s is longer than %zu bytes",
+				     flag, sizeof(buf) - 2);
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0]) {
+		explicit_bzero(buf, sizeof(buf));
+		return infra_err_set(err, -EINVAL, "the file given by --%s is empty (the secret is its first line)", flag);
+	}
+	free(*out);
+	*out = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return *out ? 0 : infra_err_set(err, -ENOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------ parser */
+
 static error_t common_parse(int key, char *arg, struct argp_state *state)
 {
 	struct infra_cli *cli = state->input;
@@ -102,6 +273,7 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 			state->argv[0] = (char *)cli->tool;
 			state->name = (char *)cli->tool;
 		}
+		strip_rejected_values(state);
 		return ARGP_ERR_UNKNOWN;
 	case 'f':
 		if (!strcmp(arg, "json"))
@@ -183,6 +355,12 @@ void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags)
 
 void infra_cli_finish(struct infra_cli *cli)
 {
+	size_t olen = cli->output ? strlen(cli->output) : 0;
+
+	/* one rule for every tool: -o FILE.prom means Prometheus unless -f says otherwise
+	 * (node_exporter's textfile collector reads *.prom and drops a file it cannot parse) */
+	if (cli->format == INFRA_FORMAT_AUTO && olen > 5 && !strcmp(cli->output + olen - 5, ".prom"))
+		cli->format = INFRA_FORMAT_PROM;
 	if (cli->format == INFRA_FORMAT_AUTO)
 		cli->format = (!cli->output && isatty(STDOUT_FILENO)) ? INFRA_FORMAT_TEXT : INFRA_FORMAT_JSON;
 	infra_log_init(cli->tool, cli->quiet ? INFRA_LOG_QUIET : cli->verbose);
@@ -248,10 +426,9 @@ static void list_tree(const struct argp *a, unsigned flags, FILE *out)
 
 void infra_cli_list_options(const struct argp *root, unsigned flags, FILE *out)
 {
+	/* the tree argp hands the parser (state->root_argp) already holds argp's own
+	 * --help, --usage and --version: list them once */
 	list_tree(root, flags, out);
-	fputs("--help\t-\t-\t-\tgive this help list\n", out);
-	fputs("--usage\t-\t-\t-\tgive a short usage message\n", out);
-	fputs("--version\t-V\t-\t-\tprint program version\n", out);
 }
 
 int infra_close_stdout(void)

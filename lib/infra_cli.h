@@ -25,6 +25,7 @@
 #include <argp.h>
 #include <stdio.h>
 
+#include "infra_err.h"
 #include "infra_http.h"
 
 enum infra_format {
@@ -57,7 +58,7 @@ extern const struct argp infra_cli_check_argp; /* the same plus --format nagios 
 
 /* argp_program_version / bug address / err exit status for the tool. */
 void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags);
-/* After argp_parse: resolve FORMAT_AUTO, set up logging, register the stdout check. */
+/* After argp_parse: resolve FORMAT_AUTO (-o *.prom: prom; a terminal: text; else json), set up logging, register the stdout check. */
 void infra_cli_finish(struct infra_cli *cli);
 /* HTTP options from the common flags (timeout, TLS). */
 void infra_cli_http_opts(const struct infra_cli *cli, struct infra_http_opts *opts);
@@ -70,5 +71,45 @@ void infra_cli_list_options(const struct argp *root, unsigned flags, FILE *out);
 /* Flush and close stdout; returns 0 or -errno (ENOSPC, EPIPE, EIO...).  Tools call
  * it last and turn a failure into INFRA_EXIT_UNKNOWN. */
 int infra_close_stdout(void);
+
+/* SECRETS ON THE COMMAND LINE.  Secrets never come from argv (DESIGN.md section 2):
+ * a module that reads a secret takes it from the environment, its config file or a
+ * file named by a `--...-file` flag, and declares the flags other clients take the
+ * secret itself by (openstackclient's --os-password, ...) only to refuse them, from
+ * one table:
+ *
+ *     static const struct infra_cli_secret secrets[] = {
+ *         { OPT_OS_PASSWORD, "os-password", "OS_PASSWORD, clouds.yaml or --os-password-file" },
+ *         { 0, NULL, NULL } };
+ *     options: INFRA_CLI_SECRET_OPTION("os-password", OPT_OS_PASSWORD), ...
+ *     parser:  case OPT_OS_PASSWORD: infra_cli_refuse_secret(state, secrets, key, arg); break;
+ *
+ * The refusal says "--os-password is refused: secrets never come from the command
+ * line (use ...)", exit 3, and wipes the value from argv; the value is never printed.
+ * Declaring the exact flag also keeps argp's prefix matching from taking
+ * `--os-password SECRET` for `--os-password-file SECRET`.
+ *
+ * The common child (infra_cli_argp) also makes sure getopt's own messages never
+ * carry a value: an `--name=value` that is not an option of the tool, or is an
+ * ambiguous abbreviation, loses its `=value` before getopt reports it
+ * ("unrecognized option '--os-passwd'"). */
+struct infra_cli_secret {
+	int key;             /* the refusing option's key in the module's table */
+	const char *flag;    /* its long name, without "--" */
+	const char *instead; /* where the secret comes from instead */
+};
+#define INFRA_CLI_SECRET_OPTION(name, key) \
+	{ name, key, "SECRET", OPTION_HIDDEN, "refused: secrets never come from the command line", 0 }
+/* Refuse key if it is in table (ends with a 0 key): argp_error, which exits 3.
+ * Returns (doing nothing) for any other key. */
+void infra_cli_refuse_secret(struct argp_state *state, const struct infra_cli_secret *table, int key, char *arg);
+
+/* Read a secret from the first line of the file given by --FLAG (flag without "--"),
+ * at most 16 KiB: a regular file or a pipe (`--os-password-file <(pass show x)`).
+ * Messages name the flag, never the path (it may be a mistyped secret):
+ * "cannot read the file given by --os-password-file: Permission denied",
+ * "the file given by --os-password-file is a directory", "... is empty".
+ * *out (freed first if set) gets a malloc'd copy; the buffer is wiped. */
+int infra_cli_read_secret_file(const char *path, const char *flag, char **out, struct infra_err *err);
 
 #endif

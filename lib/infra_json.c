@@ -1,10 +1,12 @@
 #include "infra_json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "infra_buf.h"
+#include "infra_prom.h"
 
 int infra_json_parse(const char *data, size_t len, json_object **out, struct infra_err *err)
 {
@@ -172,11 +174,14 @@ int infra_json_get_int64(json_object *root, const char *path, int64_t *out, stru
 	}
 	if (json_object_is_type(o, json_type_double)) {
 		double d = json_object_get_double(o);
-		if (d == (double)(int64_t)d) {
-			*out = (int64_t)d;
-			return 0;
-		}
-		return infra_err_set(err, -EINVAL, "field '%s' is not an integer", path);
+		/* converting a double outside int64_t's range (or NaN) is undefined
+		 * behaviour: check the range first; -2^63 <= d < 2^63 are exact doubles */
+		if (isnan(d) || d != trunc(d))
+			return infra_err_set(err, -EINVAL, "field '%s' is not an integer", path);
+		if (!(d >= -0x1p63 && d < 0x1p63))
+			return infra_err_set(err, -ERANGE, "field '%s' is out of range", path);
+		*out = (int64_t)d;
+		return 0;
 	}
 	return infra_err_set(err, -EINVAL, "field '%s' is %s, expected an integer", path, type_word(o));
 }
@@ -295,6 +300,18 @@ static int canon(json_object *o, struct infra_buf *b, int pretty, int depth)
 			rc = indent(b, pretty, depth);
 		if (!rc)
 			rc = infra_buf_putc(b, ']');
+		return rc ? -ENOMEM : 0;
+	}
+	if (o && json_object_is_type(o, json_type_double) && isfinite(json_object_get_double(o))) {
+		/* the shortest text that reads back as the same double, as Go and Python
+		 * print it (json-c's default is %.17g: 7.3999999999999996e-05) */
+		char num[40];
+		double v = json_object_get_double(o);
+		infra_prom_format_value(v, num, sizeof(num));
+		rc = infra_buf_puts(b, num);
+		/* an integral double keeps json-c's ".0" (it stays a double when read back) */
+		if (!rc && !strpbrk(num, ".eE"))
+			rc = infra_buf_puts(b, ".0");
 		return rc ? -ENOMEM : 0;
 	}
 	return infra_buf_puts(b, o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

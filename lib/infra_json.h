@@ -26,6 +26,8 @@ int infra_json_parse(const char *data, size_t len, json_object **out, struct inf
 /* Look up a path.  -ENOENT if any step is missing (or null when must_exist). */
 int infra_json_get(json_object *root, const char *path, json_object **out, struct infra_err *err);
 int infra_json_get_string(json_object *root, const char *path, const char **out, struct infra_err *err);
+/* An integer, or a double with an integral value in int64_t range (else -ERANGE
+ * "field 'p' is out of range"; NaN or a fraction -EINVAL). */
 int infra_json_get_int64(json_object *root, const char *path, int64_t *out, struct infra_err *err);
 int infra_json_get_double(json_object *root, const char *path, double *out, struct infra_err *err);
 int infra_json_get_bool(json_object *root, const char *path, int *out, struct infra_err *err);

@@ -136,8 +136,11 @@ static int resolve_socket(struct infra_kata_sandbox *sb, int dirfd, const struct
 	struct stat st;
 	char buf[PATH_MAX];
 	char *full;
+	int denied = 0;
 
-	if (fstatat(dirfd, SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode)) {
+	if (fstatat(dirfd, SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		denied = errno == EACCES || errno == EPERM ? errno : 0;
+	} else if (S_ISSOCK(st.st_mode)) {
 		if (asprintf(&full, "%s/%s", sb->dir, SOCK_NAME) < 0)
 			return -ENOMEM;
 		sb->socket_display = full;
@@ -171,7 +174,10 @@ static int resolve_socket(struct infra_kata_sandbox *sb, int dirfd, const struct
 			return 0;
 		}
 	}
-	sb->skip_reason = "no shim-monitor.sock";
+	if (denied)
+		sb->access_errno = denied; /* not "no socket": we could not look */
+	else
+		sb->skip_reason = "no shim-monitor.sock";
 	return 0;
 }
 

@@ -15,7 +15,9 @@
  * bound.  A path longer than a sockaddr_un holds (108 bytes, likely under a deep
  * --sysroot) is reached through /proc/self/fd/<dirfd>/shim-monitor.sock, where
  * dirfd is the sandbox directory opened O_PATH|O_NOFOLLOW, so a long path and a
- * symlink swapped in after discovery are both harmless.
+ * symlink swapped in after discovery are both harmless.  A sandbox directory
+ * that cannot be searched (0700 and not root) is not "no socket": its
+ * access_errno is set, and the caller reports it as a failure.
  *
  * Metadata (cri_uid, cri_name, cri_namespace), cheapest source first:
  *   1. Go runtime persist.json: .Config.ContainerConfigs[ID == id].Annotations
@@ -74,6 +76,8 @@ struct infra_kata_sandbox {
 	char *socket_display;          /* full path, or "@name" */
 	int dirfd;                     /* O_PATH fd kept open for a long socket path, else -1 */
 	const char *skip_reason;       /* static text when the sandbox is not scraped, else NULL */
+	int access_errno;              /* the directory could not be searched (EACCES, EPERM): the
+				        * sandbox is not skipped but failed, and the run is not up */
 	const char *hypervisor;        /* runtime-rs: "qemu" / "firecracker" when detected, else NULL */
 	char *cri_uid, *cri_name, *cri_namespace; /* never NULL after discovery ("" = unknown) */
 	const char *meta_source;       /* "persist.json", "containerd-bundle", "crio-bundle", "cri", "none" */

@@ -202,7 +202,21 @@ struct infra_kata_merge {
 	size_t nbodies, abodies;
 	regex_t *inc, *exc;
 	size_t ninc, nexc;
+	size_t max_series, max_label_len; /* 0 = no limit */
 };
+
+const char *infra_kata_limit_name(enum infra_kata_limit l)
+{
+	static const char *const names[INFRA_KATA_NLIMITS] = { "", "series", "label-length", "body-size" };
+
+	return (unsigned)l < INFRA_KATA_NLIMITS ? names[l] : "";
+}
+
+void infra_kata_merge_limits(struct infra_kata_merge *m, size_t max_series, size_t max_label_len)
+{
+	m->max_series = max_series;
+	m->max_label_len = max_label_len;
+}
 
 const char *infra_kata_rename(const char *name, char *buf, size_t size)
 {
@@ -369,6 +383,9 @@ struct reader {
 	const char *const *extra;
 	struct infra_kata_merge_stats *st;
 	struct infra_buf key;
+	size_t nsamples;            /* every sample line of the body, kept or not */
+	enum infra_kata_limit limit;/* the limit that stopped the read */
+	char limit_msg[256];
 };
 
 static const char *const sufs[] = { "_bucket", "_sum", "_count" };
@@ -427,6 +444,61 @@ static int series_key(struct reader *r, const char *name, const struct infra_pro
 	return rc;
 }
 
+static int limit_hit(struct reader *r, enum infra_kata_limit l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int limit_hit(struct reader *r, enum infra_kata_limit l, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->limit = l;
+	va_start(ap, fmt);
+	vsnprintf(r->limit_msg, sizeof(r->limit_msg), fmt, ap);
+	va_end(ap);
+	return -E2BIG;
+}
+
+/* The body's limits: the whole sandbox is refused at the first sample over one. */
+static int over_limit(struct reader *r, const struct infra_prom_event *ev)
+{
+	size_t max = r->m->max_label_len;
+
+	if (r->m->max_series && ++r->nsamples > r->m->max_series)
+		return limit_hit(r, INFRA_KATA_LIMIT_SERIES, "more than %zu series", r->m->max_series);
+	for (size_t i = 0; max && i < ev->nlabels; i++) {
+		const struct infra_prom_label *l = &ev->labels[i];
+		if (l->name_len > max)
+			return limit_hit(r, INFRA_KATA_LIMIT_LABEL, "line %zu: label name of %zu bytes (limit %zu)",
+					 ev->line, l->name_len, max);
+		if (l->value_len > max)
+			return limit_hit(r, INFRA_KATA_LIMIT_LABEL, "line %zu: label %.*s: value of %zu bytes (limit %zu)",
+					 ev->line, (int)(l->name_len > 64 ? 64 : l->name_len), l->name, l->value_len, max);
+	}
+	return 0;
+}
+
+/* A sample with both an extra label's name (say sandbox_id, which becomes
+ * exported_sandbox_id) and exported_sandbox_id cannot be written: drop it,
+ * counted.  Returns 1 when dropped. */
+static int extra_twice(struct reader *r, const struct infra_prom_event *ev)
+{
+	for (size_t i = 0; i < ev->nlabels; i++) {
+		const struct infra_prom_label *l = &ev->labels[i];
+		if (!is_extra(r->extra, l->name, l->name_len))
+			continue;
+		for (size_t j = 0; j < ev->nlabels; j++) {
+			const struct infra_prom_label *x = &ev->labels[j];
+			if (x->name_len == l->name_len + 9 && !strncmp(x->name, "exported_", 9) &&
+			    !memcmp(x->name + 9, l->name, l->name_len)) {
+				r->st->dropped_samples++;
+				problem(r->st, "sample %.200s has both %.*s and %.*s labels: dropped", ev->name,
+					(int)l->name_len, l->name, (int)x->name_len, x->name);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int read_cb(void *ud, const struct infra_prom_event *ev)
 {
 	struct reader *r = ud;
@@ -456,6 +528,10 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		return 0;
 	}
 	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+		return 0;
+	if ((rc = over_limit(r, ev)))
+		return rc;
+	if (extra_twice(r, ev))
 		return 0;
 	name = infra_kata_rename(ev->name, nb, sizeof(nb));
 	if (!name || ev->nlabels + 8 > MAX_LABELS) {
@@ -586,6 +662,10 @@ int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t le
 	rc = infra_prom_parse(body, len, read_cb, &r, err);
 	if (rc == -ENOMEM)
 		infra_err_set(err, rc, "out of memory");
+	else if (rc == -E2BIG && r.limit)
+		infra_err_set(err, rc, "%s", r.limit_msg);
+	else if (rc == -E2BIG) /* the parser's own line cap */
+		r.limit = INFRA_KATA_LIMIT_LABEL;
 	if (!rc && (rc = reconcile(&r)))
 		infra_err_set(err, rc, "out of memory");
 	if (!rc && m->nbodies == m->abodies) {
@@ -612,6 +692,7 @@ int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t le
 		r.runs = NULL;
 	} else if (rc != -ENOMEM) {
 		memset(stats, 0, sizeof(*stats));
+		stats->limit = rc == -E2BIG ? r.limit : INFRA_KATA_LIMIT_NONE;
 	}
 	free(r.runs);
 	free(r.lines);

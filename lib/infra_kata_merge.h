@@ -15,7 +15,13 @@
  *     one merged before has that family dropped (counted, first one described
  *     in stats.first_problem), never emitted twice;
  *   - duplicate series inside a body are dropped (counted), as are samples
- *     with more than 60 labels or names longer than 500 bytes;
+ *     with more than 60 labels or names longer than 500 bytes, and samples
+ *     that carry both an extra label's name and exported_<that name> (the
+ *     shim's label would be renamed onto the other one);
+ *   - limits (infra_kata_merge_limits; the guest VM controls part of a body):
+ *     a body with more samples than max_series, or a label name or value
+ *     longer than max_label_len bytes, is refused whole (-E2BIG, nothing
+ *     kept, stats.limit says which), so one sandbox cannot blow up the output;
  *   - only where each family's samples sit in the body is remembered: the body
  *     and the extra label values are borrowed until the merger is freed.
  * infra_kata_merge_write() then writes the exposition family by family (sorted
@@ -43,6 +49,19 @@
 
 #define INFRA_KATA_MERGE_CHUNK 16
 
+/* Why a sandbox was left out for its size (body-size is the HTTP cap, not
+ * checked here). */
+enum infra_kata_limit {
+	INFRA_KATA_LIMIT_NONE = 0,
+	INFRA_KATA_LIMIT_SERIES,       /* more samples than max_series */
+	INFRA_KATA_LIMIT_LABEL,        /* a label name or value longer than max_label_len */
+	INFRA_KATA_LIMIT_BODY,         /* reply larger than the HTTP body cap */
+	INFRA_KATA_NLIMITS
+};
+
+/* "series", "label-length", "body-size" ("" for NONE). */
+const char *infra_kata_limit_name(enum infra_kata_limit l);
+
 struct infra_kata_merge_stats {
 	size_t families;        /* families in the body */
 	size_t samples;         /* samples that will be written */
@@ -50,6 +69,7 @@ struct infra_kata_merge_stats {
 	size_t type_conflicts;  /* families dropped because of a different TYPE */
 	size_t help_conflicts;  /* families whose HELP differs from the one kept */
 	char first_problem[256];/* first conflict or refusal, "" if none */
+	enum infra_kata_limit limit; /* set when infra_kata_merge_add returned -E2BIG */
 };
 
 struct infra_kata_merge;
@@ -57,9 +77,13 @@ struct infra_kata_merge;
 struct infra_kata_merge *infra_kata_merge_new(void);
 void infra_kata_merge_free(struct infra_kata_merge *m);
 
+/* Limits for the bodies read after this call; 0 = none (the default). */
+void infra_kata_merge_limits(struct infra_kata_merge *m, size_t max_series, size_t max_label_len);
+
 /* Read one body.  extra: NULL-terminated name, value pairs appended to every
  * sample (borrowed).  Returns 0 (stats filled; conflicts are not errors),
- * -EINVAL for a body that does not parse (err "line N: ..."), -ENOMEM. */
+ * -EINVAL for a body that does not parse (err "line N: ..."), -E2BIG for a
+ * body over a limit (stats->limit, err says what), -ENOMEM. */
 int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
 			 const char *const *extra, struct infra_kata_merge_stats *stats,
 			 struct infra_err *err);

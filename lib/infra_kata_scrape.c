@@ -16,6 +16,14 @@
 
 #define PENDING ((enum infra_kata_outcome)99)
 
+static const char reason_permission[] = "permission";
+
+/* Failed at selection: its directory could not be searched (no request made). */
+static int denied(const struct infra_kata_result *r)
+{
+	return r->outcome == INFRA_KATA_FAILED && r->reason == reason_permission;
+}
+
 static const double monitor_buckets[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
 #define NBUCKETS (sizeof(monitor_buckets) / sizeof(monitor_buckets[0]))
 
@@ -117,7 +125,15 @@ void infra_kata_select(struct infra_kata_run *run, const struct infra_kata_opts 
 			if (!strncmp(sb->id, opts->exclude[k], strlen(opts->exclude[k])))
 				excluded = 1;
 		r->outcome = INFRA_KATA_SKIPPED;
-		if (sb->skip_reason)
+		if (sb->access_errno) {
+			r->outcome = INFRA_KATA_FAILED;
+			r->reason = reason_permission;
+			snprintf(r->error, sizeof(r->error), "cannot look into %.400s: %s", sb->dir,
+				 strerror(sb->access_errno));
+			run->failed++;
+			run->denied++;
+			continue;
+		} else if (sb->skip_reason)
 			r->reason = sb->skip_reason;
 		else if (excluded)
 			r->reason = "excluded";
@@ -167,6 +183,9 @@ int infra_kata_fetch(struct infra_http *h, const struct infra_kata_sandbox *sb, 
 	char url[256];
 	int rc;
 
+	if (sb->access_errno)
+		return infra_err_set(err, -sb->access_errno, "sandbox %s: cannot look into %s: %s", sb->id, sb->dir,
+				     strerror(sb->access_errno));
 	if (sb->socket_kind == INFRA_KATA_SOCK_NONE)
 		return infra_err_set(err, -ENOENT, "sandbox %s: %s", sb->id,
 				     sb->skip_reason ? sb->skip_reason : "no monitor socket");
@@ -195,8 +214,6 @@ static const char *classify(int code)
 		return "reset";
 	case -EPROTO:
 		return "protocol";
-	case -E2BIG:
-		return "too-large";
 	default:
 		return "transport";
 	}
@@ -204,6 +221,7 @@ static const char *classify(int code)
 
 struct fetch_ctx {
 	struct infra_kata_run *run;
+	const struct infra_kata_opts *opts;
 	size_t i;
 };
 
@@ -215,7 +233,12 @@ static void fetched(void *ud, const struct infra_http_req *req, struct infra_htt
 	(void)req;
 	r->duration = resp->elapsed_seconds;
 	r->http_status = rc ? 0 : resp->status;
-	if (rc) {
+	if (rc == -E2BIG) {
+		r->outcome = INFRA_KATA_OVER_LIMIT;
+		r->limit = INFRA_KATA_LIMIT_BODY;
+		r->reason = infra_kata_limit_name(r->limit);
+		snprintf(r->error, sizeof(r->error), "reply larger than %zu bytes (--max-body)", c->opts->max_body);
+	} else if (rc) {
 		r->outcome = INFRA_KATA_FAILED;
 		r->reason = classify(rc);
 		message(r->error, sizeof(r->error), err->msg, &c->run->set->v[c->i]);
@@ -251,11 +274,14 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 	}
 	if (merge && (rc = infra_kata_merge_filter(run->merge, opts->family, opts->exclude_family, err)))
 		goto out;
+	if (merge)
+		infra_kata_merge_limits(run->merge, opts->max_series, opts->max_label_len);
 	for (size_t i = 0; i < set->n && !rc; i++) {
 		struct infra_http_req req;
 		if (run->res[i].outcome != PENDING)
 			continue;
 		ctx[i].run = run;
+		ctx[i].opts = opts;
 		ctx[i].i = i;
 		fill_req(&req, &set->v[i], "http://shim/metrics", opts->timeout_ms);
 		rc = infra_http_batch_add(b, &req, fetched, &ctx[i]);
@@ -272,6 +298,8 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 					"cri_namespace", sb->cri_namespace, NULL };
 		struct infra_err e = INFRA_ERR_INIT;
 
+		if (!ctx[i].run)
+			continue; /* not fetched: skipped or failed by infra_kata_select */
 		if (r->outcome == PENDING) { /* the runner never called back */
 			r->outcome = INFRA_KATA_FAILED;
 			r->reason = "transport";
@@ -279,6 +307,11 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 		}
 		if (r->outcome == INFRA_KATA_FAILED) {
 			run->failed++;
+			continue;
+		}
+		if (r->outcome == INFRA_KATA_OVER_LIMIT) {
+			run->over_limit++;
+			run->dropped_sandboxes[r->limit]++;
 			continue;
 		}
 		if (r->outcome != INFRA_KATA_OK)
@@ -296,6 +329,20 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			free(r->body);
 			r->body = NULL;
 			run->failed++;
+			continue;
+		}
+		if (rc == -E2BIG) { /* over a limit: the whole sandbox is left out */
+			static const char *const opt[INFRA_KATA_NLIMITS] = {
+				"", "--max-series-per-sandbox", "--max-label-length", "--max-body" };
+			rc = 0;
+			r->outcome = INFRA_KATA_OVER_LIMIT;
+			r->limit = r->merge.limit ? r->merge.limit : INFRA_KATA_LIMIT_LABEL;
+			r->reason = infra_kata_limit_name(r->limit);
+			snprintf(r->error, sizeof(r->error), "%.400s (%s)", e.msg, opt[r->limit]);
+			free(r->body);
+			r->body = NULL;
+			run->over_limit++;
+			run->dropped_sandboxes[r->limit]++;
 			continue;
 		}
 		if (rc) {
@@ -496,11 +543,13 @@ int infra_kata_info_metrics(const struct infra_kata_run *run, struct infra_prom 
 				     sb->meta_source, NULL);
 	}
 	rc = rc ? rc : fam(p, "katapulse_sandboxes", INFRA_PROM_GAUGE,
-			   "Sandboxes found in the last run by outcome (scraped, failed, skipped; ready when only listed)", err);
+			   "Sandboxes found in the last run by outcome (scraped, failed, over-limit, skipped; ready when only listed)",
+			   err);
 	rc = rc ? rc : infra_prom_addl(p, "katapulse_sandboxes", (double)run->scraped, err, "state", "scraped", NULL);
 	rc = rc ? rc : infra_prom_addl(p, "katapulse_sandboxes", (double)run->failed, err, "state", "failed", NULL);
+	rc = rc ? rc : infra_prom_addl(p, "katapulse_sandboxes", (double)run->over_limit, err, "state", "over-limit", NULL);
 	rc = rc ? rc : infra_prom_addl(p, "katapulse_sandboxes",
-				       (double)(set->n - run->scraped - run->failed - run->skipped), err,
+				       (double)(set->n - run->scraped - run->failed - run->over_limit - run->skipped), err,
 				       "state", "ready", NULL);
 	rc = rc ? rc : infra_prom_addl(p, "katapulse_sandboxes", (double)run->skipped, err, "state", "skipped", NULL);
 	return rc;
@@ -510,6 +559,9 @@ int infra_kata_own_metrics(const struct infra_kata_run *run, struct infra_state 
 			   struct infra_prom *p, struct infra_err *err)
 {
 	const struct infra_kata_set *set = run->set;
+	/* requests made: the sandboxes failed at selection (permission) were not asked */
+	size_t asked = run->scraped + run->failed - run->denied + run->over_limit;
+	size_t failures = run->failed - run->denied + run->over_limit;
 	int rc;
 
 	/* kata-monitor's own families, same names, HELP (typos included) and buckets */
@@ -517,18 +569,19 @@ int infra_kata_own_metrics(const struct infra_kata_run *run, struct infra_state 
 		   (double)set->n, err);
 	rc = rc ? rc : counter(p, state, "kata_monitor_scrape_count", "Scape count.", 1, err);
 	rc = rc ? rc : counter(p, state, "kata_monitor_scrape_failed_count", "Failed scape count.",
-			       run->failed ? 1 : 0, err);
+			       run->failed || run->over_limit ? 1 : 0, err);
 	rc = rc ? rc : monitor_histogram(p, state, run->scrape_seconds, err);
 	rc = rc ? rc : counter(p, state, "katapulse_shim_scrapes_total",
-			       "Shim /metrics requests made, over all runs", (double)(run->scraped + run->failed), err);
+			       "Shim /metrics requests made, over all runs", (double)asked, err);
 	rc = rc ? rc : counter(p, state, "katapulse_shim_scrape_failures_total",
-			       "Shim /metrics requests that failed (connect, timeout, HTTP status, parse), over all runs",
-			       (double)run->failed, err);
+			       "Shim /metrics requests that failed (connect, timeout, HTTP status, parse, over a limit), over all runs",
+			       (double)failures, err);
 	/* per-sandbox families only when there are samples (an empty family is
 	 * not served by node_exporter's textfile collector) */
-	if (!rc && run->scraped + run->failed) {
+	if (!rc && run->scraped + run->failed + run->over_limit) {
 		rc = fam(p, "katapulse_shim_up", INFRA_PROM_GAUGE,
-			 "1 if the sandbox's shim answered /metrics with a valid exposition in the last run", err);
+			 "1 if the sandbox's shim answered /metrics with a valid exposition within the limits in the last run",
+			 err);
 		rc = rc ? rc : fam(p, "katapulse_shim_scrape_duration_seconds", INFRA_PROM_GAUGE,
 				   "Time to fetch the sandbox's shim /metrics in the last run", err);
 	}
@@ -553,8 +606,16 @@ int infra_kata_own_metrics(const struct infra_kata_run *run, struct infra_state 
 			     "Sandbox families whose HELP differed from the merged one (first kept) in the last run",
 			     (double)run->help_conflicts, err);
 	rc = rc ? rc : gauge(p, "katapulse_dropped_samples",
-			     "Shim samples left out in the last run (conflicting family, duplicate series)",
+			     "Shim samples left out in the last run (conflicting family, duplicate series, "
+			     "both a sandbox label and its exported_ name)",
 			     (double)run->dropped_samples, err);
+	rc = rc ? rc : fam(p, "katapulse_dropped_sandboxes", INFRA_PROM_GAUGE,
+			   "Sandboxes left out of the output in the last run because they were over a limit "
+			   "(body-size: --max-body, series: --max-series-per-sandbox, label-length: --max-label-length)",
+			   err);
+	for (int l = INFRA_KATA_LIMIT_SERIES; l < INFRA_KATA_NLIMITS && !rc; l++)
+		rc = infra_prom_addl(p, "katapulse_dropped_sandboxes", (double)run->dropped_sandboxes[l], err, "reason",
+				     infra_kata_limit_name((enum infra_kata_limit)l), NULL);
 	if (!rc && run->cri_used)
 		rc = gauge(p, "katapulse_cri_up", "1 if the CRI runtime answered ListPodSandbox in the last run",
 			   run->cri_error[0] ? 0 : 1, err);
@@ -565,11 +626,18 @@ int infra_kata_own_metrics(const struct infra_kata_run *run, struct infra_state 
 
 static const char *outcome_name(const struct infra_kata_result *r, int scraped)
 {
-	if (r->outcome == INFRA_KATA_SKIPPED)
+	switch (r->outcome) {
+	case INFRA_KATA_SKIPPED:
 		return "skipped";
-	if (!scraped)
-		return "ready";
-	return r->outcome == INFRA_KATA_OK ? "ok" : "failed";
+	case INFRA_KATA_FAILED:
+		return "failed"; /* also when only listed: a directory that cannot be searched */
+	case INFRA_KATA_OVER_LIMIT:
+		return "over-limit";
+	default:
+		if (!scraped)
+			return "ready";
+		return r->merge.dropped_samples ? "partial" : "ok";
+	}
 }
 
 json_object *infra_kata_sandbox_json(const struct infra_kata_run *run, size_t i, int scraped)
@@ -591,10 +659,12 @@ json_object *infra_kata_sandbox_json(const struct infra_kata_run *run, size_t i,
 	json_object_object_add(o, "state", json_object_new_string(outcome_name(r, scraped)));
 	if (r->reason)
 		json_object_object_add(o, "reason", json_object_new_string(r->reason));
-	if (!scraped || r->outcome == INFRA_KATA_SKIPPED)
-		return o;
 	if (r->error[0])
 		json_object_object_add(o, "error", json_object_new_string(r->error));
+	if (!scraped || r->outcome == INFRA_KATA_SKIPPED || denied(r))
+		return o;
+	if (r->merge.first_problem[0])
+		json_object_object_add(o, "problem", json_object_new_string(r->merge.first_problem));
 	json_object_object_add(o, "duration_seconds", json_object_new_double(round(r->duration * 1e6) / 1e6));
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r->bytes));
 	json_object_object_add(o, "samples", json_object_new_int64((int64_t)r->merge.samples));
@@ -604,34 +674,79 @@ json_object *infra_kata_sandbox_json(const struct infra_kata_run *run, size_t i,
 	return o;
 }
 
-int infra_kata_text_table(const struct infra_kata_run *run, int scraped, struct infra_buf *out)
+void infra_kata_report_sandboxes(struct infra_report *r, const struct infra_kata_run *run, int scraped)
 {
-	int rc = infra_buf_printf(out, "%-14s %-3s %-32s %-17s %-8s %8s %8s  %s\n", "SANDBOX", "RT", "POD",
-				  "SOURCE", "STATE", "SAMPLES", "TIME", scraped ? "ERROR" : "SOCKET");
+	json_object *arr = json_object_new_array();
+	const char *first_denied = NULL;
 
+	for (size_t i = 0; i < run->set->n; i++) {
+		const struct infra_kata_result *res = &run->res[i];
+		const char *id = run->set->v[i].id;
+
+		if (denied(res))
+			first_denied = first_denied ? first_denied : run->set->v[i].dir;
+		else if (res->outcome == INFRA_KATA_FAILED)
+			infra_report_error(r, "sandbox %s: %s", id, res->error);
+		else if (res->outcome == INFRA_KATA_OVER_LIMIT)
+			infra_report_error(r, "sandbox %s: over a limit, left out: %s", id, res->error);
+		else if (res->merge.first_problem[0])
+			infra_report_error(r, "sandbox %s: %s", id, res->merge.first_problem);
+		json_object_array_add(arr, infra_kata_sandbox_json(run, i, scraped));
+	}
+	json_object_object_add(r->data, "sandboxes", arr);
+	if (run->failed > run->denied || run->over_limit || run->type_conflicts || run->dropped_samples)
+		infra_report_status(r, INFRA_EXIT_WARNING);
+	if (run->denied) {
+		/* one line, not one per sandbox: the cause is the same for all */
+		infra_report_error(r, "permission denied: %zu of %zu sandbox directories cannot be searched (%s%s); "
+				   "run as root", run->denied, run->set->n, run->denied > 1 ? "e.g. " : "", first_denied);
+		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+	}
+}
+
+int infra_kata_text_table(const struct infra_report *rep, const struct infra_kata_run *run, int scraped,
+			  struct infra_buf *out)
+{
+	int rc = 0;
+
+	/* a failed run's errors are already above the table (infra_report_render) */
+	(void)rep;
+	if (!run->set || !run->res) /* failed before any sandbox was found */
+		return infra_buf_printf(out, "no sandbox could be %s\n", scraped ? "scraped" : "listed");
+	rc = infra_buf_printf(out, "%-14s %-3s %-32s %-17s %-10s %8s %8s  %s\n", "SANDBOX", "RT", "POD",
+			      "SOURCE", "STATE", "SAMPLES", "TIME", scraped ? "ERROR" : "SOCKET");
 	for (size_t i = 0; i < run->set->n && !rc; i++) {
 		const struct infra_kata_sandbox *sb = &run->set->v[i];
 		const struct infra_kata_result *r = &run->res[i];
 		char pod[256], samples[32] = "-", ms[32] = "-";
+		const char *note;
 
 		if (sb->cri_name[0])
 			snprintf(pod, sizeof(pod), "%s/%s", sb->cri_namespace, sb->cri_name);
 		else
 			snprintf(pod, sizeof(pod), "-");
-		if (scraped && r->outcome != INFRA_KATA_SKIPPED) {
+		if (scraped && r->outcome != INFRA_KATA_SKIPPED && !denied(r)) {
 			snprintf(samples, sizeof(samples), "%zu", r->merge.samples);
 			snprintf(ms, sizeof(ms), "%.0fms", r->duration * 1000);
 		}
-		rc = infra_buf_printf(out, "%-14.12s %-3s %-32.32s %-17s %-8s %8s %8s  %s\n", sb->id,
+		if (r->outcome == INFRA_KATA_SKIPPED)
+			note = r->reason ? r->reason : "";
+		else if (r->error[0])
+			note = r->error;
+		else if (scraped)
+			note = r->merge.first_problem;
+		else
+			note = sb->socket_display ? sb->socket_display : "";
+		rc = infra_buf_printf(out, "%-14.12s %-3s %-32.32s %-17s %-10s %8s %8s  %s\n", sb->id,
 				      infra_kata_runtime_name(sb->runtime), pod, sb->meta_source,
-				      outcome_name(r, scraped), samples, ms,
-				      r->outcome == INFRA_KATA_SKIPPED ? (r->reason ? r->reason : "")
-				      : scraped ? r->error
-				      : (sb->socket_display ? sb->socket_display : ""));
+				      outcome_name(r, scraped), samples, ms, note);
 	}
 	if (!rc && scraped)
-		rc = infra_buf_printf(out, "%zu sandboxes: %zu scraped, %zu failed, %zu skipped; %zu bytes in %.0fms\n",
-				      run->set->n, run->scraped, run->failed, run->skipped, run->bytes,
-				      run->scrape_seconds * 1000);
+		rc = infra_buf_printf(out, "%zu sandboxes: %zu scraped, %zu failed, %zu over a limit, %zu skipped; "
+				      "%zu bytes in %.0fms\n", run->set->n, run->scraped, run->failed, run->over_limit,
+				      run->skipped, run->bytes, run->scrape_seconds * 1000);
+	else if (!rc)
+		rc = infra_buf_printf(out, "%zu sandboxes: %zu ready, %zu failed, %zu skipped\n", run->set->n,
+				      run->set->n - run->failed - run->skipped, run->failed, run->skipped);
 	return rc;
 }

@@ -26,11 +26,14 @@ enum infra_kata_outcome {
 	INFRA_KATA_SKIPPED = 0, /* not scraped: no socket, excluded, unsafe runtime-rs hypervisor */
 	INFRA_KATA_OK,
 	INFRA_KATA_FAILED,
+	INFRA_KATA_OVER_LIMIT,  /* answered, but over a limit (--max-body, series, label length): left out */
 };
 
 struct infra_kata_result {
 	enum infra_kata_outcome outcome;
-	const char *reason;     /* skipped: why; failed: "connect", "timeout", "reset", "protocol", "http", "too-large", "parse", "transport" */
+	const char *reason;     /* skipped: why; failed: "connect", "timeout", "reset", "protocol", "http", "parse",
+				 * "transport", "permission"; over-limit: infra_kata_limit_name() */
+	enum infra_kata_limit limit; /* over-limit: which */
 	char error[INFRA_ERR_MSG_MAX]; /* failed: one line (without the sandbox id) */
 	long http_status;
 	double duration;        /* seconds, this sandbox's fetch */
@@ -44,7 +47,9 @@ struct infra_kata_run {
 	struct infra_kata_set *set;
 	struct infra_kata_merge *merge; /* after infra_kata_scrape(..., merge = 1) */
 	struct infra_kata_result *res; /* set->n entries */
-	size_t scraped, failed, skipped;
+	size_t scraped, failed, skipped, over_limit;
+	size_t denied;          /* failed because their directory could not be searched (also in failed) */
+	size_t dropped_sandboxes[INFRA_KATA_NLIMITS]; /* over-limit sandboxes by limit */
 	size_t bytes, type_conflicts, help_conflicts, dropped_samples;
 	double scrape_seconds;  /* fetch + merge wall time */
 	char cri_error[INFRA_ERR_MSG_MAX]; /* "" if CRI was fine or not asked */
@@ -60,6 +65,9 @@ struct infra_kata_opts {
 	int scrape_unsafe_rs;         /* scrape runtime-rs QEMU/Firecracker sandboxes anyway */
 	const char *const *family;    /* regexes: write only these shim families (NULL = all) */
 	const char *const *exclude_family; /* regexes: never write these shim families */
+	size_t max_body;              /* the HTTP body cap (for messages; the caller sets it in the http opts) */
+	size_t max_series;            /* per sandbox, 0 = none */
+	size_t max_label_len;         /* label name or value bytes, 0 = none */
 };
 
 int infra_kata_run_init(struct infra_kata_run *run, struct infra_kata_set *set);
@@ -70,7 +78,8 @@ void infra_kata_run_release(struct infra_kata_run *run);
  * fatal: it is described in run->cri_error. */
 void infra_kata_enrich(struct infra_kata_run *run, const struct infra_kata_opts *opts);
 
-/* Mark sandboxes not to scrape (no socket, --exclude, unsafe runtime-rs). */
+/* Mark sandboxes not to scrape (no socket, --exclude, unsafe runtime-rs), and
+ * fail the ones whose directory could not be searched (run->denied). */
 void infra_kata_select(struct infra_kata_run *run, const struct infra_kata_opts *opts);
 
 /* GET path from one sandbox's shim (single request, no retry). */
@@ -108,10 +117,20 @@ int infra_kata_own_metrics(const struct infra_kata_run *run, struct infra_state 
 			   struct infra_prom *p, struct infra_err *err);
 
 /* JSON description of sandbox i (id, runtime, socket, cri_*, metadata_source,
- * state, reason, error, duration_seconds, bytes, samples...). */
+ * state, reason, error, problem, duration_seconds, bytes, samples...).  state:
+ * "ok", "partial" (merged, some samples dropped), "failed", "over-limit",
+ * "skipped"; "ready" when only listed. */
 json_object *infra_kata_sandbox_json(const struct infra_kata_run *run, size_t i, int scraped);
 
-/* Text table of the sandboxes (list or scrape view). */
-int infra_kata_text_table(const struct infra_kata_run *run, int scraped, struct infra_buf *out);
+/* Put the sandboxes into r (data.sandboxes, one error line per problem) and
+ * raise its status: WARNING for failed, over-limit or partial sandboxes,
+ * UNKNOWN when sandbox directories could not be searched (permission denied
+ * is an error, never a skip). */
+void infra_kata_report_sandboxes(struct infra_report *r, const struct infra_kata_run *run, int scraped);
+
+/* Text view of the sandboxes (list or scrape view); a report that failed
+ * before any sandbox was found (run->set NULL) says what failed. */
+int infra_kata_text_table(const struct infra_report *r, const struct infra_kata_run *run, int scraped,
+			  struct infra_buf *out);
 
 #endif

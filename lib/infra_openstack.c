@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <yaml.h>
 
 #include "infra_buf.h"
+#include "infra_cli.h"
 #include "infra_json.h"
 #include "infra_report.h"
+#include "infra_yaml.h"
 
 /* ------------------------------------------------------------------ argp */
 
@@ -24,6 +25,17 @@ enum {
 	OPT_OS_PROJECT,
 	OPT_OS_PROJECT_DOMAIN,
 	OPT_OS_PASSWORD_FILE,
+	OPT_OS_PASSWORD,
+	OPT_OS_TOKEN,
+	OPT_OS_APP_CRED_SECRET,
+};
+
+/* openstackclient's secret flags: here only to refuse them (infra_cli.h) */
+static const struct infra_cli_secret os_secrets[] = {
+	{ OPT_OS_PASSWORD, "os-password", "OS_PASSWORD, clouds.yaml or --os-password-file" },
+	{ OPT_OS_TOKEN, "os-token", "OS_TOKEN or clouds.yaml" },
+	{ OPT_OS_APP_CRED_SECRET, "os-application-credential-secret", "OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml" },
+	{ 0, NULL, NULL }
 };
 
 static const struct argp_option os_options[] = {
@@ -37,6 +49,9 @@ static const struct argp_option os_options[] = {
 	{ "os-project-name", OPT_OS_PROJECT, "NAME", 0, "project to scope to (default $OS_PROJECT_NAME)", -2 },
 	{ "os-project-domain-name", OPT_OS_PROJECT_DOMAIN, "NAME", 0, "project domain (default $OS_PROJECT_DOMAIN_NAME)", -2 },
 	{ "os-password-file", OPT_OS_PASSWORD_FILE, "FILE", 0, "read the password from FILE (first line); never pass it on the command line", -2 },
+	INFRA_CLI_SECRET_OPTION("os-password", OPT_OS_PASSWORD),
+	INFRA_CLI_SECRET_OPTION("os-token", OPT_OS_TOKEN),
+	INFRA_CLI_SECRET_OPTION("os-application-credential-secret", OPT_OS_APP_CRED_SECRET),
 	{ 0 }
 };
 
@@ -60,6 +75,11 @@ static error_t os_parse(int key, char *arg, struct argp_state *state)
 	case OPT_OS_PROJECT: f->project_name = arg; break;
 	case OPT_OS_PROJECT_DOMAIN: f->project_domain_name = arg; break;
 	case OPT_OS_PASSWORD_FILE: f->password_file = arg; break;
+	case OPT_OS_PASSWORD:
+	case OPT_OS_TOKEN:
+	case OPT_OS_APP_CRED_SECRET:
+		infra_cli_refuse_secret(state, os_secrets, key, arg);
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -67,72 +87,6 @@ static error_t os_parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp infra_os_argp = { os_options, os_parse, NULL, NULL, NULL, NULL, NULL };
-
-/* ------------------------------------------------------------------ YAML */
-
-static json_object *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-	json_object *o;
-
-	if (!node || depth > 64)
-		return NULL;
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		return json_object_new_string_len((const char *)node->data.scalar.value,
-						  (int)node->data.scalar.length);
-	case YAML_SEQUENCE_NODE:
-		o = json_object_new_array();
-		for (yaml_node_item_t *it = node->data.sequence.items.start;
-		     it < node->data.sequence.items.top; it++) {
-			json_object *v = yaml_node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
-			json_object_array_add(o, v);
-		}
-		return o;
-	case YAML_MAPPING_NODE:
-		o = json_object_new_object();
-		for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-		     p < node->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(doc, p->key);
-			if (!k || k->type != YAML_SCALAR_NODE)
-				continue;
-			json_object_object_add(o, (const char *)k->data.scalar.value,
-					       yaml_node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1));
-		}
-		return o;
-	default:
-		return NULL;
-	}
-}
-
-json_object *infra_yaml_load_file(const char *path, struct infra_err *err)
-{
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	json_object *out = NULL;
-	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		infra_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		infra_err_set(err, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		infra_err_set(err, -EINVAL, "%s: line %zu: %s", path, parser.problem_mark.line + 1,
-			      parser.problem ? parser.problem : "invalid YAML");
-	} else {
-		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		out = root ? yaml_node_to_json(&doc, root, 0) : json_object_new_object();
-		yaml_document_delete(&doc);
-	}
-	yaml_parser_delete(&parser);
-	fclose(f);
-	return out;
-}
 
 /* ------------------------------------------------------------------ config */
 
@@ -264,26 +218,6 @@ static int load_clouds_yaml(struct infra_os_config *c, const char *cloud, struct
 	return 0;
 }
 
-static int read_secret_file(const char *path, char **out, struct infra_err *err)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return infra_err_set(err, -errno, "cannot read password file %s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!buf[0])
-		return infra_err_set(err, -EINVAL, "password file %s is empty", path);
-	free(*out);
-	*out = strdup(buf);
-	memset(buf, 0, sizeof(buf));
-	return *out ? 0 : -ENOMEM;
-}
-
 int infra_os_config_load(struct infra_os_config *c, const struct infra_os_flags *fl, struct infra_err *err)
 {
 	static const struct { const char *env; size_t off; } env_map[] = {
@@ -334,7 +268,7 @@ int infra_os_config_load(struct infra_os_config *c, const struct infra_os_flags 
 	set_str(&c->user_domain_name, fl->user_domain_name);
 	set_str(&c->project_name, fl->project_name);
 	set_str(&c->project_domain_name, fl->project_domain_name);
-	if (fl->password_file && (rc = read_secret_file(fl->password_file, &c->password, err)))
+	if (fl->password_file && (rc = infra_cli_read_secret_file(fl->password_file, "os-password-file", &c->password, err)))
 		return rc;
 
 	if (c->interface) {

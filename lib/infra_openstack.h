@@ -42,6 +42,7 @@
 
 #include "infra_err.h"
 #include "infra_http.h"
+#include "infra_yaml.h" /* clouds.yaml is read by the kit's one bounded YAML reader */
 
 struct infra_os_config {
 	char *cloud;
@@ -78,8 +79,6 @@ int infra_os_config_load(struct infra_os_config *cfg, const struct infra_os_flag
 			 struct infra_err *err);
 void infra_os_config_release(struct infra_os_config *cfg);
 
-/* Parse a YAML file into a json-c tree (scalars become strings); NULL + err on error. */
-json_object *infra_yaml_load_file(const char *path, struct infra_err *err);
 
 struct infra_os;
 

@@ -67,9 +67,12 @@ int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service
 				return 0;
 		}
 	}
-	return infra_err_set(err, -ENOENT, "no task file for service %s (looked for %s.yaml in %s%s%s)",
+	return infra_err_set(err, -ENOENT,
+			     "no task file for service %s (looked for %s.yaml in %s%s%s%s%s; "
+			     "--task-dir DIR or INFRAKIT_DATADIR set where to look)",
 			     service, service, cfg->task_dir ? cfg->task_dir : "",
-			     cfg->task_dir ? " and " : "", cfg->data_dir ? cfg->data_dir : "?");
+			     cfg->task_dir ? " (--task-dir) and " : "", cfg->data_dir ? cfg->data_dir : "?",
+			     cfg->data_dir_source ? ", from " : "", cfg->data_dir_source ? cfg->data_dir_source : "");
 }
 
 static int ensure_rally_dir(const struct infra_osmon_cfg *cfg, char *rdir, size_t rsize,
@@ -464,6 +467,8 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
 
 	if (!services)
 		return 0;
+	if (!json_object_object_get(r->data, "run_id"))
+		return 0; /* no run started (state directory, lock): the failure says it all */
 	rc |= infra_buf_printf(out, "run %s: %d of %d services passed, %d failed, %d errors\n",
 			       json_object_get_string(json_object_object_get(r->data, "run_id")),
 			       json_object_get_int(json_object_object_get(tot, "passed")),

@@ -37,6 +37,7 @@ struct infra_osmon_cfg {
 	const char *services;      /* comma-separated names */
 	const char *task_dir;      /* the user's own <service>.yaml files, or NULL */
 	const char *data_dir;      /* shipped task files (<datadir>/osmon/tasks) */
+	const char *data_dir_source; /* what chose data_dir (infra_datadir), for errors */
 	const char *rally;         /* rally program */
 	const char *rally_config;  /* rally --config-file, or NULL for STATE/rally/rally.conf */
 	const char *deployment;    /* rally deployment name */
@@ -82,6 +83,7 @@ struct infra_osmon_health_cfg {
 	const struct infra_os_flags *os_flags;
 	const struct infra_http_opts *http;
 	int jobs;
+	const char *warn, *crit; /* -w/-c ranges on the number of services down (NULL: any down is CRITICAL) */
 };
 int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_report *r);
 /* Text rendering of a health report. */

@@ -12,6 +12,7 @@
 #include "infra_history.h"
 #include "infra_json.h"
 #include "infra_lock.h"
+#include "infra_nagios.h"
 #include "infra_openstack.h"
 #include "infra_orphans.h"
 #include "infra_osmon.h"
@@ -76,6 +77,45 @@ static void done(void *ud, long status, json_object *body, const struct infra_ht
 		snprintf(msg, sizeof(msg), "HTTP %ld%s%s", status, m ? ": " : "", m ? m : "");
 		set_result(c->svc, 0, lat, status, msg);
 	}
+}
+
+/* Status (any service down is CRITICAL, or -w/-c on the number down), and the
+ * Nagios summary and perfdata of the check. */
+static void health_status(const struct infra_osmon_health_cfg *cfg, struct infra_report *r,
+			  json_object *services, int nup, int ndown)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_threshold t;
+	char down[512] = "";
+	size_t len = 0;
+
+	if (cfg->warn || cfg->crit) {
+		infra_threshold_set(&t, cfg->warn, cfg->crit, &err); /* checked when parsed */
+		infra_report_status(r, infra_threshold_status(&t, ndown));
+	} else {
+		infra_threshold_set(&t, NULL, "0", &err);
+		if (ndown)
+			infra_report_status(r, INFRA_EXIT_CRITICAL);
+	}
+	if (!nup && !ndown)
+		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+	json_object_object_foreach(services, name, s) {
+		json_object *lat = json_object_object_get(s, "latency_seconds");
+		char label[128];
+		if (!json_object_get_boolean(json_object_object_get(s, "up")) && len < sizeof(down)) {
+			int n = snprintf(down + len, sizeof(down) - len, "%s%s", len ? ", " : "", name);
+			len += n > 0 ? (size_t)n : 0;
+		}
+		snprintf(label, sizeof(label), "%s_latency", name);
+		if (lat)
+			infra_report_perf(r, label, json_object_get_double(lat), "s", NULL, 0, NAN);
+	}
+	if (ndown)
+		infra_report_summary(r, "%d of %d services up; down: %s", nup, nup + ndown, down);
+	else
+		infra_report_summary(r, "%d of %d services up", nup, nup + ndown);
+	infra_report_perf(r, "services_down", ndown, "", &t, 0, nup + ndown);
+	infra_report_perf(r, "services_up", nup, "", NULL, 0, nup + ndown);
 }
 
 int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_report *r)
@@ -181,10 +221,7 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 	}
 	json_object_object_add(r->data, "up", json_object_new_int(nup));
 	json_object_object_add(r->data, "down", json_object_new_int(ndown));
-	if (ndown)
-		infra_report_status(r, INFRA_EXIT_CRITICAL);
-	else if (!nup)
-		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+	health_status(cfg, r, services, nup, ndown);
 
 	snprintf(path, sizeof(path), "%s/health.json", cfg->state_dir);
 	if (infra_json_file_write(path, r->data, &err))

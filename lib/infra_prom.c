@@ -426,7 +426,7 @@ static size_t fmt_uint(uint64_t u, char *buf)
 	return n;
 }
 
-/* Caller guarantees size >= 32 and that the thread's locale is C for %g. */
+/* Caller guarantees size >= 32 and that the thread's locale is C for %g and strtod. */
 static size_t fmt_value_c(double v, char *buf, size_t size)
 {
 	int n;
@@ -452,8 +452,16 @@ static size_t fmt_value_c(double v, char *buf, size_t size)
 		buf[k] = '\0';
 		return k;
 	}
-	n = snprintf(buf, size, "%.17g", v);
-	return n < 0 ? 0 : (size_t)n;
+	/* the shortest text that reads back as v: the correctly rounded 15-digit form is
+	 * the shortest whenever any form of <= 15 digits reads back (then 16, then 17) */
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, size, "%.*g", prec, v);
+		if (n < 0)
+			return 0;
+		if (prec == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+	return (size_t)n;
 }
 
 size_t infra_prom_format_value(double v, char *buf, size_t size)

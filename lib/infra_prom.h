@@ -14,7 +14,8 @@
  *   - no timestamps are ever written;
  *   - label values escape only \\ \" \n; HELP escapes only \\ and \n;
  *   - values: NaN, +Inf, -Inf literally (never -nan); integral values with
- *     |v| < 2^53 as integers (-0 as 0); anything else with %.17g; always C
+ *     |v| < 2^53 as integers (-0 as 0); anything else as the shortest %g text
+ *     that reads back as the same double (0.94, not 0.93999999999999995); always C
  *     locale (formatting never depends on setlocale);
  *   - metric names [a-zA-Z_:][a-zA-Z0-9_:]* and label names [a-zA-Z_][a-zA-Z0-9_]*
  *     (not starting "__") are validated at add time (-EINVAL); label values and
@@ -131,7 +132,7 @@ int infra_prom_load(struct infra_prom *p, const char *data, size_t len,
 /* Render everything, appending to out. */
 int infra_prom_write(const struct infra_prom *p, struct infra_buf *out, struct infra_err *err);
 
-/* Format one value as the writer does (NaN, +Inf, -Inf, integer, %.17g) into
+/* Format one value as the writer does (NaN, +Inf, -Inf, integer, shortest %g) into
  * buf (at least 32 bytes); returns the length. */
 size_t infra_prom_format_value(double v, char *buf, size_t size);
 

@@ -1,4 +1,5 @@
 #include "infra_report.h"
+#include "infra_nagios.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,8 +118,10 @@ void infra_report_release(struct infra_report *r)
 	json_object_put(r->errors);
 	json_object_put(r->data);
 	infra_prom_free(r->prom);
+	infra_nagios_free(r->nagios);
 	r->errors = r->data = NULL;
 	r->prom = NULL;
+	r->nagios = NULL;
 }
 
 void infra_report_error(struct infra_report *r, const char *fmt, ...)
@@ -277,6 +280,23 @@ static int render_json(const struct infra_report *r, struct infra_buf *out, int 
 	return rc;
 }
 
+/* Text of a failed run (status UNKNOWN): "TOOL FAILED: first error", then the
+ * other errors indented.  Tools' text writers add what they know after it and
+ * never print an all-clear for a run that did not look. */
+static int render_failure(const struct infra_report *r, struct infra_buf *out)
+{
+	size_t n = r->errors ? json_object_array_length(r->errors) : 0;
+	int rc = 0;
+
+	if (r->status != INFRA_EXIT_UNKNOWN)
+		return 0;
+	rc |= infra_buf_printf(out, "%s FAILED: %s\n", r->tool,
+			       n ? json_object_get_string(json_object_array_get_idx(r->errors, 0)) : "could not do its job");
+	for (size_t i = 1; i < n; i++)
+		rc |= infra_buf_printf(out, "  %s\n", json_object_get_string(json_object_array_get_idx(r->errors, i)));
+	return rc ? -ENOMEM : 0;
+}
+
 int infra_report_render(const struct infra_report *r, enum infra_format fmt,
 			infra_render_fn text_fn, infra_render_fn nagios_fn,
 			struct infra_buf *out, struct infra_err *err)
@@ -287,6 +307,9 @@ int infra_report_render(const struct infra_report *r, enum infra_format fmt,
 	case INFRA_FORMAT_PROM:
 		return infra_prom_write(r->prom, out, err);
 	case INFRA_FORMAT_TEXT:
+		/* a run that could not do its job says so first, whatever its table says */
+		if ((rc = render_failure(r, out)))
+			break;
 		if (text_fn) {
 			rc = text_fn(r, out);
 			break;

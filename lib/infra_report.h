@@ -36,6 +36,7 @@ struct infra_report {
 	json_object *errors;    /* array of strings */
 	json_object *data;      /* object */
 	struct infra_prom *prom;
+	struct infra_nagios *nagios; /* summary, perfdata, long output (infra_nagios.h) */
 };
 
 int infra_report_init(struct infra_report *r, const char *tool, const char *prefix,

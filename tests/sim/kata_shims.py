@@ -27,9 +27,13 @@ SANDBOX keys (all optional but id):
   profile    "tiny" (default, ~120 series), "small" (~330) or "realistic" (~1,400, ~110 KB)
   body       "file:PATH" serves that file verbatim instead of a generated body
   fault      none | slow | garbage | huge | hostile | chunked | nohelp | reorder |
-             typeconflict | http404 | reset | truncated | badutf8
+             typeconflict | http404 | reset | truncated | badutf8 |
+             biglabel (one label value of label_bytes) | manyseries (series extra samples) |
+             doubleid (a sample with both sandbox_id and exported_sandbox_id labels)
   delay      seconds for "slow" (default 10)
   huge_bytes body size for "huge" (default 24 MiB)
+  label_bytes  label value size for "biglabel" (default 4 MiB)
+  series     extra series for "manyseries" (default 300,000)
   agent_url  what GET /agent-url answers (default vsock://<cid>:1024)
   live       true: guest CPU time grows between requests (20-80% of a vCPU)
 """
@@ -387,7 +391,19 @@ def make_body(sb, idx, seed):
         for fam in b.lines:
             if fam[1] == "# TYPE kata_shim_threads gauge":
                 fam[1] = "# TYPE kata_shim_threads counter"
+    if fault == "doubleid":  # what a guest can send: the shim's labels are the guest's
+        b.family("kata_guest_forged_info", "gauge", "Labels named like the ones kata-monitor adds.")
+        b.sample("kata_guest_forged_info", [("exported_sandbox_id", "x"), ("item", "both"), ("sandbox_id", "forged")], 1)
+        b.sample("kata_guest_forged_info", [("item", "one"), ("sandbox_id", "forged")], 1)
     text = b.text().encode()
+    if fault == "biglabel":
+        n = int(sb.get("label_bytes", 4 << 20))
+        text += (b"# HELP kata_guest_mount_info Guest mounts.\n# TYPE kata_guest_mount_info gauge\n"
+                 b'kata_guest_mount_info{mount="/' + b"m" * (n - 1) + b'"} 1\n')
+    if fault == "manyseries":  # built as bytes in one go: 300,000 lines in well under a second
+        n = int(sb.get("series", 300000))
+        text += (b"# HELP kata_guest_flood_stat Many series.\n# TYPE kata_guest_flood_stat gauge\n" +
+                 b"".join(b'kata_guest_flood_stat{item="i%d"} %d\n' % (i, i) for i in range(n)))
     if fault == "garbage":
         text = b"\x00\x01GARBAGE{{{ not prometheus\n" + bytes(rng.getrandbits(8) for _ in range(512)) + b"\n"
     if fault == "badutf8":

@@ -31,6 +31,14 @@ for bin in "${tools[@]}"; do
 		bash -c "[ $rc = 3 ] && [ ! -s '$tmp/out' ] && grep -q \"^$t: unrecognized option '--no-such-option'\" '$tmp/err'"
 	"$bin" --list-options >"$tmp/opts" 2>"$tmp/err"; rc=$?
 	check "$t --list-options exits 0" test "$rc" = 0 -a -s "$tmp/opts"
+	check "$t --list-options lists every option once (completions offer no duplicates)" \
+		test -z "$(cut -f1 "$tmp/opts" | sort | uniq -d)"
+	if [ "$t" != infra-probe ]; then
+		check "$t: infrakit(7) SEE ALSO names $t(1)" \
+			bash -c "sed -n '/^\.SH SEE ALSO/,\$p' man/infrakit.7 | grep -q '^\.BR $t (1)'"
+		check "$t: the man page header names the suite 'infrakit' like every other page" \
+			grep -q '^\.TH [A-Z-]* 1 "[0-9-]*" "infrakit [0-9.]*" "infrakit"$' "$(man_of "$bin")"
+	fi
 	man=$(man_of "$bin")
 	if [ ! -f "$man" ]; then nok "$t: man page $man missing"; continue; fi
 	cut -f1 "$tmp/opts" | sort -u >"$tmp/want"

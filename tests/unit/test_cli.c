@@ -34,6 +34,37 @@ static const struct argp argp = { opts, parse, NULL, "test tool", children, NULL
 static const struct argp_child check_children[] = { { &infra_cli_check_argp, 0, NULL, 0 }, { 0 } };
 static const struct argp check_argp = { opts, parse, NULL, "test check", check_children, NULL, NULL };
 
+/* A module that reads a secret the way infra_openstack does: a --token-file
+ * option, and the --token flag other clients take, declared only to refuse it. */
+enum { OPT_TOKEN_FILE = 0x3000, OPT_TOKEN };
+static const struct infra_cli_secret secrets[] = {
+	{ OPT_TOKEN, "token", "TOKEN or --token-file" },
+	{ 0, NULL, NULL }
+};
+static const struct argp_option secret_opts[] = {
+	{ "token-file", OPT_TOKEN_FILE, "FILE", 0, "read the token from FILE", 0 },
+	INFRA_CLI_SECRET_OPTION("token", OPT_TOKEN),
+	{ 0 }
+};
+static error_t secret_parse(int key, char *arg, struct argp_state *state)
+{
+	(void)state;
+	switch (key) {
+	case OPT_TOKEN_FILE:
+		extra = arg;
+		return 0;
+	case OPT_TOKEN:
+		infra_cli_refuse_secret(state, secrets, key, arg);
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+static const struct argp secret_argp = { secret_opts, secret_parse, NULL, NULL, NULL, NULL, NULL };
+static const struct argp_child secret_children[] = {
+	{ &infra_cli_argp, 0, NULL, 0 }, { &secret_argp, 0, NULL, 0 }, { 0 }
+};
+static const struct argp tool_with_secret = { opts, parse, NULL, "test tool", secret_children, NULL, NULL };
+
 /* Run argp_parse in a child; return its exit status (or 0 if it returned) and
  * capture its stdout+stderr. */
 static int run(const struct argp *a, unsigned flags, char **argv, char *out, size_t outsz)
@@ -154,6 +185,103 @@ int main(void)
 		tap_ok(strstr(out, "--version\t-V") != NULL, "argp's own options listed");
 		rc = run(&check_argp, INFRA_CLI_NAGIOS, argv, out, sizeof(out));
 		tap_ok(strstr(out, "json|prom|text|nagios") != NULL, "check tool lists nagios");
+	}
+	/* secrets on the command line: refused, never echoed */
+	{
+		static const char *const refused[][3] = {
+			{ "--token", "S3cret-value", NULL },
+			{ "--token=S3cret-value", NULL, NULL },
+			{ "-v", "--token", "S3cret-value" },
+			{ "--tok", "S3cret-value", NULL },          /* ambiguous: --token, --token-file */
+			{ "--tok=S3cret-value", NULL, NULL },
+			{ "--tokn=S3cret-value", NULL, NULL },      /* no such option */
+			{ "--password=S3cret-value", NULL, NULL },
+			{ "--extra=x", "--tokens=S3cret-value", NULL },
+		};
+		for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+			char *argv[5] = { "tool" };
+			char shown[128] = "";
+			for (int j = 0; j < 3 && refused[k][j]; j++) {
+				argv[j + 1] = strdup(refused[k][j]);
+				snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), " %s", refused[k][j]);
+			}
+			rc = run(&tool_with_secret, 0, argv, out, sizeof(out));
+			tap_inteq(rc, INFRA_EXIT_UNKNOWN, "tool%s: exit 3", shown);
+			tap_ok(!strstr(out, "S3cret"), "tool%s: the value is never shown", shown);
+			if (!strncmp(refused[k][0], "--token", 7) || (refused[k][1] && !strcmp(refused[k][1], "--token")))
+				tap_ok(strstr(out, "tool: --token is refused: secrets never come from the command line "
+					       "(use TOKEN or --token-file)\n") != NULL, "... says it is refused and what to use");
+			for (int j = 1; argv[j]; j++)
+				free(argv[j]);
+		}
+	}
+	{
+		/* what getopt accepts keeps its value; only rejected "=value"s are cut */
+		static const struct { const char *args[4]; const char *extra; } kept[] = {
+			{ { "-x", "--weird=1", NULL }, "--weird=1" },
+			{ { "--extra", "--weird=1", NULL }, "--weird=1" },
+			{ { "--ext=--a=b", NULL }, "--a=b" },
+			{ { "-vx--a=b", NULL }, "--a=b" },
+			{ { "--token-file", "--tokn=x", NULL }, "--tokn=x" },
+			{ { "--token-f=/run/tok", NULL }, "/run/tok" },
+		};
+		for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+			char *argv[6] = { "tool" };
+			char want[128];
+			for (int j = 0; kept[k].args[j]; j++)
+				argv[j + 1] = strdup(kept[k].args[j]);
+			rc = run(&tool_with_secret, 0, argv, out, sizeof(out));
+			snprintf(want, sizeof(want), "extra=%s\n", kept[k].extra);
+			if (!tap_ok(rc == 0 && strstr(out, want) != NULL, "%s %s: value kept", kept[k].args[0],
+				    kept[k].args[1] ? kept[k].args[1] : ""))
+				tap_diag("exit %d: %s", rc, out);
+			for (int j = 1; argv[j]; j++)
+				free(argv[j]);
+		}
+	}
+	{
+		char dir[] = "/tmp/test_cli.XXXXXX", path[256], *s = NULL;
+		struct infra_err err = INFRA_ERR_INIT;
+		FILE *f;
+
+		if (!mkdtemp(dir)) {
+			tap_ok(0, "mkdtemp");
+			return tap_done();
+		}
+		snprintf(path, sizeof(path), "%s/S3cret-value", dir);
+		rc = infra_cli_read_secret_file(path, "token-file", &s, &err);
+		tap_inteq(rc, -ENOENT, "missing secret file: -ENOENT");
+		tap_streq(err.msg, "cannot read the file given by --token-file: No such file or directory",
+			  "... named by its flag, not its path");
+		rc = infra_cli_read_secret_file(dir, "token-file", &s, &err);
+		tap_inteq(rc, -EISDIR, "a directory: -EISDIR");
+		tap_streq(err.msg, "the file given by --token-file is a directory", "... says so");
+		f = fopen(path, "w");
+		if (f)
+			fclose(f);
+		rc = infra_cli_read_secret_file(path, "token-file", &s, &err);
+		tap_inteq(rc, -EINVAL, "an empty file: -EINVAL");
+		tap_ok(!strstr(err.msg, "S3cret"), "... without the path: %s", err.msg);
+		f = fopen(path, "w");
+		if (f) {
+			fputs("tok-1\r\nsecond\n", f);
+			fclose(f);
+		}
+		rc = infra_cli_read_secret_file(path, "token-file", &s, &err);
+		tap_ok(rc == 0 && s && !strcmp(s, "tok-1"), "the first line, without CR LF");
+		f = fopen(path, "w");
+		if (f) {
+			for (int k = 0; k < 20000; k++)
+				fputc('a', f);
+			fclose(f);
+		}
+		rc = infra_cli_read_secret_file(path, "token-file", &s, &err);
+		tap_inteq(rc, -E2BIG, "a first line over 16 KiB: -E2BIG");
+		tap_ok(s && !strcmp(s, "tok-1"), "... and *out left as it was");
+		free(s);
+		snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+		if (system(path) != 0)
+			tap_diag("could not remove %s", dir);
 	}
 	return tap_done();
 }

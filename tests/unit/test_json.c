@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,21 @@ int main(void)
 		free(c);
 	}
 	json_object_put(root);
+	{
+		/* doubles: the shortest text that reads back (issue 9 item 19) */
+		json_object *dd = json_object_new_object();
+		char *c;
+		json_object_object_add(dd, "a", json_object_new_double(7.4e-05));
+		json_object_object_add(dd, "b", json_object_new_double(1.63));
+		json_object_object_add(dd, "c", json_object_new_double(2.0));
+		json_object_object_add(dd, "d", json_object_new_double(0.1 + 0.2));
+		json_object_object_add(dd, "e", json_object_new_double(1e300));
+		c = infra_json_canonical(dd, 0);
+		tap_ok(c && !strcmp(c, "{\"a\":7.4e-05,\"b\":1.63,\"c\":2.0,\"d\":0.30000000000000004,\"e\":1e+300}"),
+		       "canonical JSON writes doubles shortest: %s", c ? c : "(null)");
+		free(c);
+		json_object_put(dd);
+	}
 
 	/* invalid documents */
 	{
@@ -105,5 +121,39 @@ int main(void)
 	tap_inteq(infra_json_parse("tru", 3, &root, &err), -EINVAL, "truncated literal rejected");
 	tap_inteq(infra_json_parse("{\"a\":[1,2]}\n", 12, &root, &err), 0, "trailing newline allowed");
 	json_object_put(root);
+
+	/* doubles that do not fit int64_t: converting them is undefined behaviour
+	 * (found by the clang fuzz build with {"a":1e300}); a range error, never a cast */
+	{
+		static const struct { const char *in; int rc; } big[] = {
+			{ "{\"a\":1e300}", -ERANGE },
+			{ "{\"a\":-1e300}", -ERANGE },
+			{ "{\"a\":9223372036854775808.0}", -ERANGE },   /* 2^63 */
+			{ "{\"a\":-9223372036854777856.0}", -ERANGE },  /* next double below -2^63 */
+			{ "{\"a\":1.5e19}", -ERANGE },
+			{ "{\"a\":0.5}", -EINVAL },
+			{ "{\"a\":-9223372036854775808.0}", 0 },        /* -2^63 fits */
+			{ "{\"a\":4611686018427387904.0}", 0 },         /* 2^62 */
+		};
+		for (size_t k = 0; k < sizeof(big) / sizeof(big[0]); k++) {
+			i = 12345;
+			tap_inteq(infra_json_parse(big[k].in, strlen(big[k].in), &root, &err), 0, "parse %s", big[k].in);
+			rc = infra_json_get_int64(root, "a", &i, &err);
+			tap_inteq(rc, big[k].rc, "int64 of %s", big[k].in);
+			if (big[k].rc == -ERANGE)
+				tap_streq(err.msg, "field 'a' is out of range", "... says out of range");
+			json_object_put(root);
+		}
+		tap_ok(i == (int64_t)4611686018427387904LL, "2^62 as a double reads back exactly");
+		root = json_object_new_object();
+		json_object_object_add(root, "nan", json_object_new_double(NAN));
+		json_object_object_add(root, "inf", json_object_new_double(INFINITY));
+		json_object_object_add(root, "ninf", json_object_new_double(-INFINITY));
+		tap_inteq(infra_json_get_int64(root, "nan", &i, &err), -EINVAL, "NaN is not an integer");
+		tap_inteq(infra_json_get_int64(root, "inf", &i, &err), -ERANGE, "+Inf is out of range");
+		tap_inteq(infra_json_get_int64(root, "ninf", &i, &err), -ERANGE, "-Inf is out of range");
+		tap_ok(infra_json_opt_int64(root, "inf", 3) == 3, "opt int64 of +Inf is the default");
+		json_object_put(root);
+	}
 	return tap_done();
 }

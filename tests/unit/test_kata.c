@@ -316,6 +316,46 @@ static void test_merge(void)
 	free(out);
 	infra_kata_merge_free(m);
 
+	/* limits: a body over one is refused whole; the next body is read as usual */
+	m = infra_kata_merge_new();
+	infra_kata_merge_limits(m, 3, 16);
+	{
+		const char *many = "kata_a{i=\"1\"} 1\nkata_a{i=\"2\"} 1\nkata_a{i=\"3\"} 1\nkata_a{i=\"4\"} 1\n";
+		const char *longv = "kata_b{mount=\"/a/seventeen/byte\"} 1\n";
+		const char *longn = "kata_b{abcdefghijklmnopq=\"x\"} 1\n";
+		const char *fits = "kata_c{i=\"1\"} 1\nkata_c{i=\"2\"} 1\nkata_c{i=\"3\"} 1\n";
+		tap_inteq(infra_kata_merge_add(m, many, strlen(many), x1, &st, &err), -E2BIG, "4 series over a limit of 3");
+		tap_ok(st.limit == INFRA_KATA_LIMIT_SERIES && strstr(err.msg, "more than 3 series"), "series limit: %s", err.msg);
+		tap_inteq(infra_kata_merge_add(m, longv, strlen(longv), x1, &st, &err), -E2BIG, "17-byte label value refused");
+		tap_ok(st.limit == INFRA_KATA_LIMIT_LABEL && strstr(err.msg, "value of 17 bytes"), "label limit: %s", err.msg);
+		tap_inteq(infra_kata_merge_add(m, longn, strlen(longn), x1, &st, &err), -E2BIG, "17-byte label name refused");
+		tap_inteq(infra_kata_merge_add(m, fits, strlen(fits), x1, &st, &err), 0, "3 series, short labels: kept");
+		tap_streq(infra_kata_limit_name(INFRA_KATA_LIMIT_BODY), "body-size", "limit names");
+		out = render(m, NULL);
+		tap_ok(!strstr(out, "kata_a") && !strstr(out, "kata_b") && count(out, "\nkata_c{") == 3,
+		       "nothing of the refused bodies written, all of the one that fits");
+		free(out);
+	}
+	infra_kata_merge_free(m);
+
+	/* a sample with both sandbox_id and exported_sandbox_id: dropped and counted */
+	m = infra_kata_merge_new();
+	{
+		const char *both = "kata_f{exported_sandbox_id=\"x\",sandbox_id=\"forged\"} 1\n"
+				   "kata_f{sandbox_id=\"forged\",item=\"one\"} 2\n";
+		tap_inteq(infra_kata_merge_add(m, both, strlen(both), x1, &st, &err), 0, "body with a doubled sandbox_id read");
+		tap_inteq(st.dropped_samples, 1, "the doubled sample counted as dropped");
+		tap_inteq(st.samples, 1, "the other sample kept");
+		tap_ok(strstr(st.first_problem, "both sandbox_id and exported_sandbox_id") != NULL, "described: %s",
+		       st.first_problem);
+		out = render(m, NULL);
+		tap_ok(count(out, "\nkata_f{") == 1 && strstr(out, "exported_sandbox_id=\"forged\""),
+		       "one sample written, its sandbox_id renamed");
+		tap_ok(infra_prom_parse(out, strlen(out), NULL, NULL, &err) == 0, "output parses");
+		free(out);
+	}
+	infra_kata_merge_free(m);
+
 	char buf[32];
 	tap_streq(infra_kata_rename("process_open_fds", buf, sizeof(buf)), "kata_shim_process_open_fds", "rename process_");
 	tap_streq(infra_kata_rename("kata_guest_load", buf, sizeof(buf)), "kata_guest_load", "kata_* unchanged");

@@ -140,6 +140,16 @@ static void test_clouds_yaml(const char *dir)
 	tap_streq(c.username, "bob", "OS_USERNAME overrides clouds.yaml");
 	tap_streq(c.password, "from-file", "--os-password-file: first line");
 	infra_os_config_release(&c);
+	/* a password given where its file belongs (--os-password-file SECRET): never in the message */
+	fl.password_file = "Hunter2-pw";
+	tap_inteq(infra_os_config_load(&c, &fl, &err), -ENOENT, "--os-password-file naming no file: -ENOENT");
+	tap_streq(err.msg, "cannot read the file given by --os-password-file: No such file or directory",
+		  "... the message names the flag, never its argument");
+	infra_os_config_release(&c);
+	fl.password_file = dir;
+	tap_inteq(infra_os_config_load(&c, &fl, &err), -EISDIR, "--os-password-file DIR: -EISDIR");
+	tap_streq(err.msg, "the file given by --os-password-file is a directory", "... says so");
+	infra_os_config_release(&c);
 	unsetenv("OS_USERNAME");
 
 	fl.password_file = NULL;
