@@ -18,6 +18,7 @@
 #include "infra_cli.h"
 #include "infra_exit.h"
 #include "infra_json.h"
+#include "infra_lock.h"
 #include "infra_log.h"
 #include "infra_openstack.h"
 #include "infra_orphans.h"
@@ -39,7 +40,7 @@ static const struct argp_option options[] = {
 	{ "confirm", OPT_CONFIRM, NULL, 0, "really delete (without it: print the plan, delete nothing)", 0 },
 	{ "from", OPT_FROM, "FILE", 0, "orphans from osmon-orphans JSON in FILE ('-' = stdin) instead of discovery", 0 },
 	{ "max", OPT_MAX, "N", 0, "refuse to run when more than N resources would be deleted", 0 },
-	{ "lock-file", OPT_LOCK, "FILE", 0, "lock file (default ${XDG_RUNTIME_DIR:-/tmp}/osmon-purge-HASH.lock, one per cloud)", 0 },
+	{ "lock-file", OPT_LOCK, "FILE", 0, "lock file (default /run/infrakit/osmon-purge-HASH.lock as root, one per cloud; see FILES)", 0 },
 	{ "retries", OPT_RETRIES, "N", 0, "retry rounds for conflicts (409/400) and transient failures (default 4; 1, 2, 4, 8 s apart)", 0 },
 	{ "wait-timeout", OPT_WAIT, "DURATION", 0, "how long to wait for asynchronous deletes (default 5m)", 0 },
 	{ 0 }
@@ -208,8 +209,7 @@ fail:
 	infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 done:
 	status = infra_report_done(&r, &cli, text, NULL);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	infra_lock_release(lock_fd);
 	infra_os_free(os);
 	infra_purge_release(&purge);
 	infra_orph_result_release(&res);

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "infra_statedir.h"
+
 #define BLOCK 65536
 
 /* "a/b" into buf; -ENAMETOOLONG when it does not fit */
@@ -61,19 +63,23 @@ static void names_free(struct names *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int read_disk(const char *path, char **data, size_t *len, struct infra_err *err)
+/* read a regular file (never through a symlink, never blocking on a FIFO);
+ * st receives its mode and times, from the file actually read */
+static int read_disk(const char *path, char **data, size_t *len, struct stat *stp,
+		     struct infra_err *err)
 {
 	struct stat st;
 	ssize_t n;
 	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return infra_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size > MAX_FILE) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_FILE) {
 		close(fd);
-		return infra_err_set(err, -EFBIG, "cannot archive %s: too large or unreadable", path);
+		return infra_err_set(err, -EFBIG, "cannot archive %s: not a regular file, too large or unreadable", path);
 	}
+	*stp = st;
 	*data = malloc((size_t)st.st_size + 1);
 	if (!*data) {
 		close(fd);
@@ -105,9 +111,11 @@ static int walk(const char *base, const char *rel, struct names *files, struct n
 
 	if (pjoin(path, sizeof(path), base, rel))
 		return infra_err_set(err, -ENAMETOOLONG, "name too long under %s", base);
-	d = opendir(path);
-	if (!d)
-		return infra_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	d = infra_opendir_nofollow(path); /* never through a symlinked directory (a run dir pointing elsewhere) */
+	if (!d) {
+		rc = -errno;
+		return infra_err_set(err, rc, "cannot open %s: %s", path, strerror(-rc));
+	}
 	if (names_add(dirs, rel)) {
 		closedir(d);
 		return infra_err_set(err, -ENOMEM, "out of memory");
@@ -256,9 +264,10 @@ static int verify(const char *tmp, const char *base, const struct names *kept, c
 		}
 		{
 			char path[PATH_MAX];
+			struct stat st;
 			rc = pjoin(path, sizeof(path), base, name)
 				     ? infra_err_set(err, -ENAMETOOLONG, "name too long: %s", name)
-				     : read_disk(path, &disk, &dlen, err);
+				     : read_disk(path, &disk, &dlen, &st, err);
 		}
 		if (rc)
 			break;
@@ -337,7 +346,7 @@ int infra_archive_append_dirs(const char *archive, const char *base, const char 
 		struct stat st;
 		char dn[PATH_MAX], path[PATH_MAX];
 		snprintf(dn, sizeof(dn), "%.4000s/", dnames.v[i]);
-		if (pjoin(path, sizeof(path), base, dnames.v[i]) || stat(path, &st) != 0)
+		if (pjoin(path, sizeof(path), base, dnames.v[i]) || lstat(path, &st) != 0)
 			st.st_mtime = 0;
 		archive_entry_set_pathname(e, dn);
 		archive_entry_set_filetype(e, AE_IFDIR);
@@ -355,11 +364,7 @@ int infra_archive_append_dirs(const char *archive, const char *base, const char 
 			rc = infra_err_set(err, -ENAMETOOLONG, "name too long: %s", files.v[i]);
 			break;
 		}
-		if (stat(path, &st) != 0) {
-			rc = infra_err_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
-			break;
-		}
-		rc = read_disk(path, &data, &len, err);
+		rc = read_disk(path, &data, &len, &st, err);
 		if (!rc)
 			rc = write_file_entry(w, files.v[i], data, len, &st, err, tmp);
 		free(data);

@@ -80,6 +80,51 @@ char *infra_path_join(const char *root, const char *path)
 	return s;
 }
 
+/* An existing -o target that is not a regular file (a character device such as
+ * /dev/null, a FIFO) is written through, never replaced.  Returns 1 with *fd
+ * open for writing, 0 when the target is absent or regular (replace it), or
+ * -errno with err set (directory, block device, socket, FIFO with no reader). */
+static int open_through(const char *path, int *fd, struct infra_err *err)
+{
+	struct stat st, lst;
+	int f, fl;
+
+	*fd = -1;
+	if (lstat(path, &lst) != 0 || S_ISREG(lst.st_mode))
+		return 0;
+	st = lst;
+	if (S_ISLNK(lst.st_mode)) {
+		if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+			return 0; /* the link itself is replaced, its target never written */
+		if (lst.st_uid != 0 && lst.st_uid != geteuid())
+			return infra_err_set(err, -EPERM,
+					     "cannot write '%s': a symbolic link of uid %u to a non-regular file (refusing to write through it)",
+					     path, (unsigned)lst.st_uid);
+	}
+	if (S_ISDIR(st.st_mode))
+		return infra_err_set(err, -EISDIR, "cannot write '%s': %s", path, strerror(EISDIR));
+	if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return infra_err_set(err, -EINVAL,
+				     "cannot write '%s': a %s (only regular files, character devices and FIFOs)",
+				     path, S_ISBLK(st.st_mode) ? "block device" : "socket");
+	f = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (f < 0) {
+		int e = errno;
+		if (e == ENXIO && S_ISFIFO(st.st_mode))
+			return infra_err_set(err, -e, "cannot write '%s': a FIFO with no reader", path);
+		return infra_err_set(err, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (fstat(f, &st) != 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		close(f);
+		return infra_err_set(err, -EAGAIN, "cannot write '%s': it changed while being opened", path);
+	}
+	fl = fcntl(f, F_GETFL);
+	if (fl >= 0)
+		fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+	*fd = f;
+	return 1;
+}
+
 int infra_atomic_begin(struct infra_atomic_file *af, const char *path, struct infra_err *err)
 {
 	const char *slash = strrchr(path, '/');
@@ -89,11 +134,10 @@ int infra_atomic_begin(struct infra_atomic_file *af, const char *path, struct in
 
 	_Static_assert(sizeof(af->oldmask) >= sizeof(sigset_t), "sigset_t storage");
 	af->fd = -1;
+	af->tmp[0] = '\0';
 	if (!*base)
 		return infra_err_set(err, -EINVAL, "cannot write '%s': not a file name", path);
-	if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path) ||
-	    snprintf(af->tmp, sizeof(af->tmp), "%.*s/.%s.tmp.XXXXXX", slash == path ? 0 : dl,
-		     slash ? path : ".", base) >= (int)sizeof(af->tmp))
+	if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path))
 		return infra_err_set(err, -ENAMETOOLONG, "cannot write '%s': name too long", path);
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -101,6 +145,17 @@ int infra_atomic_begin(struct infra_atomic_file *af, const char *path, struct in
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &block, (sigset_t *)af->oldmask);
+	e = open_through(path, &af->fd, err);
+	if (e) {
+		if (e < 0)
+			sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
+		return e < 0 ? e : 0; /* tmp[0] == '\0': written through */
+	}
+	if (snprintf(af->tmp, sizeof(af->tmp), "%.*s/.%s.tmp.XXXXXX", slash == path ? 0 : dl,
+		     slash ? path : ".", base) >= (int)sizeof(af->tmp)) {
+		sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
+		return infra_err_set(err, -ENAMETOOLONG, "cannot write '%s': name too long", path);
+	}
 	af->fd = mkostemp(af->tmp, O_CLOEXEC);
 	if (af->fd < 0) {
 		e = errno;
@@ -130,17 +185,18 @@ int infra_atomic_append(struct infra_atomic_file *af, const void *data, size_t l
 
 int infra_atomic_commit(struct infra_atomic_file *af, struct infra_err *err)
 {
-	int rc = 0;
+	int rc = 0, through = !af->tmp[0];
 
-	if (fchmod(af->fd, 0644) < 0 || fsync(af->fd) < 0)
+	if (!through && (fchmod(af->fd, 0644) < 0 || fsync(af->fd) < 0))
 		rc = -errno;
 	if (close(af->fd) < 0 && !rc)
 		rc = -errno;
 	af->fd = -1;
-	if (!rc && rename(af->tmp, af->path) < 0)
+	if (!rc && !through && rename(af->tmp, af->path) < 0)
 		rc = -errno;
 	if (rc) {
-		unlink(af->tmp);
+		if (!through)
+			unlink(af->tmp);
 		infra_err_set(err, rc, "cannot write '%s': %s", af->path, strerror(-rc));
 	}
 	sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
@@ -153,6 +209,7 @@ void infra_atomic_abort(struct infra_atomic_file *af)
 		return;
 	close(af->fd);
 	af->fd = -1;
-	unlink(af->tmp);
+	if (af->tmp[0])
+		unlink(af->tmp);
 	sigprocmask(SIG_SETMASK, (sigset_t *)af->oldmask, NULL);
 }

@@ -23,11 +23,17 @@ enum infra_file_flags {
 int infra_file_read_at(int dirfd, const char *path, unsigned flags, size_t max,
 		       struct infra_buf *out, struct infra_err *err);
 
-/* Writing a file atomically while streaming (infra_atomic_write() needs the
- * whole content in memory): a temp file ".<name>.tmp.XXXXXX" in the target's
+/* Writing a file atomically while streaming (infra_atomic_write() is the same
+ * for content in memory): a temp file ".<name>.tmp.XXXXXX" in the target's
  * directory (never ending in .prom), SIGINT/SIGTERM/SIGHUP/SIGQUIT held back
  * while it exists; commit = fchmod 0644, fsync, rename; abort (or any failed
- * step) unlinks it and leaves the old file untouched. */
+ * step) unlinks it and leaves the old file untouched.
+ * A target that exists and is not a regular file is never replaced: a
+ * character device (/dev/null) or a FIFO with a reader is written through
+ * (tmp[0] == '\0'); a directory, block device, socket, FIFO with no reader,
+ * or a symlink of another user to a non-regular file is refused with err
+ * naming the path.  A symlink to a regular file is replaced (its target is
+ * never written). */
 struct infra_atomic_file {
 	int fd;
 	char path[4096];

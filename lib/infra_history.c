@@ -15,8 +15,10 @@
 
 #include "infra_archive.h"
 #include "infra_buf.h"
+#include "infra_file.h"
 #include "infra_json.h"
 #include "infra_report.h"
+#include "infra_statedir.h"
 
 int infra_state_dir_default(const char *app, char *buf, size_t size, struct infra_err *err)
 {
@@ -63,46 +65,6 @@ int infra_mkdir_p(const char *path, mode_t mode, struct infra_err *err)
 	return 0;
 }
 
-int infra_lock_take(const char *path, int *fd, struct infra_err *err)
-{
-	char pid[32], held[32];
-	ssize_t n;
-	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-
-	*fd = -1;
-	if (f < 0)
-		return infra_err_set(err, -errno, "cannot open lock file %s: %s", path, strerror(errno));
-	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		if (e == EWOULDBLOCK) {
-			n = pread(f, held, sizeof(held) - 1, 0);
-			held[n > 0 ? n : 0] = '\0';
-			held[strcspn(held, "\n")] = '\0';
-			close(f);
-			return infra_err_set(err, -EBUSY, "another run holds the lock %s (pid %s)", path,
-					     held[0] ? held : "unknown");
-		}
-		close(f);
-		return infra_err_set(err, -e, "cannot lock %s: %s", path, strerror(e));
-	}
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)n, 0) != n) {
-		/* the pid is only informative */
-	}
-	*fd = f;
-	return 0;
-}
-
-void infra_lock_release(int fd)
-{
-	if (fd >= 0) {
-		if (ftruncate(fd, 0) != 0) {
-			/* informative only */
-		}
-		close(fd); /* drops the flock */
-	}
-}
-
 void infra_run_id(double t, char *buf, size_t size)
 {
 	time_t tt = (time_t)floor(t);
@@ -135,10 +97,14 @@ int infra_run_dir_create(const char *state, double t, char *dir, size_t dsize, c
 			 size_t isize, struct infra_err *err)
 {
 	char base[32], runs[PATH_MAX];
-	int rc;
+	int sfd, rfd, rc;
 
 	snprintf(runs, sizeof(runs), "%s/runs", state);
-	rc = infra_mkdir_p(runs, 0755, err);
+	rc = infra_statedir_open(state, 0700, "state directory", &sfd, err);
+	if (rc)
+		return rc;
+	rc = infra_statedir_sub(sfd, "runs", runs, 0755, 0, &rfd, err);
+	close(sfd);
 	if (rc)
 		return rc;
 	infra_run_id(t, base, sizeof(base));
@@ -147,45 +113,36 @@ int infra_run_dir_create(const char *state, double t, char *dir, size_t dsize, c
 			snprintf(id, isize, "%s", base);
 		else
 			snprintf(id, isize, "%s-%d", base, i);
-		if ((size_t)snprintf(dir, dsize, "%s/%s", runs, id) >= dsize)
+		if ((size_t)snprintf(dir, dsize, "%s/%s", runs, id) >= dsize) {
+			close(rfd);
 			return infra_err_set(err, -ENAMETOOLONG, "run directory name too long");
-		if (mkdir(dir, 0755) == 0)
+		}
+		if (mkdirat(rfd, id, 0755) == 0) {
+			close(rfd);
 			return 0;
-		if (errno != EEXIST)
-			return infra_err_set(err, -errno, "cannot create %s: %s", dir, strerror(errno));
+		}
+		if (errno != EEXIST) {
+			rc = infra_err_set(err, -errno, "cannot create %s: %s", dir, strerror(errno));
+			close(rfd);
+			return rc;
+		}
 	}
+	close(rfd);
 	return infra_err_set(err, -EEXIST, "too many runs in the same second under %s", runs);
 }
 
 int infra_json_file_read(const char *path, json_object **out, struct infra_err *err)
 {
 	struct infra_buf b = INFRA_BUF_INIT;
-	char chunk[65536];
-	ssize_t n;
-	int fd, rc = 0;
+	int rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return infra_err_set(err, -ENOENT, "%s does not exist", path);
-		return infra_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-	}
-	infra_buf_init(&b, 256 << 20);
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = infra_err_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-			break;
-		}
-		if (infra_buf_append(&b, chunk, (size_t)n)) {
-			rc = infra_err_set(err, -E2BIG, "%s is too large", path);
-			break;
-		}
-	}
-	close(fd);
-	if (!rc && infra_json_parse(b.data ? b.data : "", b.len, out, err))
+	rc = infra_file_read_at(AT_FDCWD, path, INFRA_FILE_NOFOLLOW, (size_t)256 << 20, &b, err);
+	if (rc == -ENOENT)
+		return infra_err_set(err, -ENOENT, "%s does not exist", path);
+	if (rc)
+		return rc;
+	if (infra_json_parse(b.data, b.len, out, err))
 		rc = infra_err_prefix(err, "%s", path);
 	infra_buf_release(&b);
 	return rc;
@@ -286,9 +243,11 @@ int infra_rm_rf(const char *path, struct infra_err *err)
 			return infra_err_set(err, -errno, "cannot remove %s: %s", path, strerror(errno));
 		return 0;
 	}
-	d = opendir(path);
-	if (!d)
-		return infra_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	d = infra_opendir_nofollow(path);
+	if (!d) {
+		rc = -errno;
+		return infra_err_set(err, rc, "cannot open %s: %s", path, strerror(-rc));
+	}
 	while (!rc && (e = readdir(d))) {
 		char sub[PATH_MAX];
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
@@ -323,13 +282,17 @@ int infra_retention_apply(const char *state, const char *current, double cutoff,
 
 	memset(rr, 0, sizeof(*rr));
 	snprintf(runs, sizeof(runs), "%s/runs", state);
-	d = opendir(runs);
-	if (!d)
-		return errno == ENOENT ? 0 : infra_err_set(err, -errno, "cannot open %s: %s", runs, strerror(errno));
+	d = infra_opendir_nofollow(runs); /* runs/ and its entries are never followed through a symlink */
+	if (!d) {
+		rc = errno;
+		return rc == ENOENT ? 0 : infra_err_set(err, -rc, "cannot open %s: %s", runs, strerror(rc));
+	}
 	while ((e = readdir(d))) {
+		struct stat st;
 		double t;
-		if (e->d_name[0] == '.' || infra_run_id_parse(e->d_name, &t))
-			continue;
+		if (e->d_name[0] == '.' || infra_run_id_parse(e->d_name, &t) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+			continue; /* not a run directory (a symlink is never one) */
 		if (t >= cutoff || (current && !strcmp(e->d_name, current))) {
 			rr->kept_runs++;
 			continue;
@@ -352,8 +315,15 @@ int infra_retention_apply(const char *state, const char *current, double cutoff,
 	}
 	closedir(d);
 	if (!rc && n) {
+		int sfd, afd;
 		snprintf(adir, sizeof(adir), "%s/archive", state);
-		rc = infra_mkdir_p(adir, 0755, err);
+		rc = infra_statedir_open(state, 0700, "state directory", &sfd, err);
+		if (!rc) {
+			rc = infra_statedir_sub(sfd, "archive", adir, 0755, 0, &afd, err);
+			close(sfd);
+			if (!rc)
+				close(afd);
+		}
 	}
 	if (!rc && n)
 		qsort(ids, n, sizeof(*ids), cmp_str);

@@ -26,20 +26,17 @@ int infra_state_dir_default(const char *app, char *buf, size_t size, struct infr
 /* mkdir -p with mode for the directories it creates. */
 int infra_mkdir_p(const char *path, mode_t mode, struct infra_err *err);
 
-/* Take an exclusive flock on path (created 0644, our pid written into it).
- * -EBUSY when another process holds it: err says which pid.  *fd to release. */
-int infra_lock_take(const char *path, int *fd, struct infra_err *err);
-void infra_lock_release(int fd);
-
 /* Run id from unix seconds, and back (-EINVAL if not a run id). */
 void infra_run_id(double t, char *buf, size_t size);
 int infra_run_id_parse(const char *id, double *t);
 
-/* Create STATE/runs/<id> for time t; dir and id receive the path and the id. */
+/* Create STATE/runs/<id> for time t; dir and id receive the path and the id.
+ * STATE and runs/ are opened through infra_statedir (ours, no symlinks). */
 int infra_run_dir_create(const char *state, double t, char *dir, size_t dsize, char *id,
 			 size_t isize, struct infra_err *err);
 
-/* Read a JSON file (bounded to 256 MiB); -ENOENT when absent. */
+/* Read a JSON file (bounded to 256 MiB, regular files only, a symlink in the
+ * last component refused: infra_file_read_at); -ENOENT when absent. */
 int infra_json_file_read(const char *path, json_object **out, struct infra_err *err);
 /* Write a JSON value atomically (canonical, pretty, trailing newline). */
 int infra_json_file_write(const char *path, json_object *o, struct infra_err *err);

@@ -15,8 +15,10 @@
 #include "infra_exit.h"
 #include "infra_history.h"
 #include "infra_json.h"
+#include "infra_lock.h"
 #include "infra_openstack.h"
 #include "infra_rally.h"
+#include "infra_statedir.h"
 
 /* length of an array, 0 for anything else (json-c asserts on non-arrays) */
 static size_t alen(json_object *a)
@@ -77,20 +79,26 @@ static int ensure_rally_dir(const struct infra_osmon_cfg *cfg, char *rdir, size_
 			    char *conf, size_t csize, struct infra_err *err)
 {
 	char text[PATH_MAX + 128];
-	int rc, n;
+	struct stat st;
+	int rc, n, sfd, rfd;
 
 	pathf(rdir, rsize, "%s/rally", cfg->state_dir);
-	rc = infra_mkdir_p(rdir, 0700, err);
+	/* rally.db keeps the deployment's credentials: a real directory, ours, 0700 */
+	rc = infra_statedir_open(cfg->state_dir, 0700, "state directory", &sfd, err);
 	if (rc)
 		return rc;
-	chmod(rdir, 0700); /* rally.db keeps the deployment's credentials */
+	rc = infra_statedir_sub(sfd, "rally", rdir, 0700, 1, &rfd, err);
+	close(sfd);
+	if (rc)
+		return rc;
+	close(rfd);
 	if (cfg->rally_config) {
 		snprintf(conf, csize, "%s", cfg->rally_config);
 		return 0;
 	}
 	pathf(conf, csize, "%s/rally.conf", rdir);
-	if (access(conf, F_OK) == 0)
-		return 0;
+	if (lstat(conf, &st) == 0)
+		return S_ISREG(st.st_mode) ? 0 : infra_err_set(err, -EINVAL, "%s is not a regular file (refusing to use it)", conf);
 	n = snprintf(text, sizeof(text),
 		     "# written by osmon-run: rally's own database in the state directory\n"
 		     "[DEFAULT]\n[database]\nconnection = sqlite:///%s/rally.db\n", rdir);
@@ -231,7 +239,7 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	struct infra_rally_creds creds;
 	struct infra_os_config oscfg;
 	int have_oscfg = 0;
-	char lock[PATH_MAX], run_dir[PATH_MAX], run_id[64], rdir[PATH_MAX], conf[PATH_MAX];
+	char run_dir[PATH_MAX], run_id[64], rdir[PATH_MAX], conf[PATH_MAX];
 	char logp[PATH_MAX], path[PATH_MAX];
 	json_object *services = json_object_new_object(), *totals, *args_o, *entry;
 	const char *args;
@@ -247,11 +255,7 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	json_object_object_add(r->data, "state_dir", json_object_new_string(cfg->state_dir));
 	json_object_object_add(r->data, "deployment", json_object_new_string(cfg->deployment));
 	json_object_object_add(r->data, "services", services);
-	rc = infra_mkdir_p(cfg->state_dir, 0755, &err);
-	if (!rc) {
-		pathf(lock, sizeof(lock), "%s/lock", cfg->state_dir);
-		rc = infra_lock_take(lock, &lock_fd, &err);
-	}
+	rc = infra_lock_statedir(cfg->state_dir, "lock", 0, &lock_fd, &err);
 	if (!rc)
 		rc = infra_run_dir_create(cfg->state_dir, t, run_dir, sizeof(run_dir), run_id, sizeof(run_id), &err);
 	if (rc) {
@@ -262,7 +266,7 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	}
 	json_object_object_add(r->data, "run_id", json_object_new_string(run_id));
 	pathf(logp, sizeof(logp), "%s/run.log", run_dir);
-	log_fd = open(logp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644); /* read back for error lines */
+	log_fd = open(logp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644); /* read back for error lines */
 	progress(cfg, "run %s (log %s)", run_id, logp);
 
 	memset(&ra, 0, sizeof(ra));

@@ -11,6 +11,7 @@
 #include "infra_exit.h"
 #include "infra_history.h"
 #include "infra_json.h"
+#include "infra_lock.h"
 #include "infra_nagios.h"
 #include "infra_openstack.h"
 #include "infra_orphans.h"
@@ -125,7 +126,7 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 	struct check checks[NPROBES];
 	struct infra_http_opts hopts;
 	json_object *services = json_object_new_object(), *skipped = json_object_new_array(), *entry;
-	char lock[PATH_MAX], path[PATH_MAX], ts[64];
+	char path[PATH_MAX], ts[64];
 	double t0, t = infra_now();
 	int lock_fd = -1, rc, nup = 0, ndown = 0;
 
@@ -138,10 +139,7 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 		infra_report_status(r, INFRA_EXIT_UNKNOWN);
 		return -ENAMETOOLONG;
 	}
-	snprintf(lock, sizeof(lock), "%s/health.lock", cfg->state_dir);
-	rc = infra_mkdir_p(cfg->state_dir, 0755, &err);
-	if (!rc)
-		rc = infra_lock_take(lock, &lock_fd, &err);
+	rc = infra_lock_statedir(cfg->state_dir, "health.lock", 0, &lock_fd, &err);
 	if (rc) {
 		infra_report_error(r, "%s", err.msg);
 		infra_report_status(r, INFRA_EXIT_UNKNOWN);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "infra_json.h"
+#include "infra_lock.h"
 #include "infra_report.h"
 
 /* ------------------------------------------------------------------ per type */
@@ -961,40 +962,15 @@ int infra_purge_to_text(const struct infra_purge *p, int dry_run, struct infra_b
 int infra_purge_lock(const char *path, const char *auth_url, int *fd, char *used, size_t used_size,
 		     struct infra_err *err)
 {
-	char buf[64];
-	int f;
+	uint64_t h = 1469598103934665603ULL;
+	char name[64];
 
-	*fd = -1;
 	if (path) {
 		snprintf(used, used_size, "%s", path);
-	} else {
-		const char *dir = getenv("XDG_RUNTIME_DIR");
-		uint64_t h = 1469598103934665603ULL;
-		for (const char *s = auth_url ? auth_url : ""; *s; s++)
-			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-		snprintf(used, used_size, "%s/osmon-purge-%016llx.lock", dir && *dir ? dir : "/tmp", (unsigned long long)h);
+		return infra_lock_take(path, 0, fd, err);
 	}
-	f = open(used, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (f < 0)
-		return infra_err_set(err, -errno, "cannot open lock file %s: %s", used, strerror(errno));
-	if (flock(f, LOCK_EX | LOCK_NB)) {
-		int e = errno;
-		ssize_t n = pread(f, buf, sizeof(buf) - 1, 0);
-		close(f);
-		if (e == EWOULDBLOCK) {
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			return infra_err_set(err, -EBUSY, "another osmon-purge%s%s%s holds the lock %s",
-					     buf[0] ? " (pid " : "", buf, buf[0] ? ")" : "", used);
-		}
-		return infra_err_set(err, -e, "cannot lock %s: %s", used, strerror(e));
-	}
-	if (ftruncate(f, 0) == 0) {
-		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-		if (pwrite(f, buf, (size_t)n, 0) < 0) {
-			/* the pid is only informative */
-		}
-	}
-	*fd = f;
-	return 0;
+	for (const char *s = auth_url ? auth_url : ""; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	snprintf(name, sizeof(name), "osmon-purge-%016llx.lock", (unsigned long long)h);
+	return infra_lock_default(name, 0, fd, used, used_size, err);
 }

@@ -95,11 +95,12 @@ json_object *infra_purge_to_json(const struct infra_purge *p, int dry_run);
 int infra_purge_to_prom(const struct infra_purge *p, int dry_run, struct infra_prom *prom, struct infra_err *err);
 int infra_purge_to_text(const struct infra_purge *p, int dry_run, struct infra_buf *out);
 
-/* Take the per-cloud lock: path, or when NULL
- * ${XDG_RUNTIME_DIR:-/tmp}/osmon-purge-<hash of the auth URL>.lock.  Non-blocking:
- * -EBUSY with "another osmon-purge (pid N) holds FILE" when taken.  *fd stays
- * open for the life of the process (the kernel drops the lock on any exit,
- * SIGKILL included). */
+/* Take the per-cloud lock through infra_lock: path (an explicit --lock-file,
+ * opened with the same checks), or when NULL osmon-purge-<hash of the auth
+ * URL>.lock in infra_lock_default's directory (/run/infrakit as root, never
+ * /tmp).  Non-blocking: -EBUSY with "another run holds the lock FILE (pid N)"
+ * when taken.  *fd stays open for the life of the process (the kernel drops
+ * the lock on any exit, SIGKILL included). */
 int infra_purge_lock(const char *path, const char *auth_url, int *fd, char *used, size_t used_size,
 		     struct infra_err *err);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "infra_exit.h"
+#include "infra_file.h"
 #include "infra_json.h"
 #include "infra_log.h"
 
@@ -168,20 +169,10 @@ int infra_report_read_last_success(const char *path, const char *prefix, double 
 {
 	struct last_success_ctx c;
 	struct infra_buf b = INFRA_BUF_INIT;
-	char chunk[65536];
-	FILE *f;
-	size_t n;
-	int rc = 0;
+	int rc;
 
-	f = fopen(path, "r");
-	if (!f)
-		return -ENOENT;
-	infra_buf_init(&b, 64 << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if ((rc = infra_buf_append(&b, chunk, n)))
-			break;
-	fclose(f);
-	if (rc || !b.len) {
+	/* a regular file only (never a FIFO or device at the -o path), bounded */
+	if (infra_file_read_at(AT_FDCWD, path, INFRA_FILE_NOFOLLOW, (size_t)64 << 20, &b, NULL) || !b.len) {
 		infra_buf_release(&b);
 		return -ENOENT;
 	}
@@ -392,68 +383,13 @@ int infra_report_done_with(struct infra_report *r, const struct infra_cli *cli,
 
 int infra_atomic_write(const char *path, const void *data, size_t len, struct infra_err *err)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	const char *slash, *base;
-	sigset_t block, old;
-	const char *p = data;
-	size_t left = len;
-	int fd, rc = 0, saved;
+	struct infra_atomic_file af;
+	int rc = infra_atomic_begin(&af, path, err);
 
-	slash = strrchr(path, '/');
-	if (slash) {
-		size_t n = (size_t)(slash - path);
-		if (n == 0)
-			n = 1; /* "/file" */
-		if (n >= sizeof(dir))
-			return infra_err_set(err, -ENAMETOOLONG, "cannot write '%s': name too long", path);
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-		base = slash + 1;
-	} else {
-		snprintf(dir, sizeof(dir), ".");
-		base = path;
-	}
-	if (!*base)
-		return infra_err_set(err, -EINVAL, "cannot write '%s': not a file name", path);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.XXXXXX", dir, base) >= sizeof(tmp))
-		return infra_err_set(err, -ENAMETOOLONG, "cannot write '%s': name too long", path);
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &block, &old);
-
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		saved = errno;
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		return infra_err_set(err, -saved, "cannot write '%s': %s", path, strerror(saved));
-	}
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (!rc && fchmod(fd, 0644) < 0)
-		rc = -errno;
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (rc)
-		return infra_err_set(err, rc, "cannot write '%s': %s", path, strerror(-rc));
-	return 0;
+	if (!rc)
+		rc = infra_atomic_append(&af, data, len, err);
+	if (!rc)
+		return infra_atomic_commit(&af, err);
+	infra_atomic_abort(&af);
+	return rc;
 }

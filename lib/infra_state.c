@@ -12,7 +12,9 @@
 
 #include "infra_file.h"
 #include "infra_json.h"
+#include "infra_lock.h"
 #include "infra_report.h"
+#include "infra_statedir.h"
 
 #define STATE_MAX ((size_t)1 << 20)
 
@@ -22,94 +24,48 @@ struct infra_state {
 	json_object *counters;
 };
 
-static int mkdir_p(const char *dir)
-{
-	char buf[4096];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int take_lock(const char *path, double wait, struct infra_err *err)
-{
-	char *lp;
-	int fd;
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	double waited = 0;
-
-	if (asprintf(&lp, "%s.lock", path) < 0)
-		return infra_err_set(err, -ENOMEM, "out of memory");
-	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		int e = errno;
-		infra_err_set(err, -e, "cannot open state lock '%s': %s", lp, strerror(e));
-		free(lp);
-		return -e;
-	}
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK || waited >= wait) {
-			int e = errno == EWOULDBLOCK ? ETIMEDOUT : errno;
-			infra_err_set(err, -e, "cannot lock state '%s': %s", lp,
-				      e == ETIMEDOUT ? "another run holds it" : strerror(e));
-			close(fd);
-			free(lp);
-			return -e;
-		}
-		nanosleep(&ts, NULL);
-		waited += 0.05;
-	}
-	free(lp);
-	return fd;
-}
-
 int infra_state_open(const char *path, double lock_wait_seconds, struct infra_state **out,
 		     struct infra_err *err)
 {
 	struct infra_buf b = INFRA_BUF_INIT;
 	struct infra_state *s;
 	json_object *root = NULL, *c;
-	const char *slash = strrchr(path, '/');
-	int rc = 0;
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	char *dir, *lock = NULL;
+	int rc, dfd;
 
 	*out = NULL;
-	if (slash && slash != path) {
-		char *dir = strndup(path, (size_t)(slash - path));
-		rc = dir ? mkdir_p(dir) : -ENOMEM;
-		if (rc)
-			infra_err_set(err, rc, "cannot create state directory '%s': %s", dir ? dir : path,
-				      strerror(-rc));
-		free(dir);
-		if (rc)
-			return rc;
-	}
+	if (!*base)
+		return infra_err_set(err, -EINVAL, "bad state file name '%s'", path);
+	dir = slash ? (slash == path ? strdup("/") : strndup(path, (size_t)(slash - path))) : strdup(".");
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(path))) {
+	if (!dir || !s || !(s->path = strdup(path)) || asprintf(&lock, "%s.lock", base) < 0) {
+		free(dir);
+		if (s)
+			free(s->path);
 		free(s);
 		return infra_err_set(err, -ENOMEM, "out of memory");
 	}
-	s->lockfd = take_lock(path, lock_wait_seconds, err);
-	if (s->lockfd < 0) {
-		rc = s->lockfd;
+	/* the directory: created 0700, ours, no symlink; the lock and the file inside it */
+	rc = infra_statedir_open(dir, 0700, "state directory", &dfd, err);
+	if (!rc) {
+		char shown[4096];
+		snprintf(shown, sizeof(shown), "%s.lock", path);
+		rc = infra_lock_take_at(dfd, lock, shown, lock_wait_seconds, &s->lockfd, err);
+		if (rc)
+			close(dfd);
+	}
+	free(dir);
+	free(lock);
+	if (rc) {
 		free(s->path);
 		free(s);
 		return rc;
 	}
 	s->counters = json_object_new_object();
 	*out = s;
-	rc = infra_file_read_at(AT_FDCWD, path, 0, STATE_MAX, &b, err);
+	rc = infra_file_read_at(dfd, base, INFRA_FILE_NOFOLLOW, STATE_MAX, &b, err);
+	close(dfd);
 	if (rc == -ENOENT) {
 		infra_err_clear(err);
 		return 0;
@@ -175,8 +131,7 @@ void infra_state_close(struct infra_state *s)
 {
 	if (!s)
 		return;
-	if (s->lockfd >= 0)
-		close(s->lockfd);
+	infra_lock_release(s->lockfd);
 	json_object_put(s->counters);
 	free(s->path);
 	free(s);

@@ -8,8 +8,14 @@
  * A missing file is an empty state; a corrupt one is reported (-EINVAL) and the
  * state starts empty (counters reset, which Prometheus' rate() tolerates).
  *
+ * The directory is opened through infra_statedir_open (created 0700; refused
+ * when it is a symlink, someone else's, or writable by group/others), the lock
+ * taken through infra_lock inside it, the file read without following a
+ * symlink (infra_file_read_at).
+ *
  * Default location: $STATE_DIRECTORY (systemd), else /var/lib/infrakit when
- * root, else $XDG_STATE_HOME/infrakit or ~/.local/state/infrakit.
+ * root, else $XDG_STATE_HOME/infrakit or ~/.local/state/infrakit, else (no
+ * HOME) /tmp/infrakit-<uid>, which is used only when it is ours.
  * Ownership: the state owns its JSON; names are copied.
  */
 #ifndef INFRA_STATE_H

@@ -1,4 +1,4 @@
-/* test_history.c - run ids, lock, history append/cap/corruption, archive append/verify,
+/* test_history.c - run ids, history append/cap/corruption, archive append/verify,
  * retention, and infra_proc (exit codes, capture, timeout killing the group). */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,30 +53,6 @@ static void test_run_dirs(void)
 	       infra_run_dir_create(dir, 1795435200, d2, sizeof(d2), id2, sizeof(id2), &err) == 0,
 	       "two run dirs in the same second");
 	tap_streq(id2, "20261123T120000Z-2", "the second gets -2");
-}
-
-static void test_lock(void)
-{
-	char p[1024];
-	struct infra_err err = INFRA_ERR_INIT;
-	int fd = -1, fd2 = -1, st;
-	pid_t pid;
-
-	snprintf(p, sizeof(p), "%s/lock", dir);
-	tap_ok(infra_lock_take(p, &fd, &err) == 0, "lock taken");
-	pid = fork();
-	if (pid == 0) {
-		struct infra_err e2 = INFRA_ERR_INIT;
-		int rc = infra_lock_take(p, &fd2, &e2);
-		char want[64];
-		snprintf(want, sizeof(want), "(pid %ld)", (long)getppid());
-		_exit(rc == -EBUSY && strstr(e2.msg, want) ? 0 : 1);
-	}
-	waitpid(pid, &st, 0);
-	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another process gets -EBUSY naming our pid");
-	infra_lock_release(fd);
-	tap_ok(infra_lock_take(p, &fd2, &err) == 0, "free again after release");
-	infra_lock_release(fd2);
 }
 
 static void test_history(void)
@@ -196,6 +172,37 @@ static void test_retention(void)
 	tap_ok(access(p, F_OK) == 0, "directories that are not run ids are left alone");
 }
 
+/* a run directory that is a symlink (to a private directory) is not a run:
+ * never walked, so its 0600 file never lands in a 0644 archive */
+static void test_retention_symlink(void)
+{
+	char st[1024], p[1100], priv[1024];
+	struct infra_retention_result rr;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct stat sb;
+	int fd;
+
+	snprintf(st, sizeof(st), "%s/state2", dir);
+	snprintf(priv, sizeof(priv), "%s/private", dir);
+	infra_mkdir_p(priv, 0700, NULL);
+	snprintf(p, sizeof(p), "%s/secret", priv);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		tap_ok(write(fd, "s3cret\n", 7) == 7, "private file written");
+		close(fd);
+	}
+	snprintf(p, sizeof(p), "%s/runs", st);
+	infra_mkdir_p(p, 0755, NULL);
+	snprintf(p, sizeof(p), "%s/runs/20200101T000000Z", st);
+	tap_ok(symlink(priv, p) == 0, "a symlinked old run directory");
+	tap_ok(infra_retention_apply(st, NULL, 1794787200, &rr, &err) == 0, "retention ran (%s)", err.msg);
+	tap_ok(rr.archived_runs == 0, "the symlink was not archived (%d archived)", rr.archived_runs);
+	snprintf(p, sizeof(p), "%s/archive/2020-01.tar.gz", st);
+	tap_ok(access(p, F_OK) != 0, "no archive was written with the private file");
+	snprintf(p, sizeof(p), "%s/secret", priv);
+	tap_ok(stat(p, &sb) == 0, "the symlink's target is untouched");
+}
+
 static void test_proc(void)
 {
 	struct infra_buf out = INFRA_BUF_INIT;
@@ -271,10 +278,10 @@ int main(void)
 		return 1;
 	test_run_id();
 	test_run_dirs();
-	test_lock();
 	test_history();
 	test_archive();
 	test_retention();
+	test_retention_symlink();
 	test_proc();
 	{
 		struct infra_err err = INFRA_ERR_INIT;
