@@ -44,6 +44,8 @@ _dh = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_dh)
 
 ALNUM = string.ascii_letters + string.digits
+COLL = {"network": "networks", "subnet": "subnets", "router": "routers", "port": "ports",
+        "floatingip": "floatingips", "security_group": "security-groups"}
 
 
 def rand(n, chars=ALNUM):
@@ -65,10 +67,7 @@ class Cloud(_dh.Api):
         return self.req(method, self.nurl + path, body, headers=headers, ok=ok)
 
     def make(self, kind, body):
-        coll = "/" + kind.replace("_", "-") + ("s" if not kind.endswith("y") else "")
-        if kind == "security_group":
-            coll = "/security-groups"
-        return self.n("POST", coll, {kind: body})[2][kind]
+        return self.n("POST", "/" + COLL[kind], {kind: body})[2][kind]
 
 
 def load(p):
@@ -258,11 +257,13 @@ class Proxy:
                                              "transfer-encoding")}
                 entry = {"method": self.command, "path": self.path, "if_match": self.headers.get("If-Match")}
                 race = "/v2.0/security-groups/" + px.s["race_sg"]
-                if self.command == "DELETE" and self.path.split("?")[0] == race and not px.renamed:
+                with px.lock:
+                    first = self.command == "DELETE" and self.path.split("?")[0] == race and not px.renamed
+                    px.renamed = px.renamed or first
+                if first:
                     # between the purge's last look and its DELETE: someone renames the group
-                    code, _, b = px.c.n("PUT", "/security-groups/" + px.s["race_sg"],
-                                        {"security_group": {"name": px.s["race_rename"]}})
-                    px.renamed = True
+                    b = px.c.n("PUT", "/security-groups/" + px.s["race_sg"],
+                               {"security_group": {"name": px.s["race_rename"]}})[2]
                     entry["renamed_to"] = px.s["race_rename"]
                     entry["revision_after_rename"] = b["security_group"]["revision_number"]
                 req = urllib.request.Request(upstream + self.path, data=body, method=self.command, headers=hdrs)
@@ -304,8 +305,7 @@ class Proxy:
 def exists(c, kind, rid):
     if kind in ("project", "user"):
         return c.req("GET", "%s/%ss/%s" % (c.kurl, kind, rid), ok=(200, 404))[0] == 200
-    coll = {"security_group": "security-groups", "floatingip": "floatingips"}.get(kind, kind + "s")
-    return c.n("GET", "/%s/%s" % (coll, rid), ok=(200, 404))[0] == 200
+    return c.n("GET", "/%s/%s" % (COLL[kind], rid), ok=(200, 404))[0] == 200
 
 
 def results(purge):
@@ -470,7 +470,7 @@ def cmd_cleanup(state, setup):
             if kind in ("project", "user"):
                 code = c.req("DELETE", "%s/%ss/%s" % (c.kurl, kind, r["id"]), ok=ok)[0]
             else:
-                coll = {"security_group": "security-groups", "floatingip": "floatingips"}.get(kind, kind + "s")
+                coll = COLL[kind]
                 if kind == "network":
                     for p in c.n("GET", "/ports?network_id=" + r["id"])[2]["ports"]:
                         c.n("DELETE", "/ports/" + p["id"], ok=ok)
