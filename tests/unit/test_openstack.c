@@ -174,6 +174,55 @@ static json_object *parse(const char *s)
 	return o;
 }
 
+/* Rally's name grammar: the C matcher, the documented ERE and the default matcher agree */
+static void test_rally_grammar(void)
+{
+	static const struct { const char *name; int ok; } cases[] = {
+		{ "s_rally_8bb8be9c_DZ5xQFxO", 1 },
+		{ "c_rally_AbCdEfGh_01234567", 1 },        /* task id part may be any [A-Za-z0-9] */
+		{ "s_rally_8bb8be9c_DZ5xQFxO-1", 1 },      /* nova multi-create */
+		{ "s_rally_8bb8be9c_DZ5xQFxO-12", 1 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-0", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-01", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-3f0c8e6e-1c2d-4b5a-9e8f-0123456789ab", 1 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-3F0C8E6E-1c2d-4b5a-9e8f-0123456789ab", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO_", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxOx", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFx", 0 },
+		{ "s_rallyware-prod", 0 },
+		{ "c_rallye-db", 0 },
+		{ "S_RALLY_8bb8be9c_DZ5xQFxO", 0 },
+		{ "S_rally_8bb8be9c_DZ5xQFxO", 0 },
+		{ "x_rally_8bb8be9c_DZ5xQFxO", 0 },
+		{ "s-rally-8bb8be9c-DZ5xQFxO", 0 },
+		{ "my_s_rally_8bb8be9c_DZ5xQFxO", 0 },
+		{ "s_rally_8bb8be9c__DZ5xQFx", 0 },
+		{ "s_rally_8bb8-e9c_DZ5xQFxO", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQF\xc3\xa9", 0 }, /* unicode */
+		{ "s_rally_8bb8be9\xc3\xa9_DZ5xQFxO", 0 },
+		{ "s_rally_", 0 },
+		{ "", 0 },
+	};
+	struct infra_orph_matcher m;
+	struct infra_err err = INFRA_ERR_INIT;
+	regex_t re;
+
+	tap_inteq(regcomp(&re, INFRA_ORPH_RALLY_GRAMMAR, REG_EXTENDED | REG_NOSUB), 0, "the grammar's ERE compiles");
+	tap_inteq(infra_orph_matcher_init(&m, NULL, 0, NULL, &err), 0, "no prefix, no regex: the grammar");
+	tap_ok(m.grammar, "matcher uses the grammar");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *n = cases[i].name;
+		int c = infra_orph_rally_name(n), e = regexec(&re, n, 0, NULL, 0) == 0 && *n;
+		if (c != cases[i].ok || e != cases[i].ok || infra_orph_name_matches(&m, n) != cases[i].ok)
+			tap_ok(0, "grammar on '%s': C %d, ERE %d, want %d", n, c, e, cases[i].ok);
+		else
+			tap_ok(1, "grammar on '%s': %s", n, c ? "rally" : "not rally");
+	}
+	infra_orph_matcher_release(&m);
+	regfree(&re);
+}
+
 static void test_matcher_and_json(void)
 {
 	const char *pfx[] = { "s_rally", "c_rally" };
@@ -240,6 +289,7 @@ int main(void)
 	} else {
 		tap_ok(0, "mkdtemp");
 	}
+	test_rally_grammar();
 	test_matcher_and_json();
 	return tap_done();
 }
