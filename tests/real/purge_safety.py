@@ -328,9 +328,9 @@ def chk_kept(c, s, res, roles, want_skipped=True):
         if want_skipped:
             if not it:
                 bad.append("%s %s not in the purge's report" % (r["kind"], r["name"]))
-            elif it.get("result") != "skipped" or not it.get("message"):
-                bad.append("%s %s reported as %s (want skipped, with a reason)" % (r["kind"], r["name"],
-                                                                                   it.get("result")))
+            elif it.get("result") != "skipped" or it.get("skip_reason") != "not-orphan" or not it.get("message"):
+                bad.append("%s %s reported as %s/%s (want skipped/not-orphan, with a message)" % (
+                    r["kind"], r["name"], it.get("result"), it.get("skip_reason", "-")))
             else:
                 msgs.append("%s: %s" % (r["name"], it["message"]))
     if bad:
@@ -358,7 +358,7 @@ def chk_fipreport(c, s, res):
     it = res.get(s["fip"])
     if not it:
         sys.exit("the floating IP is not in the purge's report")
-    if it.get("result") in ("deleted", "gone", "failed", "planned"):
+    if it.get("result") != "detached":
         sys.exit("floating IP reported as %s (want detached)" % it.get("result"))
     print("floating IP reported as %s%s" % (it["result"], (": " + it["message"]) if it.get("message") else ""))
 
@@ -380,8 +380,9 @@ def chk_race(c, s, res, log):
     name = b["security_group"]["name"]
     if name != s["race_rename"]:
         sys.exit("security group kept, but named %r: the proxy never renamed it (did the purge plan it?)" % name)
-    if it.get("result") != "skipped":
-        sys.exit("security group kept but reported as %s (want skipped)" % it.get("result", "-"))
+    if it.get("result") != "skipped" or it.get("skip_reason") != "changed":
+        sys.exit("security group kept but reported as %s/%s (want skipped/changed)" % (
+            it.get("result", "-"), it.get("skip_reason", "-")))
     print("kept as %s, reported skipped: %s" % (name, it.get("message", "")))
 
 
