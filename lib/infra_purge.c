@@ -500,6 +500,18 @@ static void on_node(struct run *rn, struct infra_purge_item *it, int level, json
 	}
 	n->obj = json_object_get(obj);
 	infra_orph_facts_from_json(n->type, n->obj, &n->f);
+	if (!n->f.id || strcmp(n->f.id, n->id)) {
+		/* an API that resolves names too (heat's NAME/ID) answered with another resource */
+		if (level > 0) {
+			it->live->n[level - 1].parent = 0;
+			resolve(rn, it, level - 1);
+			return;
+		}
+		set_msg(it, "asked for %s %s, the API answered with %s: left alone", infra_orph_types[n->type].name,
+			n->id, n->f.id ? n->f.id : "no id");
+		skip(it, PURGE_SKIP_NOT_ORPHAN);
+		return;
+	}
 	if (level > 0) {
 		node_context(rn, it, level);
 		return;

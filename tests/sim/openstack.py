@@ -474,7 +474,8 @@ class Handler(BaseHTTPRequestHandler):
         parts = [p for p in path.split("/") if p]
         service = parts[0] if parts else ""
         with cloud.lock:
-            cloud.requests.append({"t": time.time(), "method": method, "path": self.path, "service": service})
+            logged = {"t": time.time(), "method": method, "path": self.path, "service": service}
+            cloud.requests.append(logged)
         try:
             if service == "_sim":
                 return self.control(method, parts[1:])
@@ -504,6 +505,8 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     self.fault = f
             body = self.read_body() if method in ("POST", "PUT", "PATCH") else {}
+            if body and service != "identity":
+                logged["body"] = body  # never keystone's: it holds passwords
             with cloud.lock:
                 cloud.tick()
                 if service == "identity" and parts[1:4] == ["v3", "auth", "tokens"] and method == "POST":
