@@ -102,8 +102,8 @@ int infra_purge_plan(struct infra_purge *p, const struct infra_orph_result *r, u
 /* ------------------------------------------------------------------ run */
 
 enum step {
-	S_NODE, S_NODE_PROJECT, S_CLEAR_ROUTER, S_LIST_IFACES, S_REMOVE_IFACE, S_REFRESH, S_DELETE_OBJ, S_DELETE,
-	S_POLL, S_DETACH,
+	S_NODE, S_NODE_PROJECT, S_CLEAR_ROUTER, S_CLEAR_GATEWAY, S_LIST_IFACES, S_REMOVE_IFACE, S_REFRESH,
+	S_DELETE_OBJ, S_DELETE, S_POLL, S_DETACH,
 };
 
 enum { PH_NONE = 0, PH_WAIT = 1, PH_DONE = 2 };
@@ -682,8 +682,13 @@ static void act(struct run *rn, struct infra_purge_item *it)
 		if (it->flags & F_NEED_CLEAR) {
 			if (svc_url(rn, ORPH_ROUTERS, it->o.id, NULL, url, sizeof(url)))
 				break;
-			queue_hdr(rn, it, S_CLEAR_ROUTER, 0, "PUT", url, NULL,
-				  "{\"router\":{\"routes\":[],\"external_gateway_info\":{}}}", if_match(it, hdr, sizeof(hdr)));
+			/* Two PUTs: the real Neutron (21.0) answers a gateway clearing with If-Match 412
+			 * even at the current revision, and removes the gateway all the same (see
+			 * docs/devcloud.md).  So the routes go first, conditional on the checked
+			 * revision, and the gateway right after without If-Match; the router is
+			 * fetched again before its conditional DELETE (F_MODIFIED). */
+			queue_hdr(rn, it, S_CLEAR_ROUTER, 0, "PUT", url, NULL, "{\"router\":{\"routes\":[]}}",
+				  if_match(it, hdr, sizeof(hdr)));
 			return;
 		}
 		if (!rn->ep[SVC_NETWORK] || enc(it->o.id, e, sizeof(e)))
@@ -785,6 +790,22 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 			finish(it, PURGE_GONE);
 		else if (!rc && status == 412)
 			changed(it, "clearing of its routes and gateway", body);
+		else if (!ok2xx(rc, status))
+			bad_status(it, "clearing routes and gateway", status, body, rc, err);
+		else {
+			char url[2048];
+			if (svc_url(rn, ORPH_ROUTERS, it->o.id, NULL, url, sizeof(url))) {
+				set_msg(it, "no network endpoint");
+				finish(it, PURGE_FAILED);
+			} else {
+				queue(rn, it, S_CLEAR_GATEWAY, "PUT", url, NULL,
+				      "{\"router\":{\"external_gateway_info\":{}}}");
+			}
+		}
+		break;
+	case S_CLEAR_GATEWAY:
+		if (!rc && status == 404)
+			finish(it, PURGE_GONE);
 		else if (!ok2xx(rc, status))
 			bad_status(it, "clearing routes and gateway", status, body, rc, err);
 		else {

@@ -25,7 +25,10 @@
  *                            alone (skip_reason "attached": nova releases it with
  *                            the server).
  * Neutron updates and deletes carry If-Match: revision_number=N (the revision that
- * was checked); a 412 (changed since) skips the item (skip_reason "changed").  A
+ * was checked); a 412 (changed since) skips the item (skip_reason "changed").  The
+ * one exception is clearing a router's gateway, which Neutron answers 412 whatever
+ * the revision (and does anyway): it is sent right after the conditional PUT that
+ * clears the routes, without If-Match.  A
  * router that had to be emptied first (routes, gateway, interfaces) is fetched
  * again and its name and project compared with what was checked before its
  * conditional DELETE.  Other services have no conditional delete: their DELETE
