@@ -785,35 +785,27 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 		else
 			bad_status(it, "owner re-check", status, body, rc, err);
 		break;
-	case S_CLEAR_ROUTER:
-		if (!rc && status == 404)
+	case S_CLEAR_ROUTER:  /* the routes (If-Match), then the gateway (without, see act()) */
+	case S_CLEAR_GATEWAY: {
+		char url[2048];
+		if (!rc && status == 404) {
 			finish(it, PURGE_GONE);
-		else if (!rc && status == 412)
+		} else if (!rc && status == 412 && st == S_CLEAR_ROUTER) {
 			changed(it, "clearing of its routes and gateway", body);
-		else if (!ok2xx(rc, status))
+		} else if (!ok2xx(rc, status)) {
 			bad_status(it, "clearing routes and gateway", status, body, rc, err);
-		else {
-			char url[2048];
-			if (svc_url(rn, ORPH_ROUTERS, it->o.id, NULL, url, sizeof(url))) {
-				set_msg(it, "no network endpoint");
-				finish(it, PURGE_FAILED);
-			} else {
-				queue(rn, it, S_CLEAR_GATEWAY, "PUT", url, NULL,
-				      "{\"router\":{\"external_gateway_info\":{}}}");
-			}
-		}
-		break;
-	case S_CLEAR_GATEWAY:
-		if (!rc && status == 404)
-			finish(it, PURGE_GONE);
-		else if (!ok2xx(rc, status))
-			bad_status(it, "clearing routes and gateway", status, body, rc, err);
-		else {
+		} else if (st == S_CLEAR_GATEWAY) {
 			it->flags &= ~F_NEED_CLEAR;
 			it->flags |= F_MODIFIED;
 			act(rn, it);
+		} else if (svc_url(rn, ORPH_ROUTERS, it->o.id, NULL, url, sizeof(url))) {
+			set_msg(it, "no network endpoint");
+			finish(it, PURGE_FAILED);
+		} else {
+			queue(rn, it, S_CLEAR_GATEWAY, "PUT", url, NULL, "{\"router\":{\"external_gateway_info\":{}}}");
 		}
 		break;
+	}
 	case S_LIST_IFACES:
 		if (!ok2xx(rc, status))
 			bad_status(it, "listing router interfaces", status, body, rc, err);
