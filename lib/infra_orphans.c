@@ -225,6 +225,8 @@ void infra_orph_facts_from_json(int type, json_object *obj, struct infra_orph_fa
 		f->created = infra_json_opt_string(obj, fields[type].created, NULL);
 	if (type == ORPH_KEYPAIRS || type == ORPH_CONTAINERS)
 		f->id = f->name;
+	if (type == ORPH_KEYPAIRS)
+		f->user_id = infra_json_opt_string(obj, "user_id", NULL);
 	if (type == ORPH_PORTS) {
 		f->device_id = infra_json_opt_string(obj, "device_id", NULL);
 		f->device_owner = infra_json_opt_string(obj, "device_owner", NULL);
@@ -285,6 +287,11 @@ int infra_orph_qualify(const struct infra_orph_matcher *m, const struct infra_or
 	if (neutron_owned(f)) {
 		snprintf(v->why, sizeof(v->why), "a port neutron owns (%s): it goes with its network, router or floating IP",
 			 f->device_owner);
+		return 0;
+	}
+	if (f->type == ORPH_KEYPAIRS && c->user != ORPH_USER_OWN && c->user != ORPH_USER_ORPHAN) {
+		snprintf(v->why, sizeof(v->why), "a keypair of user %s, who is %s", f->user_id ? f->user_id : "?",
+			 c->user == ORPH_USER_OTHER ? "not a test user" : "unknown");
 		return 0;
 	}
 	if (infra_orph_name_matches(m, f->name)) {
@@ -620,6 +627,7 @@ static void cand_facts(const struct cand *c, struct infra_orph_facts *f)
 	f->device_id = c->device_id;
 	f->device_owner = c->device_owner;
 	f->port_id = c->port_id;
+	f->user_id = c->user_id;
 	f->shared = c->shared;
 }
 
@@ -1118,6 +1126,10 @@ static int classify(struct disc *d)
 			cand_facts(c, &f);
 			cx.min_age = d->o->min_age;
 			cx.now = d->o->now;
+			/* keypairs are listed for the caller and for test users only */
+			if (t == ORPH_KEYPAIRS)
+				cx.user = c->user_id && infra_os_user_id(d->os) && strcmp(c->user_id, infra_os_user_id(d->os)) ?
+					  ORPH_USER_ORPHAN : ORPH_USER_OWN;
 			if (c->project && *c->project) {
 				if (idset_has(&orphan_projects, c->project))
 					cx.project = ORPH_PROJ_ORPHAN;

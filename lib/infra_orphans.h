@@ -128,12 +128,14 @@ int infra_orph_kind_of_name(const char *name);
  * name, owner, attached, dead-owner.  Never orphans: ports neutron owns
  * (network:dhcp, network:router_gateway, network:floatingip); owner/dead-owner of
  * an external or shared network; dead-owner of a project, user, keypair or
- * container; anything younger than min_age (then young = 1). */
+ * container; a keypair of a user who is neither the caller nor a test user;
+ * anything younger than min_age (then young = 1). */
 struct infra_orph_facts {
 	int type;                              /* enum infra_orph_type_id */
 	const char *id, *name, *project, *created;
 	const char *device_id, *device_owner;  /* ports */
 	const char *port_id;                   /* floating IPs */
+	const char *user_id;                   /* keypairs: the owning user */
 	int shared;                            /* networks: router:external or shared */
 };
 
@@ -149,10 +151,18 @@ enum infra_orph_project_state {
 	ORPH_PROJ_GONE,        /* no longer exists (keystone said so to an admin) */
 };
 
+enum infra_orph_user_state {
+	ORPH_USER_UNKNOWN = 0,
+	ORPH_USER_OWN,         /* the caller's own keypairs */
+	ORPH_USER_ORPHAN,      /* a user whose name matches */
+	ORPH_USER_OTHER,       /* anyone else: their keypairs are never orphans */
+};
+
 struct infra_orph_ctx {
 	int project;           /* enum infra_orph_project_state of f->project */
 	int parent;            /* 1: what it hangs off (infra_orph_parent) is itself an orphan */
 	int parent_kind;
+	int user;              /* keypairs: enum infra_orph_user_state of f->user_id */
 	double min_age, now;   /* min_age 0: no age rule */
 };
 

@@ -102,8 +102,8 @@ int infra_purge_plan(struct infra_purge *p, const struct infra_orph_result *r, u
 /* ------------------------------------------------------------------ run */
 
 enum step {
-	S_NODE, S_NODE_PROJECT, S_CLEAR_ROUTER, S_CLEAR_GATEWAY, S_LIST_IFACES, S_REMOVE_IFACE, S_REFRESH,
-	S_DELETE_OBJ, S_DELETE, S_POLL, S_DETACH,
+	S_NODE, S_NODE_PROJECT, S_NODE_USER, S_CLEAR_ROUTER, S_CLEAR_GATEWAY, S_LIST_IFACES, S_REMOVE_IFACE,
+	S_REFRESH, S_DELETE_OBJ, S_DELETE, S_POLL, S_DETACH,
 };
 
 enum { PH_NONE = 0, PH_WAIT = 1, PH_DONE = 2 };
@@ -120,6 +120,7 @@ struct live_node {
 	struct infra_orph_facts f;   /* borrowed from obj */
 	int project;                 /* enum infra_orph_project_state */
 	int parent, parent_kind;     /* the node above it qualified, with this kind */
+	int user;                    /* keypairs: enum infra_orph_user_state */
 };
 
 struct purge_live {
@@ -413,6 +414,19 @@ static void node_context(struct run *rn, struct infra_purge_item *it, int level)
 	struct live_node *n = &it->live->n[level];
 	char url[2048];
 
+	if (n->type == ORPH_KEYPAIRS && n->user == ORPH_USER_UNKNOWN) {
+		/* a keypair is addressed by name and user: whose is it? */
+		const char *me = infra_os_user_id(rn->os), *uid = it->o.user_id;
+		n->f.user_id = uid ? uid : me;
+		if (!uid || (me && !strcmp(uid, me)))
+			n->user = ORPH_USER_OWN;
+		else if (!rn->admin || svc_url(rn, ORPH_USERS, uid, NULL, url, sizeof(url)))
+			n->user = ORPH_USER_OTHER;
+		else {
+			queue_hdr(rn, it, S_NODE_USER, level, "GET", url, NULL, NULL, NULL);
+			return;
+		}
+	}
 	if (infra_orph_name_matches(rn->o->matcher, n->f.name)) {
 		resolve(rn, it, level);
 		return;
@@ -453,6 +467,7 @@ static void resolve(struct run *rn, struct infra_purge_item *it, int level)
 	struct infra_orph_verdict v;
 
 	cx.project = n->project;
+	cx.user = n->user;
 	cx.parent = n->parent;
 	cx.parent_kind = n->parent_kind;
 	cx.min_age = rn->o->min_age;
@@ -784,6 +799,16 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 			on_project(rn, it, level, status, body);
 		else
 			bad_status(it, "owner re-check", status, body, rc, err);
+		break;
+	case S_NODE_USER:
+		if (!rc && (status == 404 || (status >= 200 && status < 300))) {
+			it->live->n[level].user = status == 404 ? ORPH_USER_OTHER :
+				infra_orph_name_matches(rn->o->matcher, infra_json_opt_string(body, "user.name", "")) ?
+				ORPH_USER_ORPHAN : ORPH_USER_OTHER;
+			node_context(rn, it, level);
+		} else {
+			bad_status(it, "keypair owner re-check", status, body, rc, err);
+		}
 		break;
 	case S_CLEAR_ROUTER:  /* the routes (If-Match), then the gateway (without, see act()) */
 	case S_CLEAR_GATEWAY: {

@@ -10,7 +10,7 @@ floating IPs on any port.  osmon-orphans --no-narrow reports D (the rule applied
 everything listed: narrowing only hides dead-owner servers and volumes, and users of
 test projects, from the listing).  The report is then edited at random as
 a hostile hand would (reasons, names, kinds, projects and parents changed, ids swapped
-within and across types, services/types swapped, unrelated resources added) and given to
+within and across types, services/types swapped, keypairs given to another user, unrelated resources added) and given to
 osmon-purge --confirm --from.  Checked:
   1. every DELETE and every PUT the purge sends targets a resource in D (a
      remove_router_interface: the port, or the router being deleted);
@@ -198,7 +198,9 @@ def make_seed(count):
             r = {"name": (r["name"] or "c").replace("/", "_").strip() or "c", "project": "admin",
                  "objects": ["o%d" % i for i in range(rnd.randint(0, 2))], "_age": age()}
         elif t == "keypairs":
-            r = {"name": (r["name"] or "k").replace("/", "_").strip() or "k", "user": "admin", "_age": age()}
+            users = [u["id"] for u in seed["users"] if "id" in u]
+            r = {"name": (r["name"] or "k").replace("/", "_").strip() or "k", "_age": age(),
+                 "user": rnd.choice(users) if users and rnd.random() < 0.5 else "admin"}
         elif t == "trunks":
             if not ports:
                 continue
@@ -269,10 +271,11 @@ def hostile(orphans, db):
     out = []
     ids = {t: [r.get("id") if t not in ("containers", "keypairs") else r.get("name") for r in rs] for t, rs in db.items()}
     alltypes = [t for t in ids if ids[t]]
+    users = [u["id"] for u in db.get("users", [])]
     for o in orphans:
         o = dict(o)
         for _ in range(rnd.choice([0, 0, 1, 1, 2, 3])):
-            e = rnd.randrange(9)
+            e = rnd.randrange(10)
             if e == 0:
                 o["reason"] = rnd.choice(["name", "owner", "attached", "dead-owner"])
             elif e == 1:
@@ -293,17 +296,23 @@ def hostile(orphans, db):
             elif e == 7:
                 o["parent"] = rid()
                 o["reason"] = "attached"
+            elif e == 8 and users:   # a keypair of someone else (keypairs are addressed by name + user)
+                o["user_id"] = rnd.choice(users)
             else:
                 o["reason"] = rnd.choice(["owner", "dead-owner"])
         out.append(o)
     # unrelated resources, claimed as orphans
+    kp_user = {k["name"]: k["user_id"] for k in db.get("keypairs", [])}
     for _ in range(max(20, len(orphans) // 2)):
         t = rnd.choice(alltypes)
         if t not in SERVICE_OF:
             continue
-        out.append({"service": SERVICE_OF[t], "type": t, "id": rnd.choice(ids[t]), "name": rally_name(),
-                    "reason": rnd.choice(["name", "owner", "attached", "dead-owner"]),
-                    "kind": rnd.choice(["scenario", "context"]), "parent": rid()})
+        o = {"service": SERVICE_OF[t], "type": t, "id": rnd.choice(ids[t]), "name": rally_name(),
+             "reason": rnd.choice(["name", "owner", "attached", "dead-owner"]),
+             "kind": rnd.choice(["scenario", "context"]), "parent": rid()}
+        if t == "keypairs":
+            o["user_id"] = kp_user.get(o["id"])
+        out.append(o)
     rnd.shuffle(out)
     return {"tool": "osmon-orphans", "data": {"orphans": out}}
 

@@ -10,6 +10,7 @@
 #include "infra_json.h"
 #include "infra_openstack.h"
 #include "infra_orphans.h"
+#include "infra_report.h"
 #include "tap.h"
 
 static const char *const os_vars[] = {
@@ -223,6 +224,66 @@ static void test_rally_grammar(void)
 	regfree(&re);
 }
 
+/* the one qualification rule: precedence and the never-orphans */
+static void test_qualify(void)
+{
+	struct infra_orph_matcher m;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_orph_facts f = { 0 };
+	struct infra_orph_ctx c = { 0 };
+	struct infra_orph_verdict v;
+
+	infra_orph_matcher_init(&m, NULL, 0, NULL, &err);
+	f.type = ORPH_NETWORKS;
+	f.name = "public";
+	f.project = "p1";
+	f.shared = 1;
+	c.project = ORPH_PROJ_ORPHAN;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "external/shared network of a test project: not an orphan (%s)", v.why);
+	c.project = ORPH_PROJ_GONE;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "external/shared network of a deleted project: not an orphan");
+	f.shared = 0;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_DEAD_OWNER, "private network of a deleted project: dead-owner");
+	c.project = ORPH_PROJ_UNKNOWN;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "project unknown: not an orphan");
+	f.type = ORPH_USERS;
+	f.name = "alice";
+	c.project = ORPH_PROJ_GONE;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "user of a deleted project: not an orphan (%s)", v.why);
+	c.project = ORPH_PROJ_ORPHAN;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_OWNER && v.kind == ORPH_KIND_CONTEXT,
+	       "user of a test project: owner, context");
+	memset(&f, 0, sizeof(f));
+	memset(&c, 0, sizeof(c));
+	f.type = ORPH_PORTS;
+	f.name = "s_rally_8bb8be9c_DZ5xQFxO";
+	f.device_owner = "network:dhcp";
+	f.device_id = "x";
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "a DHCP port, even Rally-named: never");
+	f.name = "";
+	f.device_owner = "compute:nova";
+	c.parent = 1;
+	c.parent_kind = ORPH_KIND_CONTEXT;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_ATTACHED && v.kind == ORPH_KIND_CONTEXT &&
+	       v.parent && !strcmp(v.parent, "x"), "port of an orphan server: attached, the parent's kind");
+	f.device_owner = "";
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "a port with a device_id but no device_owner hangs off nothing");
+	f.type = ORPH_KEYPAIRS;
+	f.name = "s_rally_8bb8be9c_DZ5xQFxO";
+	f.user_id = "alice";
+	c.user = ORPH_USER_OTHER;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "Rally-named keypair of a user who is not Rally's: never");
+	c.user = ORPH_USER_OWN;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_NAME, "own Rally-named keypair: name");
+	f.type = ORPH_SERVERS;
+	f.created = "2026-01-01T00:00:00Z";
+	c.min_age = 3600;
+	infra_parse_time(f.created, &c.now);
+	c.now += 60;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v) && v.young, "younger than min_age: young, not an orphan");
+	infra_orph_matcher_release(&m);
+}
+
 static void test_matcher_and_json(void)
 {
 	const char *pfx[] = { "s_rally", "c_rally" };
@@ -290,6 +351,7 @@ int main(void)
 		tap_ok(0, "mkdtemp");
 	}
 	test_rally_grammar();
+	test_qualify();
 	test_matcher_and_json();
 	return tap_done();
 }
