@@ -53,7 +53,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp argp = { NULL, parse, NULL,
-	"Find resources that test runs (Rally s_rally_*/c_rally_*) left behind in OpenStack: by name, "
+	"Find resources that test runs left behind in OpenStack: by name (Rally's s_rally_XXXXXXXX_XXXXXXXX grammar), "
 	"by owner project, attached to an orphan, or owned by a project that no longer exists.\v"
 	"Credentials come from OS_* variables or OS_CLOUD and clouds.yaml; secrets never on the command line.\n"
 	"Exit status: 0 none, 1 orphans found (or some types not queried), 3 could not query; "

@@ -2,8 +2,9 @@
  *
  * Input: live discovery (the options of osmon-orphans) or --from FILE|- (the JSON
  * of osmon-orphans).  Without --confirm it prints the plan and deletes nothing.
- * With --confirm it deletes in dependency order (lib/infra_purge.c), re-checking
- * every item right before its DELETE.  See osmon-purge(1).
+ * With --confirm it deletes in dependency order (lib/infra_purge.c).  The input is a
+ * hint: every item's reason is derived again from live state, by discovery's rule,
+ * right before it is deleted or detached.  See osmon-purge(1).
  *
  * Exit: 0 all gone (or the dry-run plan); 1 some deletions failed (or discovery
  * was incomplete); 3 could not run (usage, input, auth, lock held, --max exceeded).
@@ -79,7 +80,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 static const struct argp argp = { options, parse, NULL,
 	"Delete resources that test runs (Rally) left behind in OpenStack, in dependency order. "
 	"Without --confirm only the plan is printed.\v"
-	"Every name is re-checked against --prefix/--match right before its DELETE, whatever the input says. "
+	"The input is a hint: right before it is deleted, every item is fetched again and must still be an orphan "
+	"by the rule of osmon-orphans (Rally's name grammar unless --prefix/--match), whatever the input says; "
+	"what is attached to an orphan but not Rally's is detached, not deleted. "
 	"Exit status: 0 all gone (or the plan), 1 some failed, 3 could not run.",
 	infra_orph_tool_children, NULL, NULL };
 

@@ -764,7 +764,8 @@ struct os_call {
 	int reauthed;
 	infra_os_done_cb cb;
 	void *ud;
-	char *hdr[6];
+	char *extra;      /* one more request header ("If-Match: ...") or NULL */
+	char *hdr[7];
 };
 
 static void call_free(struct os_call *c)
@@ -773,6 +774,7 @@ static void call_free(struct os_call *c)
 	free(c->url);
 	free(c->mv);
 	free(c->body);
+	free(c->extra);
 	for (int i = 0; c->hdr[i]; i++) {
 		if (!strncmp(c->hdr[i], "X-Auth-Token:", 13))
 			memset(c->hdr[i], 0, strlen(c->hdr[i]));
@@ -810,6 +812,8 @@ static int call_headers(struct os_call *c)
 			c->hdr[n++] = infra_buf_steal(&b, NULL);
 		}
 	}
+	if (c->extra)
+		c->hdr[n++] = strdup(c->extra);
 	c->hdr[n] = NULL;
 	for (int i = 0; i < n; i++)
 		if (!c->hdr[i])
@@ -919,12 +923,26 @@ static struct os_call *call_new(struct infra_os *os, const char *method, const c
 int infra_os_batch_request(struct infra_os *os, struct infra_http_batch *b, const char *method,
 			   const char *url, const char *mv, const char *body, infra_os_done_cb cb, void *ud)
 {
+	return infra_os_batch_request_hdr(os, b, method, url, mv, body, NULL, cb, ud);
+}
+
+int infra_os_batch_request_hdr(struct infra_os *os, struct infra_http_batch *b, const char *method,
+			       const char *url, const char *mv, const char *body, const char *header,
+			       infra_os_done_cb cb, void *ud)
+{
 	struct os_call *c = call_new(os, method, url, mv, body);
 	struct infra_http_req r;
 	int rc;
 
 	if (!c)
 		return -ENOMEM;
+	if (header) {
+		c->extra = strdup(header);
+		if (!c->extra || call_headers(c)) {
+			call_free(c);
+			return -ENOMEM;
+		}
+	}
 	c->b = b;
 	c->cb = cb;
 	c->ud = ud;

@@ -134,6 +134,11 @@ int infra_os_request(struct infra_os *os, const char *method, const char *url, c
 		     const char *body, long *status, json_object **json, struct infra_err *err);
 int infra_os_batch_request(struct infra_os *os, struct infra_http_batch *b, const char *method,
 			   const char *url, const char *mv, const char *body, infra_os_done_cb cb, void *ud);
+/* Same with one more header "Name: value" (e.g. "If-Match: revision_number=4" for a
+ * Neutron update or delete conditional on what was checked; 412 when it changed). */
+int infra_os_batch_request_hdr(struct infra_os *os, struct infra_http_batch *b, const char *method,
+			       const char *url, const char *mv, const char *body, const char *header,
+			       infra_os_done_cb cb, void *ud);
 
 enum infra_os_paging {
 	INFRA_OS_PAGE_NONE = 0,  /* one page */

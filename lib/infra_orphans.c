@@ -88,12 +88,50 @@ const char *infra_orph_kind_name(int k)
 
 /* ------------------------------------------------------------------ matcher */
 
+static int ascii_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int hex_run(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int infra_orph_rally_name(const char *s)
+{
+	if (!s || (s[0] != 's' && s[0] != 'c') || strncmp(s + 1, "_rally_", 7))
+		return 0;
+	s += 8;
+	for (int part = 0; part < 2; part++) {
+		for (int i = 0; i < 8; i++)
+			if (!ascii_alnum(s[i]))
+				return 0;
+		s += 8;
+		if (part == 0 && *s++ != '_')
+			return 0;
+	}
+	if (!*s)
+		return 1;
+	if (*s++ != '-')
+		return 0;
+	/* nova multi-create: -N (count from 1) or -UUID */
+	if (*s >= '1' && *s <= '9' && !s[strspn(s, "0123456789")])
+		return strlen(s) <= 9;
+	return strlen(s) == 36 && hex_run(s, 8) && s[8] == '-' && hex_run(s + 9, 4) && s[13] == '-' &&
+	       hex_run(s + 14, 4) && s[18] == '-' && hex_run(s + 19, 4) && s[23] == '-' && hex_run(s + 24, 12);
+}
+
 int infra_orph_matcher_init(struct infra_orph_matcher *m, const char **prefixes, size_t n, const char *regex,
 			    struct infra_err *err)
 {
 	memset(m, 0, sizeof(*m));
 	m->prefixes = prefixes;
 	m->nprefixes = n;
+	m->grammar = !n && !regex;
 	for (size_t i = 0; i < n; i++)
 		if (!prefixes[i][0])
 			return infra_err_set(err, -EINVAL, "an empty --prefix would match everything");
@@ -112,8 +150,6 @@ int infra_orph_matcher_init(struct infra_orph_matcher *m, const char **prefixes,
 			return infra_err_set(err, -ENOMEM, "out of memory");
 		}
 	}
-	if (!n && !regex)
-		return infra_err_set(err, -EINVAL, "nothing to match: give --prefix or --match");
 	return 0;
 }
 
@@ -130,6 +166,8 @@ int infra_orph_name_matches(const struct infra_orph_matcher *m, const char *name
 {
 	if (!name || !*name)
 		return 0;
+	if (m->grammar && infra_orph_rally_name(name))
+		return 1;
 	for (size_t i = 0; i < m->nprefixes; i++)
 		if (!strncmp(name, m->prefixes[i], strlen(m->prefixes[i])))
 			return 1;
@@ -139,6 +177,166 @@ int infra_orph_name_matches(const struct infra_orph_matcher *m, const char *name
 int infra_orph_kind_of_name(const char *name)
 {
 	return (name && name[0] == 'c' && (name[1] == '_' || name[1] == '-')) ? ORPH_KIND_CONTEXT : ORPH_KIND_SCENARIO;
+}
+
+/* ------------------------------------------------------------------ qualification */
+
+/* where each type keeps its name, owner project and creation time */
+static const struct { const char *name, *project, *created; } fields[ORPH_NTYPES] = {
+	[ORPH_PROJECTS] = { "name", NULL, NULL },
+	[ORPH_USERS] = { "name", "default_project_id", NULL },
+	[ORPH_SERVERS] = { "name", "tenant_id", "created" },
+	[ORPH_KEYPAIRS] = { "name", NULL, "created_at" },
+	[ORPH_SERVER_GROUPS] = { "name", "project_id", NULL },
+	[ORPH_FLOATINGIPS] = { "description", "project_id", "created_at" },
+	[ORPH_TRUNKS] = { "name", "project_id", "created_at" },
+	[ORPH_ROUTERS] = { "name", "project_id", "created_at" },
+	[ORPH_PORTS] = { "name", "project_id", "created_at" },
+	[ORPH_SUBNETS] = { "name", "project_id", "created_at" },
+	[ORPH_NETWORKS] = { "name", "project_id", "created_at" },
+	[ORPH_SECURITY_GROUPS] = { "name", "project_id", "created_at" },
+	[ORPH_SNAPSHOTS] = { "name", "[\"os-extended-snapshot-attributes:project_id\"]", "created_at" },
+	[ORPH_BACKUPS] = { "name", "[\"os-backup-project-attr:project_id\"]", "created_at" },
+	[ORPH_VOLUMES] = { "name", "[\"os-vol-tenant-attr:tenant_id\"]", "created_at" },
+	[ORPH_IMAGES] = { "name", "owner", "created_at" },
+	[ORPH_CONTAINERS] = { "name", NULL, "last_modified" },
+	[ORPH_STACKS] = { "stack_name", "project", "creation_time" },
+};
+
+static int json_true(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+void infra_orph_facts_from_json(int type, json_object *obj, struct infra_orph_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = type;
+	if (!json_object_is_type(obj, json_type_object))
+		return;
+	f->id = infra_json_opt_string(obj, "id", NULL);
+	f->name = infra_json_opt_string(obj, fields[type].name, NULL);
+	if (fields[type].project)
+		f->project = infra_json_opt_string(obj, fields[type].project, NULL);
+	if (infra_orph_types[type].service == SVC_NETWORK && !f->project)
+		f->project = infra_json_opt_string(obj, "tenant_id", NULL);
+	if (fields[type].created)
+		f->created = infra_json_opt_string(obj, fields[type].created, NULL);
+	if (type == ORPH_KEYPAIRS || type == ORPH_CONTAINERS)
+		f->id = f->name;
+	if (type == ORPH_KEYPAIRS)
+		f->user_id = infra_json_opt_string(obj, "user_id", NULL);
+	if (type == ORPH_PORTS) {
+		f->device_id = infra_json_opt_string(obj, "device_id", NULL);
+		f->device_owner = infra_json_opt_string(obj, "device_owner", NULL);
+	}
+	if (type == ORPH_FLOATINGIPS)
+		f->port_id = infra_json_opt_string(obj, "port_id", NULL);
+	/* external and shared networks serve other projects */
+	if (type == ORPH_NETWORKS)
+		f->shared = json_true(obj, "router:external") || json_true(obj, "shared");
+}
+
+static int neutron_owned(const struct infra_orph_facts *f)
+{
+	const char *o = f->device_owner ? f->device_owner : "";
+	return f->type == ORPH_PORTS &&
+	       (!strcmp(o, "network:dhcp") || !strcmp(o, "network:router_gateway") || !strcmp(o, "network:floatingip"));
+}
+
+int infra_orph_parent(const struct infra_orph_facts *f, const char **id)
+{
+	*id = NULL;
+	if (f->type == ORPH_FLOATINGIPS && f->port_id && *f->port_id) {
+		*id = f->port_id;
+		return ORPH_PORTS;
+	}
+	if (f->type != ORPH_PORTS || !f->device_id || !*f->device_id || !f->device_owner || neutron_owned(f))
+		return -1;
+	*id = f->device_id;
+	if (!strncmp(f->device_owner, "compute:", 8))
+		return ORPH_SERVERS;
+	if (!strncmp(f->device_owner, "network:router_interface", 24) ||
+	    !strcmp(f->device_owner, "network:ha_router_replicated_interface"))
+		return ORPH_ROUTERS;
+	*id = NULL;
+	return -1;
+}
+
+int infra_orph_owner_relevant(const struct infra_orph_facts *f)
+{
+	return f->project && *f->project && f->type != ORPH_PROJECTS && !f->shared && !neutron_owned(f);
+}
+
+static int dead_owner_relevant(const struct infra_orph_facts *f)
+{
+	return infra_orph_owner_relevant(f) && f->type != ORPH_USERS && f->type != ORPH_KEYPAIRS &&
+	       f->type != ORPH_CONTAINERS;
+}
+
+int infra_orph_qualify(const struct infra_orph_matcher *m, const struct infra_orph_facts *f,
+		       const struct infra_orph_ctx *c, struct infra_orph_verdict *v)
+{
+	const char *what = infra_orph_types[f->type].name, *pid = NULL;
+	int ptype = infra_orph_parent(f, &pid);
+	double t;
+
+	memset(v, 0, sizeof(*v));
+	v->reason = -1;
+	if (neutron_owned(f)) {
+		snprintf(v->why, sizeof(v->why), "a port neutron owns (%s): it goes with its network, router or floating IP",
+			 f->device_owner);
+		return 0;
+	}
+	if (f->type == ORPH_KEYPAIRS && c->user != ORPH_USER_OWN && c->user != ORPH_USER_ORPHAN) {
+		snprintf(v->why, sizeof(v->why), "a keypair of user %s, who is %s", f->user_id ? f->user_id : "?",
+			 c->user == ORPH_USER_OTHER ? "not a test user" : "unknown");
+		return 0;
+	}
+	if (infra_orph_name_matches(m, f->name)) {
+		v->reason = ORPH_REASON_NAME;
+		v->kind = infra_orph_kind_of_name(f->name);
+	} else if (infra_orph_owner_relevant(f) && c->project == ORPH_PROJ_ORPHAN) {
+		v->reason = ORPH_REASON_OWNER;
+		v->kind = ORPH_KIND_CONTEXT;
+	} else if (ptype >= 0 && c->parent) {
+		v->reason = ORPH_REASON_ATTACHED;
+		v->kind = c->parent_kind;
+		v->parent = pid;
+	} else if (dead_owner_relevant(f) && c->project == ORPH_PROJ_GONE) {
+		v->reason = ORPH_REASON_DEAD_OWNER;
+		v->kind = ORPH_KIND_CONTEXT;
+	}
+	if (v->reason < 0) {
+		struct infra_buf b = INFRA_BUF_INIT;
+		char *msg;
+		infra_buf_printf(&b, "name '%s' does not match", f->name ? f->name : "");
+		if (f->type == ORPH_NETWORKS && f->shared)
+			infra_buf_puts(&b, "; an external or shared network belongs to no test project");
+		else if (!infra_orph_owner_relevant(f))
+			infra_buf_printf(&b, "; %s never qualify by owner", f->type == ORPH_PROJECTS ? "projects" :
+					 f->project && *f->project ? what : "resources without an owner project");
+		else if (c->project == ORPH_PROJ_OTHER)
+			infra_buf_printf(&b, "; owner project %s is not a test project", f->project);
+		else if (c->project == ORPH_PROJ_GONE)
+			infra_buf_printf(&b, "; owner project %s is gone, but %s are never dead-owner orphans", f->project, what);
+		else
+			infra_buf_printf(&b, "; owner project %s could not be checked", f->project);
+		if (ptype >= 0)
+			infra_buf_printf(&b, "; the %s it hangs off (%s) is not an orphan", infra_orph_types[ptype].name, pid);
+		msg = infra_buf_steal(&b, NULL);
+		snprintf(v->why, sizeof(v->why), "%s", msg ? msg : "not an orphan");
+		free(msg);
+		return 0;
+	}
+	if (c->min_age > 0 && f->created && !infra_parse_time(f->created, &t) && c->now - t < c->min_age) {
+		v->young = 1;
+		snprintf(v->why, sizeof(v->why), "younger than --min-age (created %s)", f->created);
+		return 0;
+	}
+	v->orphan = 1;
+	return 1;
 }
 
 /* ------------------------------------------------------------------ command line */
@@ -153,8 +351,8 @@ enum {
 
 static const struct argp_option orph_options[] = {
 	{ NULL, 0, NULL, 0, "What is an orphan:", INFRA_HELP_DISCOVERY },
-	{ "prefix", OPT_PREFIX, "PREFIX", 0, "names starting with PREFIX (repeatable; default s_rally and c_rally)", INFRA_HELP_DISCOVERY },
-	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression", INFRA_HELP_DISCOVERY },
+	{ "prefix", OPT_PREFIX, "PREFIX", 0, "names starting with PREFIX instead of Rally's name grammar (repeatable; wider: --prefix s_rally also takes s_rallyware-prod)", INFRA_HELP_DISCOVERY },
+	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression instead of Rally's name grammar", INFRA_HELP_DISCOVERY },
 	{ "min-age", OPT_MIN_AGE, "DURATION", 0, "skip resources younger than DURATION (30m, 2h, 1d)", INFRA_HELP_DISCOVERY },
 	{ "service", OPT_SERVICE, "SERVICE", 0, "{identity|compute|network|block-storage|image|object-store|orchestration} only these services (repeatable)", INFRA_HELP_DISCOVERY },
 	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds dead-owner servers and volumes)", INFRA_HELP_DISCOVERY },
@@ -210,13 +408,8 @@ const struct argp infra_orph_argp = { orph_options, orph_parse, NULL, NULL, NULL
 int infra_orph_cli_setup(struct infra_orph_cli *c, int jobs, struct infra_orph_matcher *m,
 			 struct infra_orph_opts *o, struct infra_err *err)
 {
-	static const char *defaults[] = { "s_rally", "c_rally" };
-	int rc;
+	int rc = infra_orph_matcher_init(m, c->prefixes, c->nprefixes, c->match, err);
 
-	if (!c->nprefixes && !c->match)
-		rc = infra_orph_matcher_init(m, defaults, 2, NULL, err);
-	else
-		rc = infra_orph_matcher_init(m, c->prefixes, c->nprefixes, c->match, err);
 	if (rc)
 		return rc;
 	memset(o, 0, sizeof(*o));
@@ -369,7 +562,7 @@ void infra_orph_sort(struct infra_orph_result *r)
 struct cand {
 	int type;
 	char *id, *name, *project, *created, *device_id, *device_owner, *port_id, *user_id;
-	int external;
+	int shared;
 };
 
 struct disc {
@@ -394,12 +587,11 @@ struct chain {
 	char *user_id; /* keypairs of another user */
 };
 
-static int push_cand(struct disc *d, int type, json_object *it, const char *id, const char *name,
-		     const char *project, const char *created)
+static int push_cand(struct disc *d, const struct infra_orph_facts *f)
 {
 	struct cand *c;
 
-	if (!id || !*id)
+	if (!f->id || !*f->id)
 		return 0; /* an item without an id cannot be acted on; ignore it */
 	if (d->nc == d->ac) {
 		size_t na = d->ac ? d->ac * 2 : 256;
@@ -411,95 +603,58 @@ static int push_cand(struct disc *d, int type, json_object *it, const char *id, 
 	}
 	c = &d->c[d->nc];
 	memset(c, 0, sizeof(*c));
-	c->type = type;
-	c->id = strdup(id);
-	c->name = strdup(name ? name : "");
-	c->project = sdup(project);
-	c->created = sdup(created);
-	if (type == ORPH_PORTS) {
-		c->device_id = sdup(infra_json_opt_string(it, "device_id", NULL));
-		c->device_owner = sdup(infra_json_opt_string(it, "device_owner", NULL));
-	}
-	if (type == ORPH_FLOATINGIPS)
-		c->port_id = sdup(infra_json_opt_string(it, "port_id", NULL));
-	if (type == ORPH_NETWORKS) {
-		json_object *ext;
-		/* external and shared networks serve other projects: never owner/dead-owner orphans */
-		c->external = (json_object_object_get_ex(it, "router:external", &ext) && json_object_get_boolean(ext)) ||
-			      (json_object_object_get_ex(it, "shared", &ext) && json_object_get_boolean(ext));
-	}
+	c->type = f->type;
+	c->id = strdup(f->id);
+	c->name = strdup(f->name ? f->name : "");
+	c->project = sdup(f->project);
+	c->created = sdup(f->created);
+	c->device_id = sdup(f->device_id);
+	c->device_owner = sdup(f->device_owner);
+	c->port_id = sdup(f->port_id);
+	c->shared = f->shared;
 	d->nc++;
 	return c->id && c->name ? 0 : -ENOMEM;
+}
+
+static void cand_facts(const struct cand *c, struct infra_orph_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = c->type;
+	f->id = c->id;
+	f->name = c->name;
+	f->project = c->project;
+	f->created = c->created;
+	f->device_id = c->device_id;
+	f->device_owner = c->device_owner;
+	f->port_id = c->port_id;
+	f->user_id = c->user_id;
+	f->shared = c->shared;
 }
 
 static int item_cb(void *ud, json_object *it)
 {
 	struct chain *ch = ud;
 	struct disc *d = ch->d;
-	const char *id = infra_json_opt_string(it, "id", NULL);
-	const char *name = infra_json_opt_string(it, "name", NULL);
-	const char *proj = NULL, *created = infra_json_opt_string(it, "created_at", NULL);
+	struct infra_orph_facts f;
 	int rc;
 
 	if (!json_object_is_type(it, json_type_object))
 		return 0;
-	switch (ch->type) {
-	case ORPH_PROJECTS:
-		break;
-	case ORPH_USERS:
-		proj = infra_json_opt_string(it, "default_project_id", NULL);
-		break;
-	case ORPH_SERVERS:
-		proj = infra_json_opt_string(it, "tenant_id", NULL);
-		created = infra_json_opt_string(it, "created", NULL);
-		break;
-	case ORPH_KEYPAIRS: {
+	if (ch->type == ORPH_KEYPAIRS) {
 		json_object *kp = it;
 		json_object_object_get_ex(it, "keypair", &kp);
-		name = infra_json_opt_string(kp, "name", NULL);
-		id = name;
-		created = infra_json_opt_string(kp, "created_at", NULL);
-		rc = push_cand(d, ch->type, kp, id, name, NULL, created);
-		if (!rc && d->nc && id) {
+		infra_orph_facts_from_json(ch->type, kp, &f);
+		rc = push_cand(d, &f);
+		if (!rc && d->nc && f.id) {
 			const char *u = ch->user_id ? ch->user_id : infra_os_user_id(d->os);
 			d->c[d->nc - 1].user_id = sdup(u);
 		}
 		return rc;
 	}
-	case ORPH_SERVER_GROUPS:
-		proj = infra_json_opt_string(it, "project_id", NULL);
-		break;
-	case ORPH_FLOATINGIPS:
-		name = infra_json_opt_string(it, "description", NULL);
-		/* fall through */
-	case ORPH_TRUNKS: case ORPH_ROUTERS: case ORPH_PORTS: case ORPH_SUBNETS: case ORPH_NETWORKS:
-	case ORPH_SECURITY_GROUPS:
-		proj = infra_json_opt_string(it, "project_id", infra_json_opt_string(it, "tenant_id", NULL));
-		break;
-	case ORPH_VOLUMES:
-		proj = infra_json_opt_string(it, "[\"os-vol-tenant-attr:tenant_id\"]", NULL);
-		break;
-	case ORPH_SNAPSHOTS:
-		proj = infra_json_opt_string(it, "[\"os-extended-snapshot-attributes:project_id\"]", NULL);
-		break;
-	case ORPH_BACKUPS:
-		proj = infra_json_opt_string(it, "[\"os-backup-project-attr:project_id\"]", NULL);
-		break;
-	case ORPH_IMAGES:
-		proj = infra_json_opt_string(it, "owner", NULL);
-		break;
-	case ORPH_CONTAINERS:
-		id = name;
-		proj = infra_os_project_id(d->os);
-		created = infra_json_opt_string(it, "last_modified", NULL);
-		break;
-	case ORPH_STACKS:
-		name = infra_json_opt_string(it, "stack_name", NULL);
-		proj = infra_json_opt_string(it, "project", NULL);
-		created = infra_json_opt_string(it, "creation_time", NULL);
-		break;
-	}
-	return push_cand(d, ch->type, it, id, name, proj, created);
+	infra_orph_facts_from_json(ch->type, it, &f);
+	if (ch->type == ORPH_CONTAINERS)
+		f.project = infra_os_project_id(d->os);
+	return push_cand(d, &f);
 }
 
 static void queue_followups(struct disc *d);
@@ -595,17 +750,33 @@ static void urlf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Literal prefixes every matching name starts with (server-side narrowing):
+ * the grammar's s_rally_ and c_rally_, or the --prefix list. */
+static const char *const grammar_prefixes[] = { "s_rally_", "c_rally_" };
+
+static const char *const *narrow_prefixes(const struct infra_orph_matcher *m, size_t *n)
+{
+	if (m->grammar) {
+		*n = 2;
+		return grammar_prefixes;
+	}
+	*n = m->nprefixes;
+	return m->prefixes;
+}
+
 /* regex alternation of the literal prefixes for nova's name filter */
 static int nova_name_regex(const struct infra_orph_matcher *m, char *out, size_t size)
 {
 	struct infra_buf b = INFRA_BUF_INIT;
+	size_t np;
+	const char *const *pf = narrow_prefixes(m, &np);
 	char *s;
 
 	infra_buf_puts(&b, "^(");
-	for (size_t i = 0; i < m->nprefixes; i++) {
+	for (size_t i = 0; i < np; i++) {
 		if (i)
 			infra_buf_putc(&b, '|');
-		for (const char *p = m->prefixes[i]; *p; p++) {
+		for (const char *p = pf[i]; *p; p++) {
 			if (strchr(".^$*+?()[]{}|\\", *p))
 				infra_buf_putc(&b, '\\');
 			infra_buf_putc(&b, *p);
@@ -626,7 +797,7 @@ static int nova_name_regex(const struct infra_orph_matcher *m, char *out, size_t
 static int narrowing(const struct disc *d)
 {
 	/* narrow by name only when names alone select (no regex: APIs cannot do ERE) */
-	return d->o->narrow && !d->o->matcher->has_re && d->o->matcher->nprefixes > 0;
+	return d->o->narrow && !d->o->matcher->has_re && (d->o->matcher->grammar || d->o->matcher->nprefixes > 0);
 }
 
 static void queue_service(struct disc *d, int s)
@@ -635,6 +806,8 @@ static void queue_service(struct disc *d, int s)
 	int admin = infra_os_is_admin(d->os), dep = d->depth[s];
 	char url[4096], enc[1024];
 	const struct infra_orph_matcher *m = d->o->matcher;
+	size_t np;
+	const char *const *pf = narrow_prefixes(m, &np);
 
 	switch (s) {
 	case SVC_IDENTITY: {
@@ -650,8 +823,8 @@ static void queue_service(struct disc *d, int s)
 		}
 		if (selected(d, ORPH_USERS)) {
 			if (narrowing(d)) {
-				for (size_t i = 0; i < m->nprefixes; i++) {
-					if (infra_os_urlencode(m->prefixes[i], enc, sizeof(enc)))
+				for (size_t i = 0; i < np; i++) {
+					if (infra_os_urlencode(pf[i], enc, sizeof(enc)))
 						continue;
 					urlf(url, sizeof(url), "%s/users?name__startswith=%s&limit=1000", base, enc);
 					add_list(d, ORPH_USERS, url, "users", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
@@ -707,8 +880,8 @@ static void queue_service(struct disc *d, int s)
 			if (!selected(d, vols[i].t))
 				continue;
 			if (admin && narrowing(d)) {
-				for (size_t p = 0; p < m->nprefixes; p++) {
-					if (infra_os_urlencode(m->prefixes[p], enc, sizeof(enc)))
+				for (size_t p = 0; p < np; p++) {
+					if (infra_os_urlencode(pf[p], enc, sizeof(enc)))
 						continue;
 					urlf(url, sizeof(url), "%s/%s/detail?all_tenants=1&name~=%s", u, vols[i].coll, enc);
 					add_list(d, vols[i].t, url, vols[i].coll, VOLUME_MV, INFRA_OS_PAGE_LINKS, 0, dep, NULL, NULL);
@@ -729,8 +902,8 @@ static void queue_service(struct disc *d, int s)
 	case SVC_OBJECT_STORE:
 		if (selected(d, ORPH_CONTAINERS)) {
 			if (narrowing(d)) {
-				for (size_t p = 0; p < m->nprefixes; p++) {
-					if (infra_os_urlencode(m->prefixes[p], enc, sizeof(enc)))
+				for (size_t p = 0; p < np; p++) {
+					if (infra_os_urlencode(pf[p], enc, sizeof(enc)))
 						continue;
 					urlf(url, sizeof(url), "%s?format=json&limit=1000&prefix=%s", u, enc);
 					add_list(d, ORPH_CONTAINERS, url, NULL, NULL, INFRA_OS_PAGE_SWIFT, 1000, dep, NULL, NULL);
@@ -887,12 +1060,6 @@ static int idset_has(struct idset *s, const char *id)
 	return bsearch(&id, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
 }
 
-static int neutron_owned_port(const struct cand *c)
-{
-	const char *o = c->device_owner ? c->device_owner : "";
-	return !strcmp(o, "network:dhcp") || !strcmp(o, "network:router_gateway") || !strcmp(o, "network:floatingip");
-}
-
 struct cls {
 	int reason, kind;
 	const char *parent;
@@ -943,48 +1110,53 @@ static int classify(struct disc *d)
 		if (infra_orph_name_matches(d->o->matcher, d->c[i].name))
 			idset_add(&orphan_projects, d->c[i].id);
 	}
-	/* pass 1: everything but ports and floating IPs; pass 2 ports; pass 3 floating IPs */
+	/* pass 1: everything but ports and floating IPs; pass 2 ports; pass 3 floating
+	 * IPs (what they hang off is decided by then) */
 	for (int pass = 1; pass <= 3; pass++) {
 		for (size_t i = 0; i < d->nc; i++) {
 			struct cand *c = &d->c[i];
-			int t = c->type;
+			struct infra_orph_facts f;
+			struct infra_orph_ctx cx = { 0 };
+			struct infra_orph_verdict v;
+			const char *pid;
+			int t = c->type, pt;
 			if ((pass == 1) != (t != ORPH_PORTS && t != ORPH_FLOATINGIPS) ||
 			    (pass == 2 && t != ORPH_PORTS) || (pass == 3 && t != ORPH_FLOATINGIPS))
 				continue;
-			if (t == ORPH_PORTS && neutron_owned_port(c))
-				continue;
-			if (infra_orph_name_matches(d->o->matcher, c->name)) {
-				cl[i].reason = ORPH_REASON_NAME;
-				cl[i].kind = infra_orph_kind_of_name(c->name);
-			} else if (c->project && t != ORPH_PROJECTS && !c->external &&
-				   idset_has(&orphan_projects, c->project)) {
-				cl[i].reason = ORPH_REASON_OWNER;
-				cl[i].kind = ORPH_KIND_CONTEXT;
-			} else if (t == ORPH_PORTS && c->device_id && idset_has(&parents, c->device_id)) {
-				cl[i].reason = ORPH_REASON_ATTACHED;
-				cl[i].parent = c->device_id;
-				cl[i].kind = idset_has(&parent_context, c->device_id) ? ORPH_KIND_CONTEXT : ORPH_KIND_SCENARIO;
-			} else if (t == ORPH_FLOATINGIPS && c->port_id && idset_has(&orphan_ports, c->port_id)) {
-				cl[i].reason = ORPH_REASON_ATTACHED;
-				cl[i].parent = c->port_id;
-				cl[i].kind = idset_has(&port_context, c->port_id) ? ORPH_KIND_CONTEXT : ORPH_KIND_SCENARIO;
-			} else if (owner_checks && c->project && *c->project && !c->external && t != ORPH_PROJECTS &&
-				   t != ORPH_USERS && t != ORPH_KEYPAIRS && t != ORPH_CONTAINERS &&
-				   !idset_has(&known_projects, c->project)) {
-				cl[i].reason = ORPH_REASON_DEAD_OWNER;
-				cl[i].kind = ORPH_KIND_CONTEXT;
+			cand_facts(c, &f);
+			cx.min_age = d->o->min_age;
+			cx.now = d->o->now;
+			/* keypairs are listed for the caller and for test users only */
+			if (t == ORPH_KEYPAIRS)
+				cx.user = c->user_id && infra_os_user_id(d->os) && strcmp(c->user_id, infra_os_user_id(d->os)) ?
+					  ORPH_USER_ORPHAN : ORPH_USER_OWN;
+			if (c->project && *c->project) {
+				if (idset_has(&orphan_projects, c->project))
+					cx.project = ORPH_PROJ_ORPHAN;
+				else if (owner_checks)
+					cx.project = idset_has(&known_projects, c->project) ? ORPH_PROJ_OTHER : ORPH_PROJ_GONE;
 			}
-			if (cl[i].reason < 0)
-				continue;
-			double age = cand_age(d, c);
-			if (d->o->min_age > 0 && age >= 0 && age < d->o->min_age) {
+			pt = infra_orph_parent(&f, &pid);
+			if (pt == ORPH_PORTS) {
+				cx.parent = idset_has(&orphan_ports, pid);
+				cx.parent_kind = idset_has(&port_context, pid) ? ORPH_KIND_CONTEXT : ORPH_KIND_SCENARIO;
+			} else if (pt >= 0) {
+				cx.parent = idset_has(&parents, pid);
+				cx.parent_kind = idset_has(&parent_context, pid) ? ORPH_KIND_CONTEXT : ORPH_KIND_SCENARIO;
+			}
+			infra_orph_qualify(d->o->matcher, &f, &cx, &v);
+			if (v.young) {
 				/* young: a run in progress may own it, and so its project */
 				if (c->project)
 					idset_add(&young_projects, c->project);
-				cl[i].reason = -1;
 				r->skipped_young++;
 				continue;
 			}
+			if (!v.orphan)
+				continue;
+			cl[i].reason = v.reason;
+			cl[i].kind = v.kind;
+			cl[i].parent = v.parent;
 			if (t == ORPH_ROUTERS || t == ORPH_SERVERS) {
 				idset_add(&parents, c->id);
 				if (cl[i].kind == ORPH_KIND_CONTEXT)
@@ -1175,6 +1347,7 @@ json_object *infra_orph_to_json(const struct infra_orph_result *r, const struct 
 			json_object_array_add(pfx, json_object_new_string(o->matcher->prefixes[i]));
 		json_object_object_add(data, "prefixes", pfx);
 		json_object_object_add(data, "match", jstr(o->matcher->re_src));
+		json_object_object_add(data, "grammar", jstr(o->matcher->grammar ? INFRA_ORPH_RALLY_GRAMMAR : NULL));
 		json_object_object_add(data, "min_age", json_object_new_double(o->min_age));
 	} else {
 		json_object_put(pfx);

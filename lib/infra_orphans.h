@@ -3,8 +3,9 @@
  * osmon-purge and osmon-run (which calls discovery as library code).
  *
  * A resource is an orphan for one of four reasons:
- *   name        its name (a floating IP: its description) starts with a prefix
- *               (default s_rally, c_rally) or matches --match REGEX;
+ *   name        its name (a floating IP: its description) follows Rally's name
+ *               grammar (the default, INFRA_ORPH_RALLY_GRAMMAR), or, when asked
+ *               for explicitly, starts with a --prefix or matches --match REGEX;
  *   owner       it belongs to a project that is itself an orphan (a c_rally
  *               context project): its default security group, unnamed
  *               router-interface ports, images, volumes...;
@@ -92,8 +93,19 @@ struct infra_orphan {
 	char *user_id;         /* keypairs: the owning user */
 };
 
-/* Name selection: prefixes and/or one POSIX extended regex. */
+/* Rally's resource names (rally RESOURCE_NAME_FORMAT s_rally_XXXXXXXX_XXXXXXXX,
+ * X from [A-Za-z0-9], s_ scenario and c_ context), whole name, plus the suffix
+ * nova's multi-create appends (multi_instance_display_name_template: "-N" since
+ * Liberty, "-UUID" before).  As an ERE, for documentation and JSON: */
+#define INFRA_ORPH_RALLY_GRAMMAR \
+	"^[sc]_rally_[A-Za-z0-9]{8}_[A-Za-z0-9]{8}(-[1-9][0-9]{0,8}|-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$"
+/* 1 when name follows that grammar (ASCII only, case-sensitive). */
+int infra_orph_rally_name(const char *name);
+
+/* Name selection: Rally's grammar (the default), or the explicit wider forms:
+ * prefixes and/or one POSIX extended regex. */
 struct infra_orph_matcher {
+	int grammar;           /* names follow INFRA_ORPH_RALLY_GRAMMAR */
 	const char **prefixes;
 	size_t nprefixes;
 	int has_re;
@@ -101,11 +113,74 @@ struct infra_orph_matcher {
 	char *re_src;
 };
 
+/* Neither prefixes (n = 0) nor regex: Rally's grammar. */
 int infra_orph_matcher_init(struct infra_orph_matcher *m, const char **prefixes, size_t n,
 			    const char *regex, struct infra_err *err);
 void infra_orph_matcher_release(struct infra_orph_matcher *m);
 int infra_orph_name_matches(const struct infra_orph_matcher *m, const char *name);
 int infra_orph_kind_of_name(const char *name);
+
+/* ------------------------------------------------------------------ qualification
+ * The one rule that decides whether a resource is an orphan, and why.  Discovery
+ * calls it on every listed resource with the context of the listing; osmon-purge
+ * calls it again on a fresh GET of every item, with context fetched live (its
+ * owner project, what it hangs off), right before acting on it.  Precedence:
+ * name, owner, attached, dead-owner.  Never orphans: ports neutron owns
+ * (network:dhcp, network:router_gateway, network:floatingip); owner/dead-owner of
+ * an external or shared network; dead-owner of a project, user, keypair or
+ * container; a keypair of a user who is neither the caller nor a test user;
+ * anything younger than min_age (then young = 1). */
+struct infra_orph_facts {
+	int type;                              /* enum infra_orph_type_id */
+	const char *id, *name, *project, *created;
+	const char *device_id, *device_owner;  /* ports */
+	const char *port_id;                   /* floating IPs */
+	const char *user_id;                   /* keypairs: the owning user */
+	int shared;                            /* networks: router:external or shared */
+};
+
+/* Facts of a resource of this type from its API object (a list item or the
+ * unwrapped body of a GET): strings borrowed from obj.  Keypairs: id = name;
+ * containers: id = name, project left NULL (the caller knows the account). */
+void infra_orph_facts_from_json(int type, json_object *obj, struct infra_orph_facts *f);
+
+enum infra_orph_project_state {
+	ORPH_PROJ_UNKNOWN = 0, /* not known (no project, or not allowed to look) */
+	ORPH_PROJ_ORPHAN,      /* exists and its name matches */
+	ORPH_PROJ_OTHER,       /* exists, name does not match */
+	ORPH_PROJ_GONE,        /* no longer exists (keystone said so to an admin) */
+};
+
+enum infra_orph_user_state {
+	ORPH_USER_UNKNOWN = 0,
+	ORPH_USER_OWN,         /* the caller's own keypairs */
+	ORPH_USER_ORPHAN,      /* a user whose name matches */
+	ORPH_USER_OTHER,       /* anyone else: their keypairs are never orphans */
+};
+
+struct infra_orph_ctx {
+	int project;           /* enum infra_orph_project_state of f->project */
+	int parent;            /* 1: what it hangs off (infra_orph_parent) is itself an orphan */
+	int parent_kind;
+	int user;              /* keypairs: enum infra_orph_user_state of f->user_id */
+	double min_age, now;   /* min_age 0: no age rule */
+};
+
+struct infra_orph_verdict {
+	int orphan;            /* 1: an orphan for reason/kind */
+	int young;             /* it would be, but is younger than min_age */
+	int reason, kind;
+	const char *parent;    /* attached: the id it hangs off (borrowed from the facts) */
+	char why[384];         /* not an orphan: why */
+};
+
+int infra_orph_qualify(const struct infra_orph_matcher *m, const struct infra_orph_facts *f,
+		       const struct infra_orph_ctx *c, struct infra_orph_verdict *v);
+/* What f hangs off: ORPH_SERVERS (compute: ports) or ORPH_ROUTERS (router interface
+ * ports) for ports, ORPH_PORTS for floating IPs; -1 when nothing.  *id borrowed. */
+int infra_orph_parent(const struct infra_orph_facts *f, const char **id);
+/* 1 when its owner project can make it an orphan (owner or dead-owner). */
+int infra_orph_owner_relevant(const struct infra_orph_facts *f);
 
 struct infra_orph_opts {
 	const struct infra_orph_matcher *matcher;
@@ -179,8 +254,8 @@ struct infra_orph_cli {
 };
 extern const struct argp infra_orph_argp;
 
-/* Options from the parsed command line (default prefixes s_rally, c_rally when
- * neither --prefix nor --match was given).  m must outlive o. */
+/* Options from the parsed command line (Rally's grammar when neither --prefix
+ * nor --match was given: those replace it).  m must outlive o. */
 int infra_orph_cli_setup(struct infra_orph_cli *c, int jobs, struct infra_orph_matcher *m,
 			 struct infra_orph_opts *o, struct infra_err *err);
 

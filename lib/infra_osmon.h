@@ -89,7 +89,7 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 /* Text rendering of a health report. */
 int infra_osmon_health_text(const struct infra_report *r, struct infra_buf *out);
 
-/* Orphan discovery (default prefixes s_rally, c_rally) into r: data.orphans =
+/* Orphan discovery (Rally's name grammar) into r: data.orphans =
  * {"total","by_type":{"service/type":n},"types_queried","types_selected"} or
  * {"error"}; the osmon-orphans Prometheus families; WARNING when orphans were
  * found or types could not be listed. */

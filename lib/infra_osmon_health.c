@@ -242,7 +242,6 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 int infra_osmon_orphans(const struct infra_os_flags *flags, const struct infra_http_opts *http, int jobs,
 			struct infra_report *r)
 {
-	static const char *prefixes[] = { "s_rally", "c_rally" };
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_orph_matcher m;
 	struct infra_orph_opts o;
@@ -253,7 +252,7 @@ int infra_osmon_orphans(const struct infra_os_flags *flags, const struct infra_h
 
 	json_object_object_add(r->data, "orphans", o_json);
 	infra_orph_result_init(&res);
-	rc = infra_orph_matcher_init(&m, prefixes, 2, NULL, &err);
+	rc = infra_orph_matcher_init(&m, NULL, 0, NULL, &err); /* Rally's name grammar */
 	if (rc) {
 		json_object_put(by);
 		infra_report_error(r, "orphans: %s", err.msg);

@@ -21,30 +21,27 @@
 struct ptype {
 	const char *coll;     /* URL collection under the service endpoint */
 	const char *wrapper;  /* member holding the resource in a GET, NULL = the body */
-	const char *name;     /* name field */
-	const char *project;  /* owner field (json path) */
-	const char *created;  /* creation time field */
 };
 
 static const struct ptype ptypes[ORPH_NTYPES] = {
-	[ORPH_PROJECTS] = { "projects", "project", "name", NULL, NULL },
-	[ORPH_USERS] = { "users", "user", "name", "default_project_id", NULL },
-	[ORPH_SERVERS] = { "servers", "server", "name", "tenant_id", "created" },
-	[ORPH_KEYPAIRS] = { "os-keypairs", "keypair", "name", NULL, "created_at" },
-	[ORPH_SERVER_GROUPS] = { "os-server-groups", "server_group", "name", "project_id", NULL },
-	[ORPH_FLOATINGIPS] = { "floatingips", "floatingip", "description", "project_id", "created_at" },
-	[ORPH_TRUNKS] = { "trunks", "trunk", "name", "project_id", "created_at" },
-	[ORPH_ROUTERS] = { "routers", "router", "name", "project_id", "created_at" },
-	[ORPH_PORTS] = { "ports", "port", "name", "project_id", "created_at" },
-	[ORPH_SUBNETS] = { "subnets", "subnet", "name", "project_id", "created_at" },
-	[ORPH_NETWORKS] = { "networks", "network", "name", "project_id", "created_at" },
-	[ORPH_SECURITY_GROUPS] = { "security-groups", "security_group", "name", "project_id", "created_at" },
-	[ORPH_SNAPSHOTS] = { "snapshots", "snapshot", "name", "[\"os-extended-snapshot-attributes:project_id\"]", "created_at" },
-	[ORPH_BACKUPS] = { "backups", "backup", "name", "[\"os-backup-project-attr:project_id\"]", "created_at" },
-	[ORPH_VOLUMES] = { "volumes", "volume", "name", "[\"os-vol-tenant-attr:tenant_id\"]", "created_at" },
-	[ORPH_IMAGES] = { "images", NULL, "name", "owner", "created_at" },
-	[ORPH_CONTAINERS] = { "", NULL, NULL, NULL, NULL },
-	[ORPH_STACKS] = { "stacks", "stack", "stack_name", "project", "creation_time" },
+	[ORPH_PROJECTS] = { "projects", "project" },
+	[ORPH_USERS] = { "users", "user" },
+	[ORPH_SERVERS] = { "servers", "server" },
+	[ORPH_KEYPAIRS] = { "os-keypairs", "keypair" },
+	[ORPH_SERVER_GROUPS] = { "os-server-groups", "server_group" },
+	[ORPH_FLOATINGIPS] = { "floatingips", "floatingip" },
+	[ORPH_TRUNKS] = { "trunks", "trunk" },
+	[ORPH_ROUTERS] = { "routers", "router" },
+	[ORPH_PORTS] = { "ports", "port" },
+	[ORPH_SUBNETS] = { "subnets", "subnet" },
+	[ORPH_NETWORKS] = { "networks", "network" },
+	[ORPH_SECURITY_GROUPS] = { "security-groups", "security_group" },
+	[ORPH_SNAPSHOTS] = { "snapshots", "snapshot" },
+	[ORPH_BACKUPS] = { "backups", "backup" },
+	[ORPH_VOLUMES] = { "volumes", "volume" },
+	[ORPH_IMAGES] = { "images", NULL },
+	[ORPH_CONTAINERS] = { "", NULL },
+	[ORPH_STACKS] = { "stacks", "stack" },
 };
 
 /* ------------------------------------------------------------------ plan */
@@ -103,6 +100,63 @@ int infra_purge_plan(struct infra_purge *p, const struct infra_orph_result *r, u
 	return 0;
 }
 
+/* ------------------------------------------------------------------ run */
+
+enum step {
+	S_NODE, S_NODE_PROJECT, S_NODE_USER, S_CLEAR_ROUTER, S_CLEAR_GATEWAY, S_LIST_IFACES, S_REMOVE_IFACE,
+	S_REFRESH, S_DELETE_OBJ, S_DELETE, S_POLL, S_DETACH,
+};
+
+enum { PH_NONE = 0, PH_WAIT = 1, PH_DONE = 2 };
+enum { F_NEED_CLEAR = 1, F_IFACE_PORT = 2, F_MODIFIED = 4 };
+
+/* What the re-check fetched: the item (node 0), what it hangs off (1) and, for a
+ * floating IP, what its port hangs off (2). */
+#define LIVE_DEPTH 3
+
+struct live_node {
+	int type;
+	char *id;
+	json_object *obj;            /* the fresh GET, unwrapped (a reference we hold) */
+	struct infra_orph_facts f;   /* borrowed from obj */
+	int project;                 /* enum infra_orph_project_state */
+	int parent, parent_kind;     /* the node above it qualified, with this kind */
+	int user;                    /* keypairs: enum infra_orph_user_state */
+};
+
+struct purge_live {
+	struct live_node n[LIVE_DEPTH];
+	long revision;               /* neutron revision_number that was checked, -1 none */
+};
+
+struct run {
+	struct infra_os *os;
+	const struct infra_purge_opts *o;
+	struct infra_http_batch *b;
+	int admin;
+	char *ep[SVC_NSERVICES];
+	char *ep_err[SVC_NSERVICES];
+};
+
+struct stepctx {
+	struct run *rn;
+	struct infra_purge_item *it;
+	enum step step;
+	int level;
+};
+
+static void live_free(struct purge_live *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < LIVE_DEPTH; i++) {
+		free(l->n[i].id);
+		if (l->n[i].obj)
+			json_object_put(l->n[i].obj);
+	}
+	free(l);
+}
+
 static void item_reset(struct infra_purge_item *it)
 {
 	for (size_t i = 0; i < it->nobjs; i++)
@@ -110,8 +164,8 @@ static void item_reset(struct infra_purge_item *it)
 	free(it->objs);
 	it->objs = NULL;
 	it->nobjs = 0;
-	free(it->ref);
-	it->ref = NULL;
+	live_free(it->live);
+	it->live = NULL;
 	free(it->aux);
 	it->aux = NULL;
 	it->flags = 0;
@@ -143,30 +197,6 @@ size_t infra_purge_count(const struct infra_purge *p, int state)
 	return n;
 }
 
-/* ------------------------------------------------------------------ run */
-
-enum step {
-	S_VERIFY, S_PROJECT, S_PARENT, S_CLEAR_ROUTER, S_LIST_IFACES, S_REMOVE_IFACE, S_DELETE_OBJ, S_DELETE, S_POLL,
-};
-
-enum { PH_NONE = 0, PH_WAIT = 1, PH_DONE = 2 };
-enum { F_NEED_CLEAR = 1, F_IFACE_PORT = 2, F_PARENT_ROUTER = 4, F_PARENT_SERVER = 8, F_PARENT_PORT = 16,
-       F_DEAD = 32 };
-
-struct run {
-	struct infra_os *os;
-	const struct infra_purge_opts *o;
-	struct infra_http_batch *b;
-	char *ep[SVC_NSERVICES];
-	char *ep_err[SVC_NSERVICES];
-};
-
-struct stepctx {
-	struct run *rn;
-	struct infra_purge_item *it;
-	enum step step;
-};
-
 static void set_msg(struct infra_purge_item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_msg(struct infra_purge_item *it, const char *fmt, ...)
 {
@@ -188,6 +218,12 @@ static void finish(struct infra_purge_item *it, int state)
 		free(it->msg);
 		it->msg = NULL;
 	}
+}
+
+static void skip(struct infra_purge_item *it, int why)
+{
+	it->skip = why;
+	finish(it, PURGE_SKIPPED);
 }
 
 static void retry_later(struct infra_purge_item *it)
@@ -263,8 +299,8 @@ static const char *mv_of(int type)
 static void step_cb(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
 		    const struct infra_err *err);
 
-static void queue(struct run *rn, struct infra_purge_item *it, enum step st, const char *method, const char *url,
-		  const char *mv, const char *body)
+static void queue_hdr(struct run *rn, struct infra_purge_item *it, enum step st, int level, const char *method,
+		      const char *url, const char *mv, const char *body, const char *header)
 {
 	struct stepctx *c = malloc(sizeof(*c));
 
@@ -276,13 +312,29 @@ static void queue(struct run *rn, struct infra_purge_item *it, enum step st, con
 	c->rn = rn;
 	c->it = it;
 	c->step = st;
+	c->level = level;
 	it->pending++;
-	if (infra_os_batch_request(rn->os, rn->b, method, url, mv, body, step_cb, c)) {
+	if (infra_os_batch_request_hdr(rn->os, rn->b, method, url, mv, body, header, step_cb, c)) {
 		it->pending--;
 		free(c);
 		set_msg(it, "cannot queue %s %s", method, url);
 		finish(it, PURGE_FAILED);
 	}
+}
+
+static void queue(struct run *rn, struct infra_purge_item *it, enum step st, const char *method, const char *url,
+		  const char *mv, const char *body)
+{
+	queue_hdr(rn, it, st, 0, method, url, mv, body, NULL);
+}
+
+/* Neutron: make the change conditional on the revision that was checked. */
+static const char *if_match(const struct infra_purge_item *it, char *buf, size_t size)
+{
+	if (infra_orph_types[it->o.type].service != SVC_NETWORK || !it->live || it->live->revision < 0)
+		return NULL;
+	snprintf(buf, size, "If-Match: revision_number=%ld", it->live->revision);
+	return buf;
 }
 
 static int transient(long status)
@@ -306,66 +358,202 @@ static void bad_status(struct infra_purge_item *it, const char *what, long statu
 		finish(it, PURGE_FAILED);
 }
 
-static void act(struct run *rn, struct infra_purge_item *it);
-
-static void check_project(struct run *rn, struct infra_purge_item *it, const char *pid)
+/* 412 from neutron: what was checked is not what is there now */
+static void changed(struct infra_purge_item *it, const char *what, json_object *body)
 {
+	const char *m = infra_os_error_message(body);
+
+	set_msg(it, "changed between the re-check and the %s (HTTP 412%s%s): left alone", what, m ? ": " : "",
+		m ? m : "");
+	skip(it, PURGE_SKIP_CHANGED);
+}
+
+static void act(struct run *rn, struct infra_purge_item *it);
+static void resolve(struct run *rn, struct infra_purge_item *it, int level);
+
+static void get_node(struct run *rn, struct infra_purge_item *it, int level)
+{
+	struct live_node *n = &it->live->n[level];
 	char url[2048];
 
-	if (!pid || !*pid) {
-		set_msg(it, "no owner project to re-check");
-		finish(it, PURGE_SKIPPED);
+	if (level == 0 ? item_url(rn, it, url, sizeof(url)) : svc_url(rn, n->type, n->id, NULL, url, sizeof(url))) {
+		if (level == 0) {
+			set_msg(it, "cannot build the URL");
+			finish(it, PURGE_FAILED);
+		} else {
+			resolve(rn, it, level - 1); /* cannot look: it does not count as an orphan */
+		}
 		return;
 	}
-	free(it->ref);
-	it->ref = strdup(pid);
-	if (svc_url(rn, ORPH_PROJECTS, pid, NULL, url, sizeof(url))) {
-		set_msg(it, "no identity endpoint to re-check the owner project");
+	queue_hdr(rn, it, S_NODE, level, "GET", url, mv_of(n->type), NULL, NULL);
+}
+
+/* after the name (and the owner project): what it hangs off */
+static void node_parent(struct run *rn, struct infra_purge_item *it, int level)
+{
+	struct live_node *n = &it->live->n[level];
+	const char *pid;
+	int pt = infra_orph_parent(&n->f, &pid);
+
+	if (pt < 0 || level + 1 >= LIVE_DEPTH || !rn->ep[infra_orph_types[pt].service]) {
+		resolve(rn, it, level);
+		return;
+	}
+	it->live->n[level + 1].type = pt;
+	it->live->n[level + 1].id = strdup(pid);
+	if (!it->live->n[level + 1].id) {
+		set_msg(it, "out of memory");
 		finish(it, PURGE_FAILED);
 		return;
 	}
-	queue(rn, it, S_PROJECT, "GET", url, NULL, NULL);
+	get_node(rn, it, level + 1);
 }
 
-static void on_verify(struct run *rn, struct infra_purge_item *it, long status, json_object *body)
+/* after the GET: what else the rule needs to know */
+static void node_context(struct run *rn, struct infra_purge_item *it, int level)
 {
-	const struct ptype *pt = &ptypes[it->o.type];
-	const struct infra_orph_matcher *m = rn->o->matcher;
-	json_object *obj = body;
-	const char *name, *created;
-	double t;
+	struct live_node *n = &it->live->n[level];
+	char url[2048];
 
-	if (it->o.type == ORPH_CONTAINERS) {
-		size_t n;
-		if (!infra_orph_name_matches(m, it->o.id)) {
-			set_msg(it, "container name '%s' does not match", it->o.id);
-			finish(it, PURGE_SKIPPED);
+	if (n->type == ORPH_KEYPAIRS && n->user == ORPH_USER_UNKNOWN) {
+		/* a keypair is addressed by name and user: whose is it? */
+		const char *me = infra_os_user_id(rn->os), *uid = it->o.user_id;
+		n->f.user_id = uid ? uid : me;
+		if (!uid || (me && !strcmp(uid, me)))
+			n->user = ORPH_USER_OWN;
+		else if (!rn->admin || svc_url(rn, ORPH_USERS, uid, NULL, url, sizeof(url)))
+			n->user = ORPH_USER_OTHER;
+		else {
+			queue_hdr(rn, it, S_NODE_USER, level, "GET", url, NULL, NULL, NULL);
 			return;
 		}
-		n = body && json_object_is_type(body, json_type_array) ? json_object_array_length(body) : 0;
-		it->objs = calloc(n ? n : 1, sizeof(char *));
-		for (size_t i = 0; it->objs && i < n; i++) {
+	}
+	if (infra_orph_name_matches(rn->o->matcher, n->f.name)) {
+		resolve(rn, it, level);
+		return;
+	}
+	if (infra_orph_owner_relevant(&n->f) && rn->admin &&
+	    !svc_url(rn, ORPH_PROJECTS, n->f.project, NULL, url, sizeof(url))) {
+		queue_hdr(rn, it, S_NODE_PROJECT, level, "GET", url, NULL, NULL, NULL);
+		return;
+	}
+	node_parent(rn, it, level);
+}
+
+static void detach(struct run *rn, struct infra_purge_item *it, const char *parent);
+
+static void decide(struct run *rn, struct infra_purge_item *it, const struct infra_orph_verdict *v)
+{
+	it->checked = 1;
+	it->live_reason = v->orphan ? v->reason : -1;
+	it->live_kind = v->kind;
+	if (v->young) {
+		set_msg(it, "%s", v->why);
+		skip(it, PURGE_SKIP_YOUNG);
+	} else if (!v->orphan) {
+		set_msg(it, "not an orphan now: %s", v->why);
+		skip(it, PURGE_SKIP_NOT_ORPHAN);
+	} else if (v->reason == ORPH_REASON_ATTACHED) {
+		detach(rn, it, v->parent);
+	} else {
+		act(rn, it);
+	}
+}
+
+/* the rule, on a node whose context is complete; then the node above it */
+static void resolve(struct run *rn, struct infra_purge_item *it, int level)
+{
+	struct live_node *n = &it->live->n[level];
+	struct infra_orph_ctx cx = { 0 };
+	struct infra_orph_verdict v;
+
+	cx.project = n->project;
+	cx.user = n->user;
+	cx.parent = n->parent;
+	cx.parent_kind = n->parent_kind;
+	cx.min_age = rn->o->min_age;
+	cx.now = rn->o->now;
+	infra_orph_qualify(rn->o->matcher, &n->f, &cx, &v);
+	if (level == 0) {
+		decide(rn, it, &v);
+		return;
+	}
+	it->live->n[level - 1].parent = v.orphan;
+	it->live->n[level - 1].parent_kind = v.kind;
+	resolve(rn, it, level - 1);
+}
+
+static char *sdup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static void on_node(struct run *rn, struct infra_purge_item *it, int level, json_object *body)
+{
+	struct live_node *n = &it->live->n[level];
+	json_object *obj = body;
+
+	if (n->type == ORPH_CONTAINERS) {
+		size_t cnt = body && json_object_is_type(body, json_type_array) ? json_object_array_length(body) : 0;
+		memset(&n->f, 0, sizeof(n->f));
+		n->f.type = ORPH_CONTAINERS;
+		n->f.id = n->f.name = it->o.id;
+		n->f.project = infra_os_project_id(rn->os);
+		it->objs = calloc(cnt ? cnt : 1, sizeof(char *));
+		for (size_t i = 0; it->objs && i < cnt; i++) {
 			const char *on = infra_json_opt_string(json_object_array_get_idx(body, i), "name", NULL);
 			if (on)
 				it->objs[it->nobjs++] = strdup(on);
 		}
-		act(rn, it);
+		node_context(rn, it, level);
 		return;
 	}
-	(void)status;
-	if (pt->wrapper && infra_json_get_object(body, pt->wrapper, &obj, NULL)) {
-		set_msg(it, "unexpected answer to GET (no '%s')", pt->wrapper);
+	if (ptypes[n->type].wrapper && infra_json_get_object(body, ptypes[n->type].wrapper, &obj, NULL)) {
+		set_msg(it, "unexpected answer to GET %s %s (no '%s')", infra_orph_types[n->type].name, n->id,
+			ptypes[n->type].wrapper);
 		finish(it, PURGE_FAILED);
 		return;
 	}
-	name = infra_json_opt_string(obj, pt->name, "");
-	created = pt->created ? infra_json_opt_string(obj, pt->created, NULL) : NULL;
-	if (rn->o->min_age > 0 && created && !infra_parse_time(created, &t) && rn->o->now - t < rn->o->min_age) {
-		set_msg(it, "younger than --min-age (created %s)", created);
-		finish(it, PURGE_SKIPPED);
+	n->obj = json_object_get(obj);
+	infra_orph_facts_from_json(n->type, n->obj, &n->f);
+	if (!n->f.id || strcmp(n->f.id, n->id)) {
+		/* an API that resolves names too (heat's NAME/ID) answered with another resource */
+		if (level > 0) {
+			it->live->n[level - 1].parent = 0;
+			resolve(rn, it, level - 1);
+			return;
+		}
+		set_msg(it, "asked for %s %s, the API answered with %s: left alone", infra_orph_types[n->type].name,
+			n->id, n->f.id ? n->f.id : "no id");
+		skip(it, PURGE_SKIP_NOT_ORPHAN);
 		return;
 	}
-	if (it->o.type == ORPH_ROUTERS) {
+	if (level > 0) {
+		node_context(rn, it, level);
+		return;
+	}
+	/* report what is there, not what the input said */
+	{
+		char *nm = sdup_or_empty(n->f.name), *pr = n->f.project ? strdup(n->f.project) : NULL;
+		if (!nm || (n->f.project && !pr)) {
+			free(nm);
+			free(pr);
+			set_msg(it, "out of memory");
+			finish(it, PURGE_FAILED);
+			return;
+		}
+		free(it->o.name);
+		it->o.name = nm;
+		if (n->type != ORPH_KEYPAIRS) {
+			free(it->o.project);
+			it->o.project = pr;
+		} else {
+			free(pr);
+		}
+	}
+	if (infra_orph_types[n->type].service == SVC_NETWORK)
+		it->live->revision = (long)infra_json_opt_int64(obj, "revision_number", -1);
+	if (n->type == ORPH_ROUTERS) {
 		json_object *routes = NULL, *gw = NULL;
 		if ((json_object_object_get_ex(obj, "routes", &routes) && json_object_is_type(routes, json_type_array) &&
 		     json_object_array_length(routes) > 0) ||
@@ -373,7 +561,7 @@ static void on_verify(struct run *rn, struct infra_purge_item *it, long status, 
 		     json_object_is_type(gw, json_type_object) && json_object_object_length(gw) > 0))
 			it->flags |= F_NEED_CLEAR;
 	}
-	if (it->o.type == ORPH_PORTS) {
+	if (n->type == ORPH_PORTS) {
 		const char *owner = infra_json_opt_string(obj, "device_owner", "");
 		const char *dev = infra_json_opt_string(obj, "device_id", "");
 		if (!strncmp(owner, "network:router_interface", 24) && *dev) {
@@ -381,108 +569,29 @@ static void on_verify(struct run *rn, struct infra_purge_item *it, long status, 
 			free(it->aux);
 			it->aux = strdup(dev);
 		}
-		if (!strcmp(owner, "network:dhcp")) {
-			set_msg(it, "DHCP port: goes with its network");
-			finish(it, PURGE_SKIPPED);
-			return;
-		}
 	}
-	switch (it->o.reason) {
-	case ORPH_REASON_NAME:
-		if (!infra_orph_name_matches(m, name)) {
-			set_msg(it, "name '%s' does not match", name);
-			finish(it, PURGE_SKIPPED);
-			return;
-		}
-		act(rn, it);
-		return;
-	case ORPH_REASON_OWNER:
-	case ORPH_REASON_DEAD_OWNER:
-		if (it->o.reason == ORPH_REASON_DEAD_OWNER)
-			it->flags |= F_DEAD;
-		if (!pt->project) {
-			set_msg(it, "a %s has no owner project to re-check", infra_orph_types[it->o.type].name);
-			finish(it, PURGE_SKIPPED);
-			return;
-		}
-		check_project(rn, it, infra_json_opt_string(obj, pt->project, NULL));
-		return;
-	case ORPH_REASON_ATTACHED: {
-		const char *now_parent = NULL;
-		char url[2048];
-		int ptype = -1;
-		if (it->o.type == ORPH_PORTS) {
-			const char *owner = infra_json_opt_string(obj, "device_owner", "");
-			now_parent = infra_json_opt_string(obj, "device_id", NULL);
-			ptype = !strncmp(owner, "compute:", 8) ? ORPH_SERVERS :
-				!strncmp(owner, "network:router", 14) ? ORPH_ROUTERS : -1;
-		} else if (it->o.type == ORPH_FLOATINGIPS) {
-			now_parent = infra_json_opt_string(obj, "port_id", NULL);
-			ptype = ORPH_PORTS;
-		}
-		if (ptype < 0 || !now_parent || !it->o.parent || strcmp(now_parent, it->o.parent)) {
-			set_msg(it, "no longer attached to %s", it->o.parent ? it->o.parent : "its parent");
-			finish(it, PURGE_SKIPPED);
-			return;
-		}
-		it->flags |= ptype == ORPH_SERVERS ? F_PARENT_SERVER : ptype == ORPH_ROUTERS ? F_PARENT_ROUTER : F_PARENT_PORT;
-		if (svc_url(rn, ptype, now_parent, NULL, url, sizeof(url))) {
-			set_msg(it, "no endpoint to re-check the parent");
-			finish(it, PURGE_FAILED);
-			return;
-		}
-		queue(rn, it, S_PARENT, "GET", url, mv_of(ptype), NULL);
-		return;
-	}
-	}
+	node_context(rn, it, level);
 }
 
-static void on_parent(struct run *rn, struct infra_purge_item *it, long status, json_object *body)
+static void on_project(struct run *rn, struct infra_purge_item *it, int level, long status, json_object *body)
 {
-	int ptype = (it->flags & F_PARENT_SERVER) ? ORPH_SERVERS : (it->flags & F_PARENT_ROUTER) ? ORPH_ROUTERS : ORPH_PORTS;
-	json_object *obj;
+	struct live_node *n = &it->live->n[level];
 
 	if (status == 404) {
-		act(rn, it); /* the parent is gone: this is what it left */
-		return;
+		n->project = ORPH_PROJ_GONE;
+	} else {
+		const char *pname = infra_json_opt_string(body, "project.name", "");
+		n->project = infra_orph_name_matches(rn->o->matcher, pname) ? ORPH_PROJ_ORPHAN : ORPH_PROJ_OTHER;
 	}
-	if (infra_json_get_object(body, ptypes[ptype].wrapper, &obj, NULL)) {
-		set_msg(it, "unexpected answer re-checking the parent");
-		finish(it, PURGE_FAILED);
-		return;
-	}
-	if (infra_orph_name_matches(rn->o->matcher, infra_json_opt_string(obj, "name", ""))) {
-		act(rn, it);
-		return;
-	}
-	check_project(rn, it, infra_json_opt_string(obj, ptypes[ptype].project, NULL));
-}
-
-static void on_project(struct run *rn, struct infra_purge_item *it, long status, json_object *body)
-{
-	const char *pname;
-
-	if (status == 404) {
-		act(rn, it);
-		return;
-	}
-	if (it->flags & F_DEAD) {
-		set_msg(it, "owner project %s exists", it->ref);
-		finish(it, PURGE_SKIPPED);
-		return;
-	}
-	pname = infra_json_opt_string(body, "project.name", "");
-	if (!infra_orph_name_matches(rn->o->matcher, pname)) {
-		set_msg(it, "owner project '%s' does not match", pname);
-		finish(it, PURGE_SKIPPED);
-		return;
-	}
-	act(rn, it);
+	if (n->project == ORPH_PROJ_ORPHAN)
+		resolve(rn, it, level); /* owner comes before attached */
+	else
+		node_parent(rn, it, level);
 }
 
 static void do_delete(struct run *rn, struct infra_purge_item *it)
 {
-	char url[2048];
+	char url[2048], hdr[64];
 
 	if (item_url(rn, it, url, sizeof(url))) {
 		set_msg(it, "no endpoint for %s", infra_orph_services[infra_orph_types[it->o.type].service].name);
@@ -491,10 +600,49 @@ static void do_delete(struct run *rn, struct infra_purge_item *it)
 	}
 	if (it->o.type == ORPH_CONTAINERS)
 		*strchr(url, '?') = '\0';
-	queue(rn, it, S_DELETE, "DELETE", url, mv_of(it->o.type), NULL);
+	queue_hdr(rn, it, S_DELETE, 0, "DELETE", url, mv_of(it->o.type), NULL, if_match(it, hdr, sizeof(hdr)));
 }
 
-static void remove_iface(struct run *rn, struct infra_purge_item *it, const char *router, const char *port)
+/* a router we emptied first: is it still the one that was checked? */
+static void before_delete(struct run *rn, struct infra_purge_item *it)
+{
+	char url[2048];
+
+	if (!(it->flags & F_MODIFIED)) {
+		do_delete(rn, it);
+		return;
+	}
+	if (svc_url(rn, it->o.type, it->o.id, NULL, url, sizeof(url))) {
+		set_msg(it, "no network endpoint");
+		finish(it, PURGE_FAILED);
+		return;
+	}
+	queue(rn, it, S_REFRESH, "GET", url, NULL, NULL);
+}
+
+static void on_refresh(struct run *rn, struct infra_purge_item *it, json_object *body)
+{
+	json_object *obj;
+	struct infra_orph_facts f;
+
+	if (infra_json_get_object(body, ptypes[it->o.type].wrapper, &obj, NULL)) {
+		set_msg(it, "unexpected answer to GET (no '%s')", ptypes[it->o.type].wrapper);
+		finish(it, PURGE_FAILED);
+		return;
+	}
+	infra_orph_facts_from_json(it->o.type, obj, &f);
+	if (strcmp(f.name ? f.name : "", it->o.name) ||
+	    strcmp(f.project ? f.project : "", it->o.project ? it->o.project : "")) {
+		set_msg(it, "changed while it was being emptied (now '%s'): left alone", f.name ? f.name : "");
+		skip(it, PURGE_SKIP_CHANGED);
+		return;
+	}
+	it->live->revision = (long)infra_json_opt_int64(obj, "revision_number", -1);
+	do_delete(rn, it);
+}
+
+static void remove_iface(struct run *rn, struct infra_purge_item *it, enum step st, const char *router,
+			 const char *port)
 {
 	char url[2048], body[512];
 	json_object *b = json_object_new_object();
@@ -507,20 +655,56 @@ static void remove_iface(struct run *rn, struct infra_purge_item *it, const char
 		finish(it, PURGE_FAILED);
 		return;
 	}
-	queue(rn, it, S_REMOVE_IFACE, "PUT", url, NULL, body);
+	queue(rn, it, st, "PUT", url, NULL, body);
+}
+
+static void detach(struct run *rn, struct infra_purge_item *it, const char *parent)
+{
+	char url[2048], hdr[64];
+	const struct live_node *n = &it->live->n[0];
+	const char *pid;
+	int pt = infra_orph_parent(&n->f, &pid);
+
+	free(it->msg);
+	it->msg = NULL;
+	if (it->o.type == ORPH_FLOATINGIPS) {
+		if (svc_url(rn, ORPH_FLOATINGIPS, it->o.id, NULL, url, sizeof(url))) {
+			set_msg(it, "no network endpoint");
+			finish(it, PURGE_FAILED);
+			return;
+		}
+		set_msg(it, "disassociated from port %s (an orphan); the floating IP is not Rally's: kept", parent);
+		queue_hdr(rn, it, S_DETACH, 0, "PUT", url, NULL, "{\"floatingip\":{\"port_id\":null}}",
+			  if_match(it, hdr, sizeof(hdr)));
+		return;
+	}
+	if (it->o.type == ORPH_PORTS && pt == ORPH_ROUTERS) {
+		set_msg(it, "removed from router %s (an orphan); the port is not Rally's", parent);
+		remove_iface(rn, it, S_DETACH, parent, it->o.id);
+		return;
+	}
+	set_msg(it, "attached to %s %s (an orphan), not Rally's itself: left alone (%s)",
+		pt >= 0 ? infra_orph_types[pt].name : "a resource", parent,
+		pt == ORPH_SERVERS ? "nova releases or deletes it with the server" : "nothing to detach it with");
+	skip(it, PURGE_SKIP_ATTACHED);
 }
 
 static void act(struct run *rn, struct infra_purge_item *it)
 {
-	char url[2048], e[1024];
+	char url[2048], e[1024], hdr[64];
 
 	switch (it->o.type) {
 	case ORPH_ROUTERS:
 		if (it->flags & F_NEED_CLEAR) {
 			if (svc_url(rn, ORPH_ROUTERS, it->o.id, NULL, url, sizeof(url)))
 				break;
-			queue(rn, it, S_CLEAR_ROUTER, "PUT", url, NULL,
-			      "{\"router\":{\"routes\":[],\"external_gateway_info\":{}}}");
+			/* Two PUTs: the real Neutron (21.0) answers a gateway clearing with If-Match 412
+			 * even at the current revision, and removes the gateway all the same (see
+			 * docs/devcloud.md).  So the routes go first, conditional on the checked
+			 * revision, and the gateway right after without If-Match; the router is
+			 * fetched again before its conditional DELETE (F_MODIFIED). */
+			queue_hdr(rn, it, S_CLEAR_ROUTER, 0, "PUT", url, NULL, "{\"router\":{\"routes\":[]}}",
+				  if_match(it, hdr, sizeof(hdr)));
 			return;
 		}
 		if (!rn->ep[SVC_NETWORK] || enc(it->o.id, e, sizeof(e)))
@@ -531,7 +715,7 @@ static void act(struct run *rn, struct infra_purge_item *it)
 		return;
 	case ORPH_PORTS:
 		if (it->flags & F_IFACE_PORT) {
-			remove_iface(rn, it, it->aux, it->o.id);
+			remove_iface(rn, it, S_REMOVE_IFACE, it->aux, it->o.id);
 			return;
 		}
 		break;
@@ -552,7 +736,7 @@ static void act(struct run *rn, struct infra_purge_item *it)
 	default:
 		break;
 	}
-	do_delete(rn, it);
+	before_delete(rn, it);
 }
 
 static void on_list_ifaces(struct run *rn, struct infra_purge_item *it, json_object *body)
@@ -566,13 +750,20 @@ static void on_list_ifaces(struct run *rn, struct infra_purge_item *it, json_obj
 			const char *owner = infra_json_opt_string(p, "device_owner", "");
 			const char *pid = infra_json_opt_string(p, "id", NULL);
 			if (pid && !strncmp(owner, "network:router_interface", 24)) {
-				remove_iface(rn, it, it->o.id, pid);
+				remove_iface(rn, it, S_REMOVE_IFACE, it->o.id, pid);
 				n++;
 			}
 		}
 	}
-	if (!n)
-		do_delete(rn, it);
+	if (n)
+		it->flags |= F_MODIFIED;
+	else
+		before_delete(rn, it);
+}
+
+static int ok2xx(int rc, long status)
+{
+	return !rc && status >= 200 && status < 300;
 }
 
 static void step_cb(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
@@ -582,6 +773,7 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 	struct run *rn = c->rn;
 	struct infra_purge_item *it = c->it;
 	enum step st = c->step;
+	int level = c->level;
 
 	(void)resp;
 	free(c);
@@ -589,41 +781,70 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 	if (it->phase == PH_DONE && st != S_DELETE_OBJ && st != S_REMOVE_IFACE)
 		return; /* already decided */
 	switch (st) {
-	case S_VERIFY:
-		if (!rc && status == 404)
-			finish(it, PURGE_GONE);
-		else if (rc || status >= 300)
-			bad_status(it, "re-check", status, body, rc, err);
-		else
-			on_verify(rn, it, status, body);
+	case S_NODE:
+		if (!rc && status == 404) {
+			if (level == 0) {
+				finish(it, PURGE_GONE);
+			} else {
+				it->live->n[level - 1].parent = 0; /* what it hung off is gone */
+				resolve(rn, it, level - 1);
+			}
+		} else if (!ok2xx(rc, status)) {
+			bad_status(it, level ? "re-checking what it hangs off" : "re-check", status, body, rc, err);
+		} else {
+			on_node(rn, it, level, body);
+		}
 		break;
-	case S_PROJECT:
+	case S_NODE_PROJECT:
 		if (!rc && (status == 404 || (status >= 200 && status < 300)))
-			on_project(rn, it, status, body);
+			on_project(rn, it, level, status, body);
 		else
 			bad_status(it, "owner re-check", status, body, rc, err);
 		break;
-	case S_PARENT:
-		if (!rc && (status == 404 || (status >= 200 && status < 300)))
-			on_parent(rn, it, status, body);
-		else
-			bad_status(it, "parent re-check", status, body, rc, err);
-		break;
-	case S_CLEAR_ROUTER:
-		if (!rc && status == 404)
-			finish(it, PURGE_GONE);
-		else if (rc || status >= 300)
-			bad_status(it, "clearing routes and gateway", status, body, rc, err);
-		else {
-			it->flags &= ~F_NEED_CLEAR;
-			act(rn, it);
+	case S_NODE_USER:
+		if (!rc && (status == 404 || (status >= 200 && status < 300))) {
+			it->live->n[level].user = status == 404 ? ORPH_USER_OTHER :
+				infra_orph_name_matches(rn->o->matcher, infra_json_opt_string(body, "user.name", "")) ?
+				ORPH_USER_ORPHAN : ORPH_USER_OTHER;
+			node_context(rn, it, level);
+		} else {
+			bad_status(it, "keypair owner re-check", status, body, rc, err);
 		}
 		break;
+	case S_CLEAR_ROUTER:  /* the routes (If-Match), then the gateway (without, see act()) */
+	case S_CLEAR_GATEWAY: {
+		char url[2048];
+		if (!rc && status == 404) {
+			finish(it, PURGE_GONE);
+		} else if (!rc && status == 412 && st == S_CLEAR_ROUTER) {
+			changed(it, "clearing of its routes and gateway", body);
+		} else if (!ok2xx(rc, status)) {
+			bad_status(it, "clearing routes and gateway", status, body, rc, err);
+		} else if (st == S_CLEAR_GATEWAY) {
+			it->flags &= ~F_NEED_CLEAR;
+			it->flags |= F_MODIFIED;
+			act(rn, it);
+		} else if (svc_url(rn, ORPH_ROUTERS, it->o.id, NULL, url, sizeof(url))) {
+			set_msg(it, "no network endpoint");
+			finish(it, PURGE_FAILED);
+		} else {
+			queue(rn, it, S_CLEAR_GATEWAY, "PUT", url, NULL, "{\"router\":{\"external_gateway_info\":{}}}");
+		}
+		break;
+	}
 	case S_LIST_IFACES:
-		if (rc || status >= 300)
+		if (!ok2xx(rc, status))
 			bad_status(it, "listing router interfaces", status, body, rc, err);
 		else
 			on_list_ifaces(rn, it, body);
+		break;
+	case S_REFRESH:
+		if (!rc && status == 404)
+			finish(it, PURGE_GONE);
+		else if (!ok2xx(rc, status))
+			bad_status(it, "re-check before the DELETE", status, body, rc, err);
+		else
+			on_refresh(rn, it, body);
 		break;
 	case S_REMOVE_IFACE:
 	case S_DELETE_OBJ:
@@ -639,12 +860,28 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 				   body, rc, err);
 		}
 		if (it->pending == 0 && it->phase != PH_DONE)
-			do_delete(rn, it);
+			before_delete(rn, it);
+		break;
+	case S_DETACH:
+		if (!rc && status == 404 && it->o.type == ORPH_FLOATINGIPS) {
+			finish(it, PURGE_GONE);
+		} else if (!rc && status == 404) {
+			set_msg(it, "no longer an interface of router %s", it->aux ? it->aux : "?");
+			skip(it, PURGE_SKIP_NOT_ORPHAN);
+		} else if (!rc && status == 412) {
+			changed(it, "detach", body);
+		} else if (ok2xx(rc, status)) {
+			finish(it, PURGE_DETACHED);
+		} else {
+			bad_status(it, "detach", status, body, rc, err);
+		}
 		break;
 	case S_DELETE:
 		if (!rc && status == 404)
 			finish(it, PURGE_GONE);
-		else if (!rc && status >= 200 && status < 300) {
+		else if (!rc && status == 412)
+			changed(it, "DELETE", body);
+		else if (ok2xx(rc, status)) {
 			if (infra_orph_types[it->o.type].async) {
 				it->phase = PH_WAIT;
 				it->wait_start = infra_now_mono();
@@ -682,8 +919,6 @@ static void step_cb(void *ud, long status, json_object *body, const struct infra
 
 static void start(struct run *rn, struct infra_purge_item *it)
 {
-	char url[2048];
-
 	item_reset(it);
 	it->phase = PH_NONE;
 	it->retry = 0;
@@ -693,12 +928,15 @@ static void start(struct run *rn, struct infra_purge_item *it)
 		finish(it, PURGE_FAILED);
 		return;
 	}
-	if (item_url(rn, it, url, sizeof(url))) {
-		set_msg(it, "cannot build the URL");
+	it->live = calloc(1, sizeof(*it->live));
+	if (!it->live || !(it->live->n[0].id = strdup(it->o.id))) {
+		set_msg(it, "out of memory");
 		finish(it, PURGE_FAILED);
 		return;
 	}
-	queue(rn, it, S_VERIFY, "GET", url, mv_of(it->o.type), NULL);
+	it->live->n[0].type = it->o.type;
+	it->live->revision = -1;
+	get_node(rn, it, 0);
 }
 
 static void sleep_seconds(double s)
@@ -755,18 +993,17 @@ int infra_purge_run(struct infra_os *os, struct infra_purge *p, const struct inf
 	memset(&rn, 0, sizeof(rn));
 	rn.os = os;
 	rn.o = o;
-	/* endpoints of the services in the plan (+ identity and network for re-checks) */
+	rn.admin = infra_os_is_admin(os);
+	/* endpoints of the services in the plan, and of what the re-checks look at:
+	 * keystone (owner projects), neutron and nova (what ports and floating IPs hang off) */
 	for (size_t i = 0; i < p->n; i++) {
-		int svcs[3] = { infra_orph_types[p->items[i].o.type].service, SVC_IDENTITY, SVC_NETWORK };
-		for (int k = 0; k < 3; k++) {
+		int own = infra_orph_types[p->items[i].o.type].service;
+		int svcs[4] = { own, SVC_IDENTITY, own == SVC_NETWORK ? SVC_NETWORK : -1, own == SVC_NETWORK ? SVC_COMPUTE : -1 };
+		for (int k = 0; k < 4; k++) {
 			int s = svcs[k];
 			const char *url;
 			struct infra_err e = INFRA_ERR_INIT;
-			if (rn.ep[s] || rn.ep_err[s])
-				continue;
-			if (k > 0 && s != infra_orph_types[p->items[i].o.type].service &&
-			    !(k == 1 && p->items[i].o.reason != ORPH_REASON_NAME) &&
-			    !(k == 2 && (p->items[i].o.type == ORPH_ROUTERS || p->items[i].o.reason == ORPH_REASON_ATTACHED)))
+			if (s < 0 || rn.ep[s] || rn.ep_err[s] || (s == SVC_IDENTITY && !rn.admin && own != SVC_IDENTITY))
 				continue;
 			if (infra_os_endpoint(os, infra_orph_services[s].catalog, &url, &e)) {
 				rn.ep_err[s] = strdup(e.msg);
@@ -840,16 +1077,31 @@ out:
 
 /* ------------------------------------------------------------------ output */
 
+static const char *const state_names[] = { "planned", "deleted", "gone", "failed", "skipped", "detached" };
+#define NSTATES 6
+
 static const char *state_name(int s)
 {
-	static const char *const n[] = { "planned", "deleted", "gone", "failed", "skipped" };
-	return (s >= 0 && s <= 4) ? n[s] : "planned";
+	return (s >= 0 && s < NSTATES) ? state_names[s] : "planned";
+}
+
+const char *infra_purge_skip_name(int s)
+{
+	static const char *const n[] = { "", "not-orphan", "young", "changed", "attached" };
+	return (s > 0 && s <= PURGE_SKIP_ATTACHED) ? n[s] : "not-orphan";
+}
+
+/* the reason it was acted on: re-derived from live state when it was checked */
+static int item_reason(const struct infra_purge_item *it)
+{
+	return it->checked && it->live_reason >= 0 ? it->live_reason : it->o.reason;
 }
 
 static json_object *item_json(const struct infra_purge_item *it, size_t step)
 {
 	json_object *o = json_object_new_object();
 	const struct infra_orph_type *t = &infra_orph_types[it->o.type];
+	int reason = item_reason(it);
 
 	json_object_object_add(o, "step", json_object_new_int((int)step));
 	json_object_object_add(o, "tier", json_object_new_int(t->tier));
@@ -858,10 +1110,16 @@ static json_object *item_json(const struct infra_purge_item *it, size_t step)
 	json_object_object_add(o, "id", json_object_new_string(it->o.id));
 	json_object_object_add(o, "name", json_object_new_string(it->o.name));
 	json_object_object_add(o, "project", it->o.project ? json_object_new_string(it->o.project) : NULL);
-	json_object_object_add(o, "reason", json_object_new_string(infra_orph_reason_name(it->o.reason)));
-	json_object_object_add(o, "kind", json_object_new_string(infra_orph_kind_name(it->o.kind)));
+	json_object_object_add(o, "reason", json_object_new_string(infra_orph_reason_name(reason)));
+	if (reason != it->o.reason)
+		json_object_object_add(o, "input_reason", json_object_new_string(infra_orph_reason_name(it->o.reason)));
+	json_object_object_add(o, "kind", json_object_new_string(
+		infra_orph_kind_name(it->checked && it->live_reason >= 0 ? it->live_kind : it->o.kind)));
+	json_object_object_add(o, "action", json_object_new_string(reason == ORPH_REASON_ATTACHED ? "detach" : "delete"));
 	json_object_object_add(o, "result", json_object_new_string(state_name(it->state)));
-	if (it->msg && (it->state == PURGE_FAILED || it->state == PURGE_SKIPPED))
+	if (it->state == PURGE_SKIPPED)
+		json_object_object_add(o, "skip_reason", json_object_new_string(infra_purge_skip_name(it->skip)));
+	if (it->msg && (it->state == PURGE_FAILED || it->state == PURGE_SKIPPED || it->state == PURGE_DETACHED))
 		json_object_object_add(o, "message", json_object_new_string(it->msg));
 	return o;
 }
@@ -869,23 +1127,21 @@ static json_object *item_json(const struct infra_purge_item *it, size_t step)
 json_object *infra_purge_to_json(const struct infra_purge *p, int dry_run)
 {
 	json_object *d = json_object_new_object(), *plan = json_object_new_array();
-	json_object *lists[5], *counts = json_object_new_object();
+	json_object *lists[NSTATES], *counts = json_object_new_object();
 
-	for (int s = 1; s < 5; s++)
+	for (int s = 1; s < NSTATES; s++)
 		lists[s] = json_object_new_array();
 	for (size_t i = 0; i < p->n; i++) {
 		json_object_array_add(plan, item_json(&p->items[i], i + 1));
-		if (!dry_run && p->items[i].state > 0)
+		if (!dry_run && p->items[i].state > 0 && p->items[i].state < NSTATES)
 			json_object_array_add(lists[p->items[i].state], item_json(&p->items[i], i + 1));
 	}
 	json_object_object_add(d, "mode", json_object_new_string(dry_run ? "dry-run" : "confirm"));
 	json_object_object_add(d, "plan", plan);
-	json_object_object_add(d, "deleted", lists[PURGE_DELETED]);
-	json_object_object_add(d, "gone", lists[PURGE_GONE]);
-	json_object_object_add(d, "failed", lists[PURGE_FAILED]);
-	json_object_object_add(d, "skipped", lists[PURGE_SKIPPED]);
+	for (int s = 1; s < NSTATES; s++)
+		json_object_object_add(d, state_name(s), lists[s]);
 	json_object_object_add(counts, "planned", json_object_new_int((int)p->n));
-	for (int s = 1; s < 5; s++)
+	for (int s = 1; s < NSTATES; s++)
 		json_object_object_add(counts, state_name(s), json_object_new_int((int)infra_purge_count(p, s)));
 	json_object_object_add(d, "counts", counts);
 	return d;
@@ -893,7 +1149,8 @@ json_object *infra_purge_to_json(const struct infra_purge *p, int dry_run)
 
 int infra_purge_to_prom(const struct infra_purge *p, int dry_run, struct infra_prom *prom, struct infra_err *err)
 {
-	size_t del[ORPH_NTYPES] = { 0 }, fail[ORPH_NTYPES] = { 0 }, plan[ORPH_NTYPES] = { 0 }, skip[ORPH_NTYPES] = { 0 };
+	size_t del[ORPH_NTYPES] = { 0 }, fail[ORPH_NTYPES] = { 0 }, plan[ORPH_NTYPES] = { 0 }, skip_n[ORPH_NTYPES] = { 0 };
+	size_t det[ORPH_NTYPES] = { 0 };
 	int rc;
 
 	if (!p->n)
@@ -903,12 +1160,15 @@ int infra_purge_to_prom(const struct infra_purge *p, int dry_run, struct infra_p
 		plan[t]++;
 		del[t] += s == PURGE_DELETED || s == PURGE_GONE;
 		fail[t] += s == PURGE_FAILED;
-		skip[t] += s == PURGE_SKIPPED;
+		skip_n[t] += s == PURGE_SKIPPED;
+		det[t] += s == PURGE_DETACHED;
 	}
 	if ((rc = infra_prom_family(prom, "osmon_purge_planned", INFRA_PROM_GAUGE,
 				    "Orphans planned for deletion by the last run, by service and type", err)) ||
 	    (!dry_run && (rc = infra_prom_family(prom, "osmon_purge_deleted", INFRA_PROM_GAUGE,
 						  "Orphans deleted (or found already gone) by the last run", err))) ||
+	    (!dry_run && (rc = infra_prom_family(prom, "osmon_purge_detached", INFRA_PROM_GAUGE,
+						  "Resources the last run detached from an orphan and kept (not Rally's)", err))) ||
 	    (!dry_run && (rc = infra_prom_family(prom, "osmon_purge_failed", INFRA_PROM_GAUGE,
 						  "Orphans the last run failed to delete", err))) ||
 	    (!dry_run && (rc = infra_prom_family(prom, "osmon_purge_skipped", INFRA_PROM_GAUGE,
@@ -923,8 +1183,9 @@ int infra_purge_to_prom(const struct infra_purge *p, int dry_run, struct infra_p
 		if (dry_run)
 			continue;
 		if ((rc = infra_prom_addl(prom, "osmon_purge_deleted", (double)del[t], err, "service", svc, "type", ty, NULL)) ||
+		    (rc = infra_prom_addl(prom, "osmon_purge_detached", (double)det[t], err, "service", svc, "type", ty, NULL)) ||
 		    (rc = infra_prom_addl(prom, "osmon_purge_failed", (double)fail[t], err, "service", svc, "type", ty, NULL)) ||
-		    (rc = infra_prom_addl(prom, "osmon_purge_skipped", (double)skip[t], err, "service", svc, "type", ty, NULL)))
+		    (rc = infra_prom_addl(prom, "osmon_purge_skipped", (double)skip_n[t], err, "service", svc, "type", ty, NULL)))
 			return rc;
 	}
 	return 0;
@@ -935,25 +1196,32 @@ int infra_purge_to_text(const struct infra_purge *p, int dry_run, struct infra_b
 	if (!p->n)
 		return infra_buf_puts(out, "nothing to delete\n");
 	if (dry_run)
-		infra_buf_printf(out, "dry run: would delete %zu resources in this order (use --confirm to delete)\n", p->n);
+		infra_buf_printf(out, "dry run: would act on %zu resources in this order, each re-checked first "
+				 "(use --confirm to delete)\n", p->n);
 	infra_buf_printf(out, "%-4s %-4s %-14s %-16s %-36s %-32s %s\n", "STEP", "TIER", "SERVICE", "TYPE", "ID",
-			 "NAME", dry_run ? "REASON" : "REASON     RESULT");
+			 "NAME", dry_run ? "REASON     ACTION" : "REASON     RESULT");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct infra_purge_item *it = &p->items[i];
 		const struct infra_orph_type *t = &infra_orph_types[it->o.type];
+		int reason = item_reason(it);
 		infra_buf_printf(out, "%-4zu %-4d %-14s %-16s %-36s %-32s ", i + 1, t->tier,
 				 infra_orph_services[t->service].name, t->name, it->o.id,
 				 it->o.name[0] ? it->o.name : "(unnamed)");
 		if (dry_run)
-			infra_buf_printf(out, "%s\n", infra_orph_reason_name(it->o.reason));
+			infra_buf_printf(out, "%-10s %s\n", infra_orph_reason_name(reason),
+					 reason == ORPH_REASON_ATTACHED ? "detach" : "delete");
+		else if (it->state == PURGE_SKIPPED)
+			infra_buf_printf(out, "%-10s skipped (%s): %s\n", infra_orph_reason_name(reason),
+					 infra_purge_skip_name(it->skip), it->msg ? it->msg : "");
 		else
-			infra_buf_printf(out, "%-10s %s%s%s\n", infra_orph_reason_name(it->o.reason), state_name(it->state),
+			infra_buf_printf(out, "%-10s %s%s%s\n", infra_orph_reason_name(reason), state_name(it->state),
 					 it->msg ? ": " : "", it->msg ? it->msg : "");
 	}
 	if (!dry_run)
-		infra_buf_printf(out, "%zu deleted, %zu already gone, %zu failed, %zu skipped\n",
-				 infra_purge_count(p, PURGE_DELETED), infra_purge_count(p, PURGE_GONE),
-				 infra_purge_count(p, PURGE_FAILED), infra_purge_count(p, PURGE_SKIPPED));
+		infra_buf_printf(out, "%zu deleted, %zu detached, %zu already gone, %zu failed, %zu skipped\n",
+				 infra_purge_count(p, PURGE_DELETED), infra_purge_count(p, PURGE_DETACHED),
+				 infra_purge_count(p, PURGE_GONE), infra_purge_count(p, PURGE_FAILED),
+				 infra_purge_count(p, PURGE_SKIPPED));
 	return 0;
 }
 

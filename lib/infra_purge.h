@@ -8,16 +8,31 @@
  * containers (objects first); users; projects.  Tiers run one after another;
  * the items of a tier run in parallel on one batch (up to opts.jobs requests).
  *
- * For every item, immediately before its DELETE, the resource is fetched again
- * and its reason re-checked against the matcher, whatever the input said:
- *   name        the current name (FIP: description) matches;
- *   owner       its project's current name matches, or the project is gone;
- *   dead-owner  its project is gone (404);
- *   attached    it still hangs off the same parent, and that parent is gone or
- *               matches (by name or by project).
- * With min_age, a resource whose current creation time is younger is skipped.
- * A failed re-check skips the item (never deletes it).
- *
+ * The input (discovery, or a --from file) is a hint: which resources to look at.
+ * For every item, immediately before acting on it, the resource is fetched again
+ * and its reason re-derived from live state by infra_orph_qualify(), the rule
+ * discovery uses, whatever the input said: its owner project is fetched from
+ * keystone (admin only; a 404 there is "gone"), what it hangs off (a port's server
+ * or router, a floating IP's port, and that port's own parent) is fetched and
+ * qualified the same way.  What no longer qualifies is skipped and reported
+ * (skip_reason "not-orphan", or "young" under min_age).
+ *   name, owner, dead-owner  the resource is deleted;
+ *   attached                 it is not Rally's (no name, no test project): it is
+ *                            detached, not deleted (state "detached"): a floating
+ *                            IP disassociated (PUT port_id null), a router
+ *                            interface port removed from its router
+ *                            (remove_router_interface); a port of a server is left
+ *                            alone (skip_reason "attached": nova releases it with
+ *                            the server).
+ * Neutron updates and deletes carry If-Match: revision_number=N (the revision that
+ * was checked); a 412 (changed since) skips the item (skip_reason "changed").  The
+ * one exception is clearing a router's gateway, which Neutron answers 412 whatever
+ * the revision (and does anyway): it is sent right after the conditional PUT that
+ * clears the routes, without If-Match.  A
+ * router that had to be emptied first (routes, gateway, interfaces) is fetched
+ * again and its name and project compared with what was checked before its
+ * conditional DELETE.  Other services have no conditional delete: their DELETE
+ * follows the re-check GET immediately.
  * 404 at any step means already gone (done).  409/400 (dependency still there)
  * and transient failures (5xx, 429, timeouts after the HTTP layer's own retries)
  * are retried in up to opts.rounds rounds with a doubling delay; anything else
@@ -44,11 +59,22 @@ enum infra_purge_state {
 	PURGE_DELETED,  /* deleted by this run */
 	PURGE_GONE,     /* already gone (404) */
 	PURGE_FAILED,
-	PURGE_SKIPPED,  /* re-check failed: left alone */
+	PURGE_SKIPPED,  /* re-check failed: left alone (skip says why) */
+	PURGE_DETACHED, /* attached, not Rally's: detached from the orphan, kept */
 };
 
+/* why a skipped item was left alone (JSON "skip_reason") */
+enum infra_purge_skip {
+	PURGE_SKIP_NONE = 0,
+	PURGE_SKIP_NOT_ORPHAN, /* "not-orphan": live state does not qualify (message says why) */
+	PURGE_SKIP_YOUNG,      /* "young": younger than --min-age */
+	PURGE_SKIP_CHANGED,    /* "changed": it changed between the re-check and the DELETE (412) */
+	PURGE_SKIP_ATTACHED,   /* "attached": a port of an orphan server, not Rally's: left to nova */
+};
+const char *infra_purge_skip_name(int skip);
+
 struct infra_purge_opts {
-	const struct infra_orph_matcher *matcher;
+	const struct infra_orph_matcher *matcher; /* the same as discovery's */
 	int jobs;
 	double wait_timeout;  /* seconds, default 300 */
 	int rounds;           /* attempts per item for conflicts/transient failures, default 5 */
@@ -60,10 +86,13 @@ struct infra_purge_opts {
 struct infra_purge_item {
 	struct infra_orphan o;
 	int state;
+	int skip;             /* enum infra_purge_skip when skipped */
+	int checked;          /* live_reason/live_kind were derived from live state */
+	int live_reason, live_kind;
 	char *msg;            /* why it failed or was skipped */
 	/* run state (private) */
 	int phase, pending, retry, attempts;
-	char *ref;            /* project or parent id being checked */
+	struct purge_live *live; /* what the re-check fetched */
 	char *aux;            /* ports: the router of an interface port */
 	int flags;
 	char **objs;          /* container objects to delete */

@@ -14,7 +14,8 @@ Listens on 127.0.0.1 (ephemeral port), prints `READY http://127.0.0.1:PORT` and 
                    (all_projects, limit/offset); async server deletes
   /network         neutron (unversioned root = version discovery): /v2.0/{networks,subnets,
                    ports,routers,floatingips,security-groups,trunks} with exact filters,
-                   limit/marker, <res>_links; 409s like neutron; remove_router_interface
+                   limit/marker, <res>_links; 409s like neutron; remove_router_interface;
+                   PUT/DELETE honour If-Match: revision_number=N (412 when it changed)
   /volume/v3/PID   cinder: volumes|snapshots|backups /detail (all_tenants, name~ with
                    microversion >= 3.34, project_id, limit/marker, <res>_links); async deletes
   /image           glance (unversioned root = version discovery): /v2/images (owner, name,
@@ -22,12 +23,16 @@ Listens on 127.0.0.1 (ephemeral port), prints `READY http://127.0.0.1:PORT` and 
   /object/v1/AUTH_PID  swift: account listing (prefix, limit, marker), containers, objects
   /orchestration/v1/PID  heat: stacks (global_tenant, limit/marker, links), async deletes
 
-Control (no auth): GET /_sim/state (what exists), GET /_sim/requests (request log),
+Control (no auth): GET /_sim/state (what exists), GET /_sim/db (every record, as the
+API shows it), GET /_sim/requests (request log),
 POST /_sim/fault (JSON fault spec, appended).  Faults (--fault or seed "faults" or
 /_sim/fault) are JSON objects or `k=v,k=v` strings:
   {"service": "network"|"*", "path": REGEX, "method": "GET", "kind": K, "count": N|-1, "after": N}
   kind: 500 | 503 | 429 (Retry-After: 1) | latency (ms=) | truncate | garbage | huge |
-        slow (body trickles) | close (drop the connection) | expire (invalidate every token -> 401)
+        slow (body trickles) | close (drop the connection) | expire (invalidate every token -> 401) |
+        rename (neutron: after answering a matching GET of one resource, rename it to name=
+        (a floating IP: its description) and bump its revision_number: a change between a
+        client's check and its DELETE)
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
 import argparse
@@ -462,13 +467,15 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self, method):
         cloud = self.server.cloud
         self.fault = None
+        self.after = None
         u = urlsplit(self.path)
         path = unquote(u.path)
         self.query = parse_qs(u.query, keep_blank_values=True)
         parts = [p for p in path.split("/") if p]
         service = parts[0] if parts else ""
         with cloud.lock:
-            cloud.requests.append({"t": time.time(), "method": method, "path": self.path, "service": service})
+            logged = {"t": time.time(), "method": method, "path": self.path, "service": service}
+            cloud.requests.append(logged)
         try:
             if service == "_sim":
                 return self.control(method, parts[1:])
@@ -493,9 +500,13 @@ class Handler(BaseHTTPRequestHandler):
                 elif k == "expire":
                     with cloud.lock:
                         cloud.tokens.clear()
+                elif k == "rename":
+                    self.after = f
                 else:
                     self.fault = f
             body = self.read_body() if method in ("POST", "PUT", "PATCH") else {}
+            if body and service != "identity":
+                logged["body"] = body  # never keystone's: it holds passwords
             with cloud.lock:
                 cloud.tick()
                 if service == "identity" and parts[1:4] == ["v3", "auth", "tokens"] and method == "POST":
@@ -504,6 +515,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.versions(service, parts)
                 self.ctx = self.check_token()
                 getattr(self, "svc_" + service)(method, parts[1:], body)
+                if self.after and service == "network":
+                    self.rename_after(parts[1:])
         except HTTPError as e:
             if service in ("network",):
                 body = {"NeutronError": {"type": e.title or "Error", "message": e.msg, "detail": ""}}
@@ -531,6 +544,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, out)
             if parts == ["requests"]:
                 return self.send(200, cloud.requests)
+            if parts == ["db"]:
+                return self.send(200, {t: [self.pub(r) for r in cloud.db[t].values()] for t in TYPES})
             if parts == ["fault"] and method == "POST":
                 cloud.faults.append(parse_fault(self.read_body()))
                 return self.send(204)
@@ -881,6 +896,8 @@ class Handler(BaseHTTPRequestHandler):
         r = table.get(parts[2])
         if not r or not self.visible(r["project_id"]):
             raise HTTPError(404, "%s %s could not be found." % (one.capitalize(), parts[2]), one.capitalize() + "NotFound")
+        if method in ("PUT", "DELETE"):
+            self.if_match(r)
         if len(parts) == 4 and t == "routers" and method == "PUT":
             return self.router_action(r, parts[3], body)
         if method == "PUT":
@@ -893,6 +910,28 @@ class Handler(BaseHTTPRequestHandler):
             self.neutron_delete(t, r)
             return self.send(204)
         return self.send(200, {one: self.pub(r)})
+
+    def if_match(self, r):
+        """neutron's revision-if-match: If-Match: revision_number=N, 412 when it differs"""
+        im = self.headers.get("If-Match")
+        if not im:
+            return
+        m = re.fullmatch(r"\s*revision_number=(\d+)\s*", im)
+        if not m:
+            raise neutron_err(400, "HTTPBadRequest", "If-Match only supports revision_number=N")
+        if int(m.group(1)) != r["revision_number"]:
+            raise neutron_err(412, "RevisionNumberConstraintFailed",
+                              "Constrained to %s, but current revision is %d" % (m.group(1), r["revision_number"]))
+
+    def rename_after(self, parts):
+        """fault 'rename': the resource just read changes under the client's feet"""
+        if len(parts) != 3 or parts[1] not in self.NEUTRON:
+            return
+        r = self.server.cloud.db[self.NEUTRON[parts[1]]].get(parts[2])
+        if r is None:
+            return
+        r["description" if parts[1] == "floatingips" else "name"] = self.after.get("name", "renamed")
+        r["revision_number"] += 1
 
     def neutron_delete(self, t, r):
         db = self.server.cloud.db
@@ -938,6 +977,7 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if (pid and p["id"] == pid) or (sid and any(f["subnet_id"] == sid for f in p["fixed_ips"])):
                     del db["ports"][p["id"]]
+                    r["revision_number"] += 1
                     return self.send(200, {"id": r["id"], "tenant_id": r["project_id"], "port_id": p["id"],
                                            "subnet_id": p["fixed_ips"][0]["subnet_id"] if p["fixed_ips"] else None})
             raise neutron_err(404, "RouterInterfaceNotFound", "Router %s does not have an interface with id %s" % (r["id"], pid or sid))

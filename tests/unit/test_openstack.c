@@ -10,6 +10,7 @@
 #include "infra_json.h"
 #include "infra_openstack.h"
 #include "infra_orphans.h"
+#include "infra_report.h"
 #include "tap.h"
 
 static const char *const os_vars[] = {
@@ -184,6 +185,115 @@ static json_object *parse(const char *s)
 	return o;
 }
 
+/* Rally's name grammar: the C matcher, the documented ERE and the default matcher agree */
+static void test_rally_grammar(void)
+{
+	static const struct { const char *name; int ok; } cases[] = {
+		{ "s_rally_8bb8be9c_DZ5xQFxO", 1 },
+		{ "c_rally_AbCdEfGh_01234567", 1 },        /* task id part may be any [A-Za-z0-9] */
+		{ "s_rally_8bb8be9c_DZ5xQFxO-1", 1 },      /* nova multi-create */
+		{ "s_rally_8bb8be9c_DZ5xQFxO-12", 1 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-0", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-01", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-3f0c8e6e-1c2d-4b5a-9e8f-0123456789ab", 1 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-3F0C8E6E-1c2d-4b5a-9e8f-0123456789ab", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO-", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxO_", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFxOx", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQFx", 0 },
+		{ "s_rallyware-prod", 0 },
+		{ "c_rallye-db", 0 },
+		{ "S_RALLY_8bb8be9c_DZ5xQFxO", 0 },
+		{ "S_rally_8bb8be9c_DZ5xQFxO", 0 },
+		{ "x_rally_8bb8be9c_DZ5xQFxO", 0 },
+		{ "s-rally-8bb8be9c-DZ5xQFxO", 0 },
+		{ "my_s_rally_8bb8be9c_DZ5xQFxO", 0 },
+		{ "s_rally_8bb8be9c__DZ5xQFx", 0 },
+		{ "s_rally_8bb8-e9c_DZ5xQFxO", 0 },
+		{ "s_rally_8bb8be9c_DZ5xQF\xc3\xa9", 0 }, /* unicode */
+		{ "s_rally_8bb8be9\xc3\xa9_DZ5xQFxO", 0 },
+		{ "s_rally_", 0 },
+		{ "", 0 },
+	};
+	struct infra_orph_matcher m;
+	struct infra_err err = INFRA_ERR_INIT;
+	regex_t re;
+
+	tap_inteq(regcomp(&re, INFRA_ORPH_RALLY_GRAMMAR, REG_EXTENDED | REG_NOSUB), 0, "the grammar's ERE compiles");
+	tap_inteq(infra_orph_matcher_init(&m, NULL, 0, NULL, &err), 0, "no prefix, no regex: the grammar");
+	tap_ok(m.grammar, "matcher uses the grammar");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *n = cases[i].name;
+		int c = infra_orph_rally_name(n), e = regexec(&re, n, 0, NULL, 0) == 0 && *n;
+		if (c != cases[i].ok || e != cases[i].ok || infra_orph_name_matches(&m, n) != cases[i].ok)
+			tap_ok(0, "grammar on '%s': C %d, ERE %d, want %d", n, c, e, cases[i].ok);
+		else
+			tap_ok(1, "grammar on '%s': %s", n, c ? "rally" : "not rally");
+	}
+	infra_orph_matcher_release(&m);
+	regfree(&re);
+}
+
+/* the one qualification rule: precedence and the never-orphans */
+static void test_qualify(void)
+{
+	struct infra_orph_matcher m;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_orph_facts f = { 0 };
+	struct infra_orph_ctx c = { 0 };
+	struct infra_orph_verdict v;
+
+	infra_orph_matcher_init(&m, NULL, 0, NULL, &err);
+	f.type = ORPH_NETWORKS;
+	f.name = "public";
+	f.project = "p1";
+	f.shared = 1;
+	c.project = ORPH_PROJ_ORPHAN;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "external/shared network of a test project: not an orphan (%s)", v.why);
+	c.project = ORPH_PROJ_GONE;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "external/shared network of a deleted project: not an orphan");
+	f.shared = 0;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_DEAD_OWNER, "private network of a deleted project: dead-owner");
+	c.project = ORPH_PROJ_UNKNOWN;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "project unknown: not an orphan");
+	f.type = ORPH_USERS;
+	f.name = "alice";
+	c.project = ORPH_PROJ_GONE;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "user of a deleted project: not an orphan (%s)", v.why);
+	c.project = ORPH_PROJ_ORPHAN;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_OWNER && v.kind == ORPH_KIND_CONTEXT,
+	       "user of a test project: owner, context");
+	memset(&f, 0, sizeof(f));
+	memset(&c, 0, sizeof(c));
+	f.type = ORPH_PORTS;
+	f.name = "s_rally_8bb8be9c_DZ5xQFxO";
+	f.device_owner = "network:dhcp";
+	f.device_id = "x";
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "a DHCP port, even Rally-named: never");
+	f.name = "";
+	f.device_owner = "compute:nova";
+	c.parent = 1;
+	c.parent_kind = ORPH_KIND_CONTEXT;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_ATTACHED && v.kind == ORPH_KIND_CONTEXT &&
+	       v.parent && !strcmp(v.parent, "x"), "port of an orphan server: attached, the parent's kind");
+	f.device_owner = "";
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "a port with a device_id but no device_owner hangs off nothing");
+	f.type = ORPH_KEYPAIRS;
+	f.name = "s_rally_8bb8be9c_DZ5xQFxO";
+	f.user_id = "alice";
+	c.user = ORPH_USER_OTHER;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "Rally-named keypair of a user who is not Rally's: never");
+	c.user = ORPH_USER_OWN;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_NAME, "own Rally-named keypair: name");
+	f.type = ORPH_SERVERS;
+	f.created = "2026-01-01T00:00:00Z";
+	c.min_age = 3600;
+	infra_parse_time(f.created, &c.now);
+	c.now += 60;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v) && v.young, "younger than min_age: young, not an orphan");
+	infra_orph_matcher_release(&m);
+}
+
 static void test_matcher_and_json(void)
 {
 	const char *pfx[] = { "s_rally", "c_rally" };
@@ -250,6 +360,8 @@ int main(void)
 	} else {
 		tap_ok(0, "mkdtemp");
 	}
+	test_rally_grammar();
+	test_qualify();
 	test_matcher_and_json();
 	return tap_done();
 }
