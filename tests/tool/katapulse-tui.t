@@ -78,6 +78,15 @@ tm send-keys -t k80 q
 for _ in $(seq 50); do [ -s "$tmp/exit.k80" ] && break; sleep 0.1; done
 check "80x24: q quits with exit 0" grep -q 'EXIT=0' "$tmp/exit.k80"
 
+# ---- colour: on a terminal that has it, never with NO_COLOR
+tm new-session -d -s col -x 80 -y 24 "TERM=xterm-256color $bin --sysroot $tmp/node --no-state --tui --interval 5; sleep 30"
+tm new-session -d -s nocol -x 80 -y 24 "TERM=xterm-256color NO_COLOR=1 $bin --sysroot $tmp/node --no-state --tui --interval 5; sleep 30"
+wait_for col 'sandboxes,' >/dev/null; wait_for nocol 'sandboxes,' >/dev/null
+check "colour on a colour terminal (ok rows green)" bash -c "tmux -S '$sock' capture-pane -e -p -t col | grep -q \$'\\e\\[32m'"
+check "no colour with NO_COLOR" bash -c "tmux -S '$sock' capture-pane -e -p -t nocol | grep -q 'sandboxes,' &&
+	! tmux -S '$sock' capture-pane -e -p -t nocol | grep -qE \$'\\e\\[(3[0-7]|9[0-7]|38;)'"
+tm send-keys -t col q; tm send-keys -t nocol q
+
 # ---- 200x50
 start k200 200 50
 wait_for k200 'sandboxes,' >/dev/null
