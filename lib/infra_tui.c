@@ -465,20 +465,29 @@ static void move_sel(struct infra_tui *ui, long delta)
 int infra_tui_wait(struct infra_tui *ui, double seconds)
 {
 	double end = infra_now_mono() + seconds;
+	int dead = 0; /* getch() failing at once, again and again: the terminal is gone */
 
 	if (!ui->tabs)
 		return 'q';
 	for (;;) {
-		double left = end - infra_now_mono();
-		int first, page = body_rows(ui, &first), ch;
+		double left = end - infra_now_mono(), t0;
+		int first, page = body_rows(ui, &first), ch, ms;
 		struct pos *p = &ui->pos[ui->cur];
 
 		if (seconds >= 0 && left <= 0)
 			return 0;
-		timeout(seconds < 0 || left > 1 ? 1000 : (int)(left * 1000) + 1);
+		ms = seconds < 0 || left > 1 ? 1000 : (int)(left * 1000) + 1;
+		timeout(ms);
+		t0 = infra_now_mono();
 		ch = getch();
 		switch (ch) {
 		case ERR:
+			if (ms >= 100 && infra_now_mono() - t0 < 0.01) {
+				if (++dead >= 50)
+					return 'q';
+			} else {
+				dead = 0;
+			}
 			continue;
 		case 'q': case 'Q': case 27: case 3:
 			return 'q';
