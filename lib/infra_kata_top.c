@@ -83,30 +83,29 @@ struct prev {
 	double busy_ms, at;
 };
 
-static const struct infra_tui_col cols[] = {
-	{ "SANDBOX", 12, 0 }, { "RT", 2, 0 }, { "NAMESPACE/POD", 30, 0 }, { "STATE", 7, 0 },
-	{ "SCRAPE", 7, 1 }, { "CPU%", 6, 1 }, { "MEM USED", 19, 1 }, { "LOAD1", 5, 1 },
-	{ "VMM RSS", 9, 1 }, { "SERIES", 6, 1 }, { "NOTE", 0, 0 },
+/* most important first: at 80 columns the pod, state, CPU, memory, load and RSS
+ * fit beside the sandbox id; the rest is reached with Right and is in the detail line */
+enum { C_ID, C_POD, C_STATE, C_CPU, C_MEM, C_LOAD, C_RSS, C_SCRAPE, C_SERIES, C_RT, C_NOTE, NCOLS };
+static const char *const headers[NCOLS] = {
+	"SANDBOX", "NAMESPACE/POD", "STATE", "CPU%", "MEM USED", "LOAD1", "VMM RSS", "SCRAPE", "SERIES", "RT", "NOTE",
 };
-#define NCOLS (sizeof(cols) / sizeof(cols[0]))
 #define CELL 128
 
 int infra_kata_top(const struct infra_kata_root *roots, size_t nroots, const struct infra_kata_opts *o,
 		   struct infra_http *h, double interval, struct infra_err *err)
 {
-	struct infra_tui *t = infra_tui_new(cols, NCOLS, err);
+	struct infra_tui *ui = infra_tui_new(1, err);
+	struct infra_tui_table *shown = NULL;
 	struct prev *prev = NULL, *next;
 	size_t nprev = 0;
 	int key = 0, rc = 0;
 
-	if (!t)
+	if (!ui)
 		return err->code ? err->code : -ENOTTY;
 	while (key != 'q' && !rc) {
 		struct infra_kata_set set;
 		struct infra_kata_run run;
-		char (*cells)[CELL] = NULL;
-		const char **ptr = NULL;
-		enum infra_tui_mark *marks = NULL;
+		struct infra_tui_table *t = NULL;
 		char title[256], status[512];
 		size_t ok = 0, failed = 0;
 		double now;
@@ -121,28 +120,32 @@ int infra_kata_top(const struct infra_kata_root *roots, size_t nroots, const str
 		infra_kata_select(&run, o);
 		rc = infra_kata_scrape(&run, h, o, 0, err);
 		now = infra_now_mono();
-		cells = calloc(set.n * NCOLS + 1, CELL);
-		ptr = calloc(set.n * NCOLS + 1, sizeof(*ptr));
-		marks = calloc(set.n + 1, sizeof(*marks));
 		next = calloc(set.n + 1, sizeof(*next));
-		if (!rc && (!cells || !ptr || !marks || !next))
+		t = infra_tui_table_new("sandboxes", NCOLS, headers);
+		if (!rc && (!next || !t))
 			rc = infra_err_set(err, -ENOMEM, "out of memory");
+		for (size_t k = C_CPU; !rc && k <= C_SERIES; k++)
+			infra_tui_table_col(t, k, INFRA_TUI_NUM);
+		if (!rc)
+			infra_tui_table_col(t, C_ID, INFRA_TUI_KEY);
 		for (size_t i = 0; !rc && i < set.n; i++) {
 			const struct infra_kata_sandbox *sb = &set.v[i];
 			struct infra_kata_result *r = &run.res[i];
 			struct infra_kata_summary s;
 			struct infra_err pe = INFRA_ERR_INIT;
-			char (*c)[CELL] = &cells[i * NCOLS];
-			const char *note = "";
+			char c[NCOLS][CELL] = { { 0 } }, detail[1024];
+			const char *cp[NCOLS];
+			enum infra_tui_mark mark = INFRA_TUI_NORMAL;
+			const char *why;
 
 			for (size_t k = 0; k < NCOLS; k++)
-				ptr[i * NCOLS + k] = c[k];
-			snprintf(c[0], CELL, "%.12s", sb->id);
-			snprintf(c[1], CELL, "%s", infra_kata_runtime_name(sb->runtime));
+				cp[k] = c[k];
+			snprintf(c[C_ID], CELL, "%.12s", sb->id);
+			snprintf(c[C_RT], CELL, "%s", infra_kata_runtime_name(sb->runtime));
 			if (sb->cri_name[0])
-				snprintf(c[2], CELL, "%.30s/%.30s", sb->cri_namespace, sb->cri_name);
+				snprintf(c[C_POD], CELL, "%.30s/%.30s", sb->cri_namespace, sb->cri_name);
 			else
-				snprintf(c[2], CELL, "-");
+				snprintf(c[C_POD], CELL, "-");
 			next[i].id = sb->id;
 			next[i].busy_ms = NAN;
 			if (r->outcome == INFRA_KATA_OK && infra_kata_summarize(r->body, r->bytes, &s, &pe)) {
@@ -151,53 +154,64 @@ int infra_kata_top(const struct infra_kata_root *roots, size_t nroots, const str
 				snprintf(r->error, sizeof(r->error), "invalid metrics: %.400s", pe.msg);
 			}
 			if (r->outcome == INFRA_KATA_SKIPPED) {
-				snprintf(c[3], CELL, "skipped");
-				marks[i] = INFRA_TUI_DIM;
-				note = r->reason ? r->reason : "";
-				snprintf(c[10], CELL, "%.127s", note);
-				continue;
-			}
-			snprintf(c[4], CELL, "%.0fms", r->duration * 1000);
-			if (r->outcome != INFRA_KATA_OK) {
-				snprintf(c[3], CELL, "FAILED");
-				marks[i] = INFRA_TUI_BAD;
-				snprintf(c[10], CELL, "%s: %.50s", r->reason, r->error);
+				snprintf(c[C_STATE], CELL, "skipped");
+				mark = INFRA_TUI_DIM;
+				snprintf(c[C_NOTE], CELL, "%.127s", r->reason ? r->reason : "");
+			} else if (r->outcome != INFRA_KATA_OK) {
+				snprintf(c[C_SCRAPE], CELL, "%.0fms", r->duration * 1000);
+				snprintf(c[C_STATE], CELL, "FAILED");
+				mark = INFRA_TUI_BAD;
+				snprintf(c[C_NOTE], CELL, "%s: %.100s", r->reason, r->error);
 				failed++;
-				continue;
-			}
-			ok++;
-			snprintf(c[3], CELL, "ok");
-			marks[i] = INFRA_TUI_GOOD;
-			next[i].busy_ms = s.cpu_busy_ms;
-			next[i].at = now;
-			snprintf(c[5], CELL, "-");
-			for (size_t k = 0; k < nprev; k++) {
-				double dt = (now - prev[k].at) * 1000;
-				if (strcmp(prev[k].id, sb->id) || isnan(prev[k].busy_ms) || isnan(s.cpu_busy_ms) || dt <= 0)
-					continue;
-				snprintf(c[5], CELL, "%.1f", fmax(0, s.cpu_busy_ms - prev[k].busy_ms) / dt * 100);
-			}
-			if (!isnan(s.mem_total) && !isnan(s.mem_available)) {
-				char a[32], b[32];
-				human(a, sizeof(a), s.mem_total - s.mem_available);
-				human(b, sizeof(b), s.mem_total);
-				snprintf(c[6], CELL, "%s/%s", a, b);
 			} else {
-				snprintf(c[6], CELL, "-");
+				snprintf(c[C_SCRAPE], CELL, "%.0fms", r->duration * 1000);
+				ok++;
+				snprintf(c[C_STATE], CELL, "ok");
+				mark = INFRA_TUI_GOOD;
+				next[i].busy_ms = s.cpu_busy_ms;
+				next[i].at = now;
+				snprintf(c[C_CPU], CELL, "-");
+				for (size_t k = 0; k < nprev; k++) {
+					double dt = (now - prev[k].at) * 1000;
+					if (strcmp(prev[k].id, sb->id) || isnan(prev[k].busy_ms) || isnan(s.cpu_busy_ms) ||
+					    dt <= 0)
+						continue;
+					snprintf(c[C_CPU], CELL, "%.1f",
+						 fmax(0, s.cpu_busy_ms - prev[k].busy_ms) / dt * 100);
+				}
+				if (!isnan(s.mem_total) && !isnan(s.mem_available)) {
+					char a[32], b[32];
+					human(a, sizeof(a), s.mem_total - s.mem_available);
+					human(b, sizeof(b), s.mem_total);
+					snprintf(c[C_MEM], CELL, "%s/%s", a, b);
+				} else {
+					snprintf(c[C_MEM], CELL, "-");
+				}
+				if (isnan(s.load1))
+					snprintf(c[C_LOAD], CELL, "-");
+				else
+					snprintf(c[C_LOAD], CELL, "%.2f", s.load1);
+				human(c[C_RSS], CELL, s.vmm_rss);
+				snprintf(c[C_SERIES], CELL, "%zu", s.samples);
 			}
-			if (isnan(s.load1))
-				snprintf(c[7], CELL, "-");
-			else
-				snprintf(c[7], CELL, "%.2f", s.load1);
-			human(c[8], CELL, s.vmm_rss);
-			snprintf(c[9], CELL, "%zu", s.samples);
+			/* the whole row, uncut, for the detail line */
+			why = r->outcome == INFRA_KATA_SKIPPED ? (r->reason ? r->reason : "")
+			      : r->outcome != INFRA_KATA_OK ? r->error : NULL;
+			snprintf(detail, sizeof(detail), "pod %s  %s%s%s  (%s, sandbox %s)", c[C_POD], c[C_STATE],
+				 why ? ": " : "", why ? why : "", infra_kata_runtime_name(sb->runtime), sb->id);
+			rc = infra_tui_table_add(t, mark, cp, detail);
+			if (rc)
+				infra_err_set(err, rc, "out of memory");
 		}
 		snprintf(title, sizeof(title), "katapulse-scrape --tui: %zu sandboxes, %zu ok, %zu failed, %zu skipped",
 			 set.n, ok, failed, run.skipped);
-		snprintf(status, sizeof(status), "refresh every %.1fs (last scrape %.0f ms)  q quit  r refresh  arrows scroll%s%.300s",
+		snprintf(status, sizeof(status), "refresh every %.1fs (last scrape %.0f ms)%s%.300s",
 			 interval, run.scrape_seconds * 1000, run.cri_error[0] ? "  CRI: " : "", run.cri_error);
-		if (!rc)
-			rc = infra_tui_draw(t, title, status, ptr, marks, set.n);
+		if (!rc && (rc = infra_tui_show(ui, title, status, &t, 1)))
+			infra_err_set(err, rc, "out of memory");
+		/* the view borrowed the last table until now */
+		infra_tui_table_free(rc ? t : shown);
+		shown = rc ? shown : t;
 		/* keep this round's CPU counters (ids copied: the set goes away) */
 		for (size_t k = 0; k < nprev; k++)
 			free(prev[k].id);
@@ -207,17 +221,15 @@ int infra_kata_top(const struct infra_kata_root *roots, size_t nroots, const str
 		for (size_t k = 0; k < nprev; k++)
 			if (prev[k].id && !(prev[k].id = strdup(prev[k].id)))
 				rc = infra_err_set(err, -ENOMEM, "out of memory");
-		free(cells);
-		free(ptr);
-		free(marks);
 		infra_kata_run_release(&run);
 		infra_kata_set_release(&set);
 		if (!rc)
-			key = infra_tui_wait(t, interval);
+			key = infra_tui_wait(ui, interval);
 	}
 	for (size_t k = 0; k < nprev; k++)
 		free(prev[k].id);
 	free(prev);
-	infra_tui_free(t);
+	infra_tui_free(ui);
+	infra_tui_table_free(shown);
 	return rc;
 }

@@ -8,7 +8,9 @@
  * kata_guest_meminfo), load1, the VMM's resident memory
  * (kata_hypervisor_proc_status{item="vmrss"}, bytes, Go runtime; runtime-rs:
  * kata_shim_proc_status vmrss, kB, the shim and VMM share a process) and the
- * number of series.  Keys: q quits, r refreshes now, arrows/PgUp/PgDn scroll.
+ * number of series; the selected row's detail line has the whole pod, reason and
+ * sandbox id.  Keys (infra_tui): q quits, r refreshes now, arrows/PgUp/PgDn move
+ * and scroll columns.
  */
 #ifndef INFRA_KATA_TOP_H
 #define INFRA_KATA_TOP_H

@@ -1,5 +1,5 @@
 /* infra_osmon_view.c - looking at osmon-run's state directory: the terminal view
- * (infra_tabview) and the self-contained HTML report (infra_html). */
+ * (infra_tui) and the self-contained HTML report (infra_html). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include "infra_json.h"
 #include "infra_osmon.h"
 #include "infra_report.h"
-#include "infra_tabview.h"
+#include "infra_tui.h"
 
 #define CHART_RUNS 500
 
@@ -83,15 +83,15 @@ static double run_time(json_object *entry)
 	return NAN;
 }
 
-static int status_attr(const char *st)
+static enum infra_tui_mark status_attr(const char *st)
 {
 	if (!st)
-		return INFRA_TABVIEW_NONE;
+		return INFRA_TUI_NORMAL;
 	if (!strcmp(st, "pass") || !strcmp(st, "ok") || !strcmp(st, "up"))
-		return INFRA_TABVIEW_OK;
+		return INFRA_TUI_GOOD;
 	if (!strcmp(st, "fail") || !strcmp(st, "critical") || !strcmp(st, "down"))
-		return INFRA_TABVIEW_BAD;
-	return INFRA_TABVIEW_WARN;
+		return INFRA_TUI_BAD;
+	return INFRA_TUI_WARN;
 }
 
 static void fmt_secs(json_object *v, char *buf, size_t size)
@@ -142,15 +142,17 @@ static json_object *service_names(json_object *entries, const char *key)
 
 /* ---- terminal view ---- */
 
-static struct infra_tabview_table *tui_latest(const struct state *s)
+static struct infra_tui_table *tui_latest(const struct state *s)
 {
 	static const char *const h[] = { "SERVICE", "STATUS", "SCENARIO", "ITER", "RATIO", "MEDIAN", "P95", "SLA" };
-	struct infra_tabview_table *t = infra_tabview_table_new("Latest run", 8, h);
+	struct infra_tui_table *t = infra_tui_table_new("Latest run", 8, h);
 	json_object *svcs = json_object_object_get(s->latest, "services");
 
 	if (!t)
 		return NULL;
-	infra_tabview_table_empty_text(t, "no run recorded yet");
+	for (size_t c = 3; c < 7; c++)
+		infra_tui_table_col(t, c, INFRA_TUI_NUM);
+	infra_tui_table_empty_text(t, "no run recorded yet");
 	if (!json_object_is_type(svcs, json_type_object))
 		return t;
 	json_object_object_foreach(svcs, name, svc) {
@@ -160,7 +162,7 @@ static struct infra_tabview_table *tui_latest(const struct state *s)
 		if (!alen(sc)) {
 			const char *cells[8] = { name, st, jstr(svc, "error", "-"), "", "", "", "", "" };
 			join_reasons(svc, NULL, detail, sizeof(detail));
-			infra_tabview_table_add(t, status_attr(st), cells, detail);
+			infra_tui_table_add(t, status_attr(st), cells, detail);
 		}
 		for (size_t i = 0; i < alen(sc); i++) {
 			json_object *x = json_object_array_get_idx(sc, i), *d = json_object_object_get(x, "durations");
@@ -177,7 +179,7 @@ static struct infra_tabview_table *tui_latest(const struct state *s)
 			fmt_secs(json_object_object_get(d, "median"), med, sizeof(med));
 			fmt_secs(json_object_object_get(d, "p95"), p95, sizeof(p95));
 			join_reasons(svc, x, detail, sizeof(detail));
-			infra_tabview_table_add(t, status_attr(xs), cells, detail[0] ? detail : "all iterations passed");
+			infra_tui_table_add(t, status_attr(xs), cells, detail[0] ? detail : "all iterations passed");
 		}
 	}
 	return t;
@@ -189,7 +191,7 @@ struct svc_table {
 	size_t nfirst, nsvc, ncols;
 	const char **h, **cells;
 	char (*buf)[24];
-	struct infra_tabview_table *t;
+	struct infra_tui_table *t;
 };
 
 static int svc_table_init(struct svc_table *st, const char *title, const char *const *first, size_t nfirst,
@@ -209,27 +211,28 @@ static int svc_table_init(struct svc_table *st, const char *title, const char *c
 		st->h[j] = first[j];
 	for (size_t j = 0; j < st->nsvc; j++)
 		st->h[nfirst + j] = json_object_get_string(json_object_array_get_idx(st->names, j));
-	st->t = infra_tabview_table_new(title, st->ncols, st->h);
+	st->t = infra_tui_table_new(title, st->ncols, st->h);
 	if (!st->t)
 		return -ENOMEM;
-	return infra_tabview_table_empty_text(st->t, empty);
+	infra_tui_table_col(st->t, 0, INFRA_TUI_KEY);
+	return infra_tui_table_empty_text(st->t, empty);
 }
 
 /* the table (or NULL), everything else released */
-static struct infra_tabview_table *svc_table_done(struct svc_table *st, int rc)
+static struct infra_tui_table *svc_table_done(struct svc_table *st, int rc)
 {
 	json_object_put(st->names);
 	free(st->h);
 	free(st->cells);
 	free(st->buf);
 	if (rc) {
-		infra_tabview_table_free(st->t);
+		infra_tui_table_free(st->t);
 		st->t = NULL;
 	}
 	return st->t;
 }
 
-static struct infra_tabview_table *tui_runs(const struct state *s)
+static struct infra_tui_table *tui_runs(const struct state *s)
 {
 	static const char *const first[] = { "RUN (UTC)", "STATUS" };
 	struct svc_table st;
@@ -259,14 +262,14 @@ static struct infra_tabview_table *tui_runs(const struct state *s)
 					dl += (size_t)n;
 			}
 		}
-		rc = infra_tabview_table_add(st.t, status_attr(!strcmp(st.cells[1], "ok") ? "pass" :
+		rc = infra_tui_table_add(st.t, status_attr(!strcmp(st.cells[1], "ok") ? "pass" :
 							       !strcmp(st.cells[1], "warning") ? "fail" : "error"),
 					     st.cells, detail[0] ? detail : "every scenario passed");
 	}
 	return svc_table_done(&st, rc);
 }
 
-static struct infra_tabview_table *tui_health(const struct state *s)
+static struct infra_tui_table *tui_health(const struct state *s)
 {
 	static const char *const first[] = { "CHECK (UTC)" };
 	struct svc_table st;
@@ -299,7 +302,7 @@ static struct infra_tabview_table *tui_health(const struct state *s)
 			}
 			st.cells[1 + j] = st.buf[1 + j];
 		}
-		rc = infra_tabview_table_add(st.t, down ? INFRA_TABVIEW_BAD : INFRA_TABVIEW_OK, st.cells,
+		rc = infra_tui_table_add(st.t, down ? INFRA_TUI_BAD : INFRA_TUI_GOOD, st.cells,
 					     detail[0] ? detail : "every service up");
 	}
 	return svc_table_done(&st, rc);
@@ -308,7 +311,7 @@ static struct infra_tabview_table *tui_health(const struct state *s)
 int infra_osmon_tui(const char *state_dir, struct infra_err *err)
 {
 	struct state s;
-	struct infra_tabview_table *tabs[3];
+	struct infra_tui_table *tabs[3];
 	char title[PATH_MAX + 128];
 	int rc;
 
@@ -324,9 +327,9 @@ int infra_osmon_tui(const char *state_dir, struct infra_err *err)
 	if (!tabs[0] || !tabs[1] || !tabs[2])
 		rc = infra_err_set(err, -ENOMEM, "out of memory");
 	else
-		rc = infra_tabview_run(title, tabs, 3, err);
+		rc = infra_tui_run(title, tabs, 3, err);
 	for (int i = 0; i < 3; i++)
-		infra_tabview_table_free(tabs[i]);
+		infra_tui_table_free(tabs[i]);
 	state_release(&s);
 	return rc;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# osmon-run --tui in an 80x24 tmux pane: the three views, moving, the detail line,
-# quitting with q (exit 0); without a terminal it refuses with exit 3.
+# osmon-run --tui in tmux panes of 80x24 and 200x50: the three views, the column
+# headers, moving, the detail line, the footer naming the keys (Tab/1-3 for three
+# views), quitting with q (exit 0); without a terminal it refuses with exit 3.
 . "$(dirname "$0")/osmon-run-lib.sh"
 if ! command -v tmux >/dev/null; then nok "tmux not installed (scripts/install-deps installs it)"; echo "1..$n"; exit 1; fi
 st=$tmp/state
@@ -35,6 +36,11 @@ check "latest run lists keystone scenarios as passing" grep -qE '^keystone +pass
 check "latest run lists the cinder failure with FAIL SLA" grep -qE '^cinder +fail +CinderVolumes.create_volume +1/1 +0% .*FAIL' "$tmp/p1"
 check "the selected row's reasons are shown at the bottom" grep -q "1 of 1 iterations failed" "$tmp/p1"
 check "fits 80x24: 24 lines, none wider than 80" bash -c "[ \$(wc -l <'$tmp/p1') -le 24 ] && ! awk 'length > 80' '$tmp/p1' | grep -q ."
+check "80x24: the header row stays" grep -qE '^SERVICE +STATUS +SCENARIO +ITER +RATIO +MEDIAN +P95 +SLA' "$tmp/p1"
+check "80x24: numbers right-aligned under their headers" grep -qE '^cinder .* 16\.202s 16\.202s FAIL' "$tmp/p1"
+check "80x24: a long detail continues on the second line" grep -q '^= 100.00% <= 0.00% - Failed' "$tmp/p1"
+check "80x24: the footer names the keys of three views (Tab/1-3, not 1-9)" \
+	grep -qE '^q quit  Tab/1-3 view  Up/Down select +1/3$' "$tmp/p1"
 tm send-keys -t osv Tab
 check "Tab: run history, newest first" wait_for "2026-11-21T08:00:00Z warning"
 pane >"$tmp/p2"
@@ -44,6 +50,7 @@ check "Down: detail of the 04:00 run names the failed scenarios" wait_for "faile
 tm send-keys -t osv 3
 check "3: health view, newest check first, neutron DOWN" wait_for "2026-11-21T00:25:00Z"
 pane >"$tmp/p3"
+check "health view: its header row" grep -qE '^CHECK \(UTC\) +cinder +glance +keystone +neutron +nova +swift' "$tmp/p3"
 check "health view: the older check has every service up" grep -qE '^2026-11-21T00:10:00Z +up [0-9]+ms +up' "$tmp/p3"
 check "health view: the newer check shows neutron DOWN and its error below" \
 	bash -c "grep -qE '^2026-11-21T00:25:00Z .*DOWN' '$tmp/p3' && grep -q 'neutron: HTTP 500' '$tmp/p3'"
@@ -51,6 +58,21 @@ tm send-keys -t osv 1 Down
 check "1 then Down: back on the latest run, second row selected" wait_for "all iterations passed"
 tm send-keys -t osv q
 check "q quits with exit 0" wait_for "EXIT=0"
+tm new-session -d -s big -x 200 -y 50 "env TERM=xterm-256color $OSMON --state-dir '$st' --tui; echo EXIT=\$?; sleep 30"
+for _ in $(seq 50); do tm capture-pane -p -t big | grep -q "1:Latest run" && break; sleep 0.1; done
+tm capture-pane -p -t big >"$tmp/b1"
+check "200x50: header, rows, the whole detail on one line, the footer" \
+	bash -c "grep -qE '^SERVICE +STATUS +SCENARIO +ITER +RATIO +MEDIAN +P95 +SLA\$' '$tmp/b1' &&
+		 grep -qE '^keystone +pass +KeystoneBasic.create_delete_user +2/2 +100%' '$tmp/b1' &&
+		 grep -q '1 of 1 iterations failed; SLA failure_rate failed: Failure rate criteria 0.00% <= 100.00% <= 0.00% - Failed' '$tmp/b1' &&
+		 grep -qE '^q quit  Tab/1-3 view  Up/Down select +1/3\$' '$tmp/b1'"
+check "200x50: fits, nothing left over below the table" \
+	bash -c "[ \$(wc -l <'$tmp/b1') -le 50 ] && ! awk 'length > 200' '$tmp/b1' | grep -q . &&
+		 [ -z \"\$(awk 'p {print; exit} /^keystone +pass +KeystoneBasic.create_user/ {p = 1}' '$tmp/b1')\" ]"
+tm send-keys -t big Tab
+check "200x50: Tab to the run history" bash -c "for _ in \$(seq 50); do tmux -S '$sock' capture-pane -p -t big | grep -qE '^RUN \\(UTC\\) +STATUS +cinder +keystone' && exit 0; sleep 0.1; done; exit 1"
+tm send-keys -t big q
+check "200x50: q quits with exit 0" bash -c "for _ in \$(seq 50); do tmux -S '$sock' capture-pane -p -t big | grep -q EXIT=0 && exit 0; sleep 0.1; done; exit 1"
 tm kill-server 2>/dev/null
 "$OSMON" --state-dir "$st" --tui </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "without a terminal: exit 3 and one clear line" \
