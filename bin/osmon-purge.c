@@ -92,6 +92,41 @@ static int text(const struct infra_report *r, struct infra_buf *out)
 	return infra_purge_to_text(&purge, !confirm, out);
 }
 
+/* The file records the name rule it was made with (prefixes, match).  A file
+ * made with --match/--prefix and purged without them would be judged by Rally's
+ * grammar and everything skipped; taking the rule from the file would let an
+ * edited file widen it.  So: the command line's rule governs; when it gives none
+ * and the file's differs, refuse and say which option to repeat. */
+static int same_rule(json_object *doc, const char *name, struct infra_err *err)
+{
+	json_object *data = json_object_object_get(doc, "data"), *pfx, *match;
+	size_t np;
+
+	if (!data)
+		data = doc;
+	if (ocli.match || ocli.nprefixes)
+		return 0;
+	match = json_object_object_get(data, "match");
+	if (match && json_object_is_type(match, json_type_string))
+		return infra_err_set(err, -EINVAL, "%s was made with --match '%s': repeat --match '%s' to purge "
+				     "by the same rule (without it Rally's name grammar applies); nothing deleted",
+				     name, json_object_get_string(match), json_object_get_string(match));
+	pfx = json_object_object_get(data, "prefixes");
+	np = pfx && json_object_is_type(pfx, json_type_array) ? json_object_array_length(pfx) : 0;
+	if (np) {
+		char opts[1024] = "";
+		size_t len = 0;
+		for (size_t i = 0; i < np && len < sizeof(opts); i++) {
+			int k = snprintf(opts + len, sizeof(opts) - len, "%s--prefix '%s'", i ? " " : "",
+					 json_object_get_string(json_object_array_get_idx(pfx, i)));
+			len += k > 0 ? (size_t)k : 0;
+		}
+		return infra_err_set(err, -EINVAL, "%s was made with %s: repeat %s to purge by the same rule "
+				     "(without it Rally's name grammar applies); nothing deleted", name, opts, opts);
+	}
+	return 0;
+}
+
 /* Read the osmon-orphans JSON document. */
 static int load_from(const char *path, struct infra_orph_result *res, struct infra_err *err)
 {
@@ -104,6 +139,9 @@ static int load_from(const char *path, struct infra_orph_result *res, struct inf
 
 	if (!f)
 		return infra_err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (f == stdin && isatty(STDIN_FILENO))
+		return infra_err_set(err, -EINVAL, "--from -: standard input is a terminal; pipe a file into it "
+				     "(osmon-orphans -f json | osmon-purge --from -) or give --from FILE");
 	infra_buf_init(&b, (size_t)256 << 20);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		if (infra_buf_append(&b, chunk, n)) {
@@ -120,6 +158,8 @@ static int load_from(const char *path, struct infra_orph_result *res, struct inf
 	}
 	if ((rc = infra_orph_from_json(doc, res, err)))
 		infra_err_prefix(err, "%s", strcmp(path, "-") ? path : "stdin");
+	else
+		rc = same_rule(doc, strcmp(path, "-") ? path : "stdin", err);
 out:
 	if (doc)
 		json_object_put(doc);
@@ -160,6 +200,10 @@ int main(int argc, char **argv)
 		goto fail;
 	if (infra_os_connect(&osf, &hopts, &os, &err))
 		goto fail;
+	/* a second purge of the same cloud stops here, before any discovery or plan */
+	if (confirm &&
+	    infra_purge_lock(lock_path, infra_os_auth_url(os), &lock_fd, lock_used, sizeof(lock_used), &err))
+		goto fail;
 	if (!from) {
 		int sel = 0, q;
 		if (infra_orph_discover(os, &o, &res, &err))
@@ -182,8 +226,6 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	if (confirm && purge.n) {
-		if (infra_purge_lock(lock_path, infra_os_auth_url(os), &lock_fd, lock_used, sizeof(lock_used), &err))
-			goto fail;
 		infra_log(INFRA_LOG_INFO, "locked %s; deleting %zu resources", lock_used, purge.n);
 		memset(&po, 0, sizeof(po));
 		po.matcher = &m;

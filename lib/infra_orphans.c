@@ -1545,6 +1545,6 @@ int infra_orph_to_text(const struct infra_orph_result *r, struct infra_buf *out)
 				 x->id, x->name[0] ? x->name : "(unnamed)", infra_orph_reason_name(x->reason),
 				 infra_orph_kind_name(x->kind), age);
 	}
-	infra_buf_printf(out, "%zu orphans (%d of %d resource types queried)\n", r->n, q, sel);
+	infra_buf_printf(out, "%zu orphan%s (%d of %d resource types queried)\n", r->n, r->n == 1 ? "" : "s", q, sel);
 	return 0;
 }

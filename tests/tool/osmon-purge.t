@@ -53,6 +53,13 @@ rc=$?
 check "a purge while another holds the lock exits 3" test "$rc" = 3
 check "... and says who holds which lock" grep -q "holds the lock $tmp/held.lock" "$tmp/err"
 check "... and deleted nothing" state --count 103
+check "... and took the lock first: no list request, no plan printed (issue 9 item 13)" \
+	python3 -c "
+import json, sys, urllib.request
+reqs = json.load(urllib.request.urlopen('$URL/_sim/requests'))
+lists = [r for r in reqs if r['service'] != '_sim' and 'auth/tokens' not in r['path']]
+out = json.load(open('$tmp/out'))
+sys.exit(1 if lists or out['data'].get('plan') or out['data'].get('items') else 0)"
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 "$BIN/osmon-purge" --lock-file "$tmp/held.lock" -f json >/dev/null 2>&1
 check "a dry run needs no lock and deletes nothing" state --count 103
@@ -95,5 +102,20 @@ check "wrong password: exit 3" test "$?" = 3
 check "... the password appears nowhere (stdout, stderr with -vvv)" bash -c "! grep -q 'wrong-pass-123' '$tmp/out' '$tmp/err'"
 "$BIN/osmon-orphans" --os-password=x >/dev/null 2>"$tmp/err"
 check "there is no password option (secrets never on argv)" test "$?" = 3
+stop_sim
+
+# 5. --from keeps the rule it was made with (issue 9 item 14), --from - on a terminal (item 18)
+start_sim
+"$BIN/osmon-orphans" --match '^s_rally_' -f json >"$tmp/match.json" 2>/dev/null
+"$BIN/osmon-purge" --from "$tmp/match.json" --confirm --lock-file "$tmp/l5" -f json >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--from a file made with --match, purged without it: exit 3, says which option to repeat" \
+	bash -c "[ $rc = 3 ] && grep -q \"was made with --match '^s_rally_': repeat --match '^s_rally_'\" '$tmp/err'"
+check "... and deleted nothing" state --count 103
+"$BIN/osmon-purge" --from "$tmp/match.json" --match '^s_rally_' --confirm --lock-file "$tmp/l5" -f json >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "... with the same --match repeated it purges (exit $rc), no item skipped as 'does not match'" \
+	python3 -c "import json,sys; d=json.load(open('$tmp/out'))['data']; c=d['counts']; sys.exit(not ($rc in (0,1) and c['deleted']+c.get('detached',0)+c['gone'] > 0))"
+timeout 10 script -qec "'$BIN/osmon-purge' --from - -f json" /dev/null >"$tmp/tty.out" 2>&1 </dev/null; rc=$?
+check "--from - with a terminal on stdin: refused at once (exit 3, not a silent wait)" \
+	bash -c "[ $rc = 3 ] && grep -q 'standard input is a terminal' '$tmp/tty.out'"
 stop_sim
 echo "1..$n"
