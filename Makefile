@@ -126,6 +126,11 @@ install: all
 	done
 	install -m 0644 man/infrakit.7 $(DESTDIR)$(MANDIR)/man7/infrakit.7
 	@if [ -d share ]; then cp -R share/. $(DESTDIR)$(DATADIR)/infrakit/; fi
+	install -d $(DESTDIR)$(DATADIR)/infrakit/examples
+	@for f in scripts/*.cron scripts/*.service scripts/*.timer; do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' $$f >$(DESTDIR)$(DATADIR)/infrakit/examples/$$(basename $$f) && \
+	  chmod 0644 $(DESTDIR)$(DATADIR)/infrakit/examples/$$(basename $$f) || exit 1; \
+	done
 
 uninstall:
 	@for t in $(TOOLS); do \

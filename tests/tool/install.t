@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make install lays out what a stranger needs (issue 9 items 5 and 18): binaries, man pages,
+# completions, the data files, and the cron/systemd examples with the real BINDIR in them.
+set -u
+cd "${INFRA_SRCDIR:?}"
+. "$INFRA_SRCDIR/tests/lib/tap.sh"
+tmp=${INFRA_TMP:-$(mktemp -d)}
+dest=$tmp/dest
+# BINDIR only: DATADIR (compiled in) stays as built, so nothing is rebuilt here
+make -s install DESTDIR="$dest" BINDIR=/opt/ik/bin BUILD="${BUILD:-build}" >"$tmp/log" 2>&1; rc=$?
+check "make install DESTDIR=... BINDIR=/opt/ik/bin succeeds" test "$rc" = 0
+for t in osmon-orphans osmon-purge osmon-run katapulse-scrape; do
+	check "$t installed with its man page" test -x "$dest/opt/ik/bin/$t" -a -f "$dest/usr/local/share/man/man1/$t.1"
+done
+ex=$dest/usr/local/share/infrakit/examples
+check "the cron and systemd examples are installed" \
+	test -f "$ex/osmon-run.cron" -a -f "$ex/osmon-run.service" -a -f "$ex/osmon-run.timer" -a -f "$ex/katapulse-scrape.service"
+check "the examples name the installed BINDIR, not a hard-coded /usr/local/bin" \
+	bash -c "grep -q '^ExecStart=/opt/ik/bin/osmon-run ' '$ex/osmon-run.service' && ! grep -rq '/usr/local/bin\|@BINDIR@' '$ex'"
+check "osmon-run's task files are installed beside the man pages" test -f "$dest/usr/local/share/infrakit/osmon/tasks/keystone.yaml"
+echo "1..$n"
