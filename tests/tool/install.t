@@ -7,7 +7,8 @@ cd "${INFRA_SRCDIR:?}"
 tmp=${INFRA_TMP:-$(mktemp -d)}
 dest=$tmp/dest
 # BINDIR only: DATADIR (compiled in) stays as built, so nothing is rebuilt here
-make -s install DESTDIR="$dest" BINDIR=/opt/ik/bin BUILD="${BUILD:-build}" >"$tmp/log" 2>&1; rc=$?
+san=; [ "${BUILD:-build}" = build-asan ] && san=SANITIZE=1   # make check-asan: the same flags
+make -s install DESTDIR="$dest" BINDIR=/opt/ik/bin BUILD="${BUILD:-build}" $san >"$tmp/log" 2>&1; rc=$?
 check "make install DESTDIR=... BINDIR=/opt/ik/bin succeeds" test "$rc" = 0
 for t in osmon-orphans osmon-purge osmon-run katapulse-scrape; do
 	check "$t installed with its man page" test -x "$dest/opt/ik/bin/$t" -a -f "$dest/usr/local/share/man/man1/$t.1"
