@@ -121,8 +121,13 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_EXCLUDE_FAMILY: {
 		regex_t re;
 		int bad = regcomp(&re, arg, REG_EXTENDED | REG_NOSUB);
-		if (bad || (key == OPT_FAMILY ? cfg.nfamily : cfg.nexclude_family) == MAX_LIST)
-			argp_error(state, "invalid --%s '%s'", key == OPT_FAMILY ? "family" : "exclude-family", arg);
+		char why[128];
+		if (bad) {
+			regerror(bad, &re, why, sizeof(why)); /* the regex error, as grep says it */
+			argp_error(state, "invalid --%s '%s': %s", key == OPT_FAMILY ? "family" : "exclude-family", arg, why);
+		}
+		if ((key == OPT_FAMILY ? cfg.nfamily : cfg.nexclude_family) == MAX_LIST)
+			argp_error(state, "too many --%s (at most %d)", key == OPT_FAMILY ? "family" : "exclude-family", MAX_LIST);
 		regfree(&re);
 		if (key == OPT_FAMILY)
 			cfg.family[cfg.nfamily++] = arg;

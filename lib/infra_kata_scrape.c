@@ -373,8 +373,24 @@ int infra_kata_one(struct infra_report *r, const struct infra_cli *cli, struct i
 
 	memset(&resp, 0, sizeof(resp));
 	sb = infra_kata_find(set, id, &ambiguous);
+	if (!sb && ambiguous) {
+		/* name the candidates, so the next try can be exact */
+		char list[512] = "";
+		size_t len = 0, nmatch = 0, idlen = strlen(id);
+		for (size_t i = 0; i < set->n; i++) {
+			if (strncmp(set->v[i].id, id, idlen))
+				continue;
+			nmatch++;
+			if (len < sizeof(list) - 1) {
+				int k = snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", set->v[i].id);
+				len += k > 0 ? (size_t)k : 0;
+			}
+		}
+		infra_report_error(r, "sandbox '%s': ambiguous id prefix, %zu sandboxes match: %s", id, nmatch, list);
+		return -ENOENT;
+	}
 	if (!sb) {
-		infra_report_error(r, "sandbox '%s': %s", id, ambiguous ? "ambiguous id prefix" : "not found");
+		infra_report_error(r, "sandbox '%s': not found", id);
 		return -ENOENT;
 	}
 	if (!agent && sb->hypervisor && !allow_unsafe_rs) {
