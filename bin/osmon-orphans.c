@@ -137,6 +137,7 @@ int main(int argc, char **argv)
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}
+	infra_cli_observe(infra_os_http(os), "discovery");
 	if (infra_orph_discover(os, &o, &result, &err)) {
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);

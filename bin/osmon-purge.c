@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (infra_os_connect(&osf, &hopts, &os, &err))
 		goto fail;
+	infra_cli_observe(infra_os_http(os), "purge");
 	/* a second purge of the same cloud stops here, before any discovery or plan */
 	if (confirm &&
 	    infra_purge_lock(lock_path, infra_os_auth_url(os), &lock_fd, lock_used, sizeof(lock_used), &err))

@@ -446,6 +446,32 @@ void infra_cli_finish(struct infra_cli *cli)
 	infra_log_init(cli->tool, cli->quiet ? INFRA_LOG_QUIET : cli->verbose);
 }
 
+/* The kit's HTTP observer: -vvv logs every attempt (method, URL without secrets,
+ * status, time), like `openstack --debug`; on a terminal a progress line counts
+ * the requests. */
+static void cli_observer(void *ud, const struct infra_http_event *ev)
+{
+	const char *what = ud;
+
+	if (infra_log_level() >= INFRA_LOG_TRACE) {
+		char url[1024];
+		snprintf(url, sizeof(url), "%s", ev->url);
+		infra_mask_secrets(url);
+		if (ev->error)
+			infra_log(INFRA_LOG_TRACE, "%s %s -> %s (%.3f s, attempt %d)", ev->method, url, ev->error,
+				  ev->seconds, ev->attempt);
+		else
+			infra_log(INFRA_LOG_TRACE, "%s %s -> %ld (%.3f s, attempt %d)", ev->method, url, ev->status,
+				  ev->seconds, ev->attempt);
+	}
+	infra_log_progress(0, "%s: %zu of %zu requests done", what, ev->finished, ev->started);
+}
+
+void infra_cli_observe(struct infra_http *h, const char *what)
+{
+	infra_http_set_observer(h, cli_observer, (void *)what);
+}
+
 void infra_cli_http_opts(const struct infra_cli *cli, struct infra_http_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));

@@ -73,6 +73,10 @@ void infra_cli_init(struct infra_cli *cli, const char *tool, unsigned flags);
 void infra_cli_finish(struct infra_cli *cli);
 /* HTTP options from the common flags (timeout, TLS). */
 void infra_cli_http_opts(const struct infra_cli *cli, struct infra_http_opts *opts);
+/* Observe every request of h: -vvv traces each attempt (method, URL masked,
+ * status, time); on a terminal a progress line "WHAT: N of M requests done"
+ * (not with -q; cleared by any message and at the end of infra_report_done). */
+void infra_cli_observe(struct infra_http *h, const char *what);
 /* Parse "30", "1.5", "90s", "15m", "2h", "7d" into seconds; -EINVAL if bad. */
 int infra_parse_duration(const char *s, double *seconds);
 /* Strict integer parse with bounds; -EINVAL/-ERANGE. */

@@ -43,6 +43,9 @@ struct infra_http {
 	char *cacert, *cert, *key, *user_agent;
 	CURLSH *share;
 	uint64_t rng;                 /* xorshift64* state, seeded once at _new */
+	infra_http_observer_fn observer; /* -vvv trace and progress (the tool's), or NULL */
+	void *observer_ud;
+	size_t started, finished;     /* requests made and finished (progress) */
 };
 
 struct http_xfer {
@@ -682,6 +685,7 @@ static struct http_xfer *http_xfer_new(struct infra_http *h, const struct infra_
 	x->max_attempts = req->max_attempts > 0 ? req->max_attempts : h->opts.max_attempts;
 	x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : h->opts.timeout_ms;
 	infra_buf_init(&x->buf, h->opts.max_body);
+	h->started++;
 	*rc = 0;
 	return x;
 fail:
@@ -1046,7 +1050,44 @@ static int http_retry_class(CURLcode cc)
 
 /* After an attempt: returns the milliseconds to wait before the next attempt,
  * or -1 when the transfer is finished (x->rc, x->err and x->resp are set). */
+static long http_xfer_attempt_result(struct http_xfer *x, CURLcode cc);
+
+/* Every attempt is told to the observer (a trace line at -vvv, progress on a
+ * terminal): method, URL, status or error, time, and the handle's counters. */
 static long http_xfer_attempt_done(struct http_xfer *x, CURLcode cc)
+{
+	long wait = http_xfer_attempt_result(x, cc);
+
+	if (wait < 0)
+		x->h->finished++;
+	if (x->h->observer) {
+		struct infra_http_event ev;
+		long status = 0;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		memset(&ev, 0, sizeof(ev));
+		ev.method = x->method;
+		ev.url = x->url;
+		ev.status = status;
+		ev.error = cc == CURLE_OK ? NULL : (x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		ev.seconds = http_now_s() - x->t_start;
+		ev.attempt = x->attempts;
+		ev.final = wait < 0;
+		ev.started = x->h->started;
+		ev.finished = x->h->finished;
+		x->h->observer(x->h->observer_ud, &ev);
+	}
+	return wait;
+}
+
+void infra_http_set_observer(struct infra_http *h, infra_http_observer_fn fn, void *ud)
+{
+	if (!h)
+		return;
+	h->observer = fn;
+	h->observer_ud = ud;
+}
+
+static long http_xfer_attempt_result(struct http_xfer *x, CURLcode cc)
 {
 	long status = 0, wait = -1, reqsize = 0;
 	int retry = 0;

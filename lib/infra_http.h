@@ -98,6 +98,21 @@ struct infra_http;
 int infra_http_global_init(struct infra_err *err);
 
 struct infra_http *infra_http_new(const struct infra_http_opts *opts, struct infra_err *err);
+
+/* One attempt of a request, as the observer hears of it (after the attempt). */
+struct infra_http_event {
+	const char *method, *url;  /* the URL as requested (may carry a query; mask before printing) */
+	long status;               /* HTTP status, 0 when none */
+	const char *error;         /* transport error, or NULL */
+	double seconds;            /* since the request's first attempt */
+	int attempt;               /* 1, 2, ... */
+	int final;                 /* 1: the request is finished (no retry follows) */
+	size_t started, finished;  /* requests made / finished on this handle so far */
+};
+typedef void (*infra_http_observer_fn)(void *ud, const struct infra_http_event *ev);
+/* Tell fn of every attempt of every request of h (NULL: stop).  The library
+ * never prints: tools use it for -vvv traces and progress (infra_cli_observe). */
+void infra_http_set_observer(struct infra_http *h, infra_http_observer_fn fn, void *ud);
 void infra_http_free(struct infra_http *h);
 
 /* Perform one request (blocking, with retries). */

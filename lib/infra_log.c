@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 static int g_level = INFRA_LOG_ERROR;
@@ -124,10 +125,53 @@ void infra_mask_secrets(char *s)
 	}
 }
 
+/* The progress line: one line on a terminal, rewritten in place, cleared before
+ * any other message and at the end (infra_log_progress_end). */
+static int g_progress_shown;
+static double g_progress_last;
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void infra_log_progress_end(void)
+{
+	if (g_progress_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		g_progress_shown = 0;
+	}
+}
+
+void infra_log_progress(int force, const char *fmt, ...)
+{
+	char msg[256];
+	double now;
+	va_list ap;
+
+	if (g_level < INFRA_LOG_ERROR || g_level >= INFRA_LOG_TRACE || !isatty(STDERR_FILENO))
+		return; /* -q, -vvv (its trace lines say more), or not a terminal */
+	now = mono_now();
+	if (!force && g_progress_shown && now - g_progress_last < 0.1)
+		return; /* at most ten updates a second */
+	g_progress_last = now;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\r%s: %s\033[K", g_prog, msg);
+	fflush(stderr);
+	g_progress_shown = 1;
+}
+
 static void vlog(const char *kind, const char *fmt, va_list ap)
 {
 	char msg[2048];
 
+	infra_log_progress_end();
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	for (char *c = msg; *c; c++)
 		if (*c == '\n' || *c == '\r')

@@ -36,6 +36,12 @@ void infra_log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Mask secrets in place (the result is never longer than the input). */
 void infra_mask_secrets(char *s);
 
+/* A progress line on stderr, only on a terminal, never with -q or -vvv; rewritten
+ * in place at most ten times a second (force: now); any other message and
+ * infra_log_progress_end() clear it. */
+void infra_log_progress(int force, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void infra_log_progress_end(void);
+
 /* 1 if stderr is a terminal and NO_COLOR is unset. */
 int infra_log_color(void);
 

@@ -362,6 +362,7 @@ int infra_report_done_with(struct infra_report *r, const struct infra_cli *cli,
 	struct infra_err err = INFRA_ERR_INIT;
 	int status;
 
+	infra_log_progress_end(); /* the output never follows a progress line */
 	if (!cli->quiet || r->status == INFRA_EXIT_UNKNOWN)
 		for (size_t i = 0; i < json_object_array_length(r->errors); i++)
 			infra_log_error("%s", json_object_get_string(json_object_array_get_idx(r->errors, i)));
