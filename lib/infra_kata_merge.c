@@ -893,12 +893,16 @@ struct fast {
 	const char *const *extra;
 	const char *const *xcheck; /* extra that xclean describes */
 	unsigned char xclean[MAX_LABELS]; /* extra value k needs no escaping */
+	size_t xlen[MAX_LABELS];          /* and its length */
+	size_t hint[MAX_LABELS];          /* schema slot of the label at position i last time */
+	size_t nsch_own;                  /* slots before the extras' */
 	char sch[MAX_LABELS][NAME_MAX_LEN];
 	size_t schl[MAX_LABELS];
 	size_t nsch;
 	int schema_set, fallback;
 	struct infra_buf lines, keys;
-	struct fitem *items;
+	struct fitem *items, *tmp; /* tmp: the sort's, aitems long */
+	size_t *runs;               /* the sort's run starts, aitems + 1 long */
 	size_t nitems, aitems;
 };
 
@@ -1040,8 +1044,10 @@ static int fast_cb(void *ud, const struct infra_prom_event *ev)
 	if (ev->nlabels + f->nl + nx / 2 + 2 > MAX_LABELS - 8)
 		goto slow;
 	if (x->xcheck != x->extra) { /* a new body: are its extra values plain? */
-		for (size_t i = 0; i < nx; i += 2)
+		for (size_t i = 0; i < nx; i += 2) {
 			x->xclean[i / 2] = !needs_escape(x->extra[i + 1]);
+			x->xlen[i / 2] = strlen(x->extra[i + 1]);
+		}
 		x->xcheck = x->extra;
 	}
 	/* le / quantile; any other name starting "__" is refused by the writer */
@@ -1069,6 +1075,7 @@ static int fast_cb(void *ud, const struct infra_prom_event *ev)
 		for (size_t j = 0; j < f->nl; j++)
 			if (!fast_schema_has(x, f->lnames[j]) && fast_schema_add(x, f->lnames[j], strlen(f->lnames[j])))
 				goto slow;
+		x->nsch_own = x->nsch;
 		for (size_t i = 0; i < nx; i += 2)
 			if (fast_schema_has(x, x->extra[i]) || fast_schema_add(x, x->extra[i], strlen(x->extra[i])))
 				goto slow;
@@ -1079,24 +1086,32 @@ static int fast_cb(void *ud, const struct infra_prom_event *ev)
 	vn = 0;
 	for (size_t i = 0; i < ev->nlabels + nx / 2; i++) {
 		const char *lname, *lval;
-		size_t j, lvl, lnl;
+		size_t j = x->hint[i], lvl, lnl;
 		if (i < ev->nlabels) {
 			const struct infra_prom_label *l = &ev->labels[i];
 			if (l == sp)
 				continue;
+			lval = l->value;
+			lvl = l->value_len;
+			/* the slot this position had last time, if the name is the same (a shim
+			 * label renamed exported_* is never in the slots before the extras) */
+			if (j < x->nsch_own && x->schl[j] == l->name_len && !memcmp(x->sch[j], l->name, l->name_len))
+				goto found;
 			if (out_label_name(x, l, ln, sizeof(ln)))
 				goto slow;
 			lname = ln;
-			lval = l->value;
-			lvl = l->value_len;
 		} else {
 			lname = x->extra[2 * (i - ev->nlabels)];
 			lval = x->extra[2 * (i - ev->nlabels) + 1];
-			lvl = strlen(lval);
+			lvl = x->xlen[i - ev->nlabels];
+			if (j < x->nsch && !strcmp(x->sch[j], lname))
+				goto found;
 		}
 		lnl = strlen(lname);
 		for (j = 0; j < x->nsch && (x->schl[j] != lnl || memcmp(x->sch[j], lname, lnl)); j++)
 			;
+		x->hint[i] = j;
+found:
 		if (j == x->nsch || vals[j])
 			goto slow; /* a label the chunk's first sample did not have, or twice */
 		vals[j] = lval;
@@ -1106,10 +1121,16 @@ static int fast_cb(void *ud, const struct infra_prom_event *ev)
 	}
 	if (x->nitems == x->aitems) {
 		size_t na = x->aitems ? x->aitems * 2 : 256;
-		struct fitem *nv = realloc(x->items, na * sizeof(*nv));
-		if (!nv)
+		struct fitem *nv = realloc(x->items, na * sizeof(*nv)), *nt;
+		size_t *nr;
+		if (nv)
+			x->items = nv;
+		if (!nv || !(nt = realloc(x->tmp, na * sizeof(*nt))))
 			return -ENOMEM;
-		x->items = nv;
+		x->tmp = nt;
+		if (!(nr = realloc(x->runs, (na + 1) * sizeof(*nr))))
+			return -ENOMEM;
+		x->runs = nr;
 		x->aitems = na;
 	}
 	it = &x->items[x->nitems];
@@ -1225,20 +1246,13 @@ static int fitem_cmp(const void *a, const void *b, void *ud)
 /* Sort the chunk's samples: each body's samples mostly come sorted already,
  * so find the sorted runs and merge them pairwise (stable, as the writer's
  * qsort is), n log(runs) comparisons instead of n log n. */
-static int fast_sort(struct fast *x)
+static void fast_sort(struct fast *x)
 {
-	size_t n = x->nitems, nr = 0, *rs;
-	struct fitem *a = x->items, *t;
+	size_t n = x->nitems, nr = 0, *rs = x->runs;
+	struct fitem *a = x->items, *t = x->tmp;
 
 	if (n < 2)
-		return 0;
-	t = malloc(n * sizeof(*t));
-	rs = malloc((n + 1) * sizeof(*rs));
-	if (!t || !rs) {
-		free(t);
-		free(rs);
-		return -ENOMEM;
-	}
+		return;
 	rs[nr++] = 0;
 	for (size_t i = 1; i < n; i++)
 		if (fitem_cmp(&a[i - 1], &a[i], x) > 0)
@@ -1264,13 +1278,8 @@ static int fast_sort(struct fast *x)
 		a = t;
 		t = sw;
 	}
-	if (a != x->items) {
+	if (a != x->items)
 		memcpy(x->items, a, n * sizeof(*a));
-		t = a;
-	}
-	free(t);
-	free(rs);
-	return 0;
 }
 
 /* Output in large writes: the sink sees at most one call per OUT_FLUSH bytes. */
@@ -1320,7 +1329,9 @@ static int fast_chunk(struct infra_kata_merge *m, struct fast *x, size_t c, stru
 	infra_buf_reset(&x->keys);
 	x->nitems = 0;
 	x->nsch = 0;
+	x->nsch_own = 0;
 	x->schema_set = 0;
+	memset(x->hint, 0xff, sizeof(x->hint)); /* no slot known */
 	x->fallback = 0;
 	for (size_t bi = c; bi < m->nbodies && bi < c + INFRA_KATA_MERGE_CHUNK && !rc; bi++) {
 		const struct body *b = &m->bodies[bi];
@@ -1347,8 +1358,7 @@ static int fast_chunk(struct infra_kata_merge *m, struct fast *x, size_t c, stru
 		return 1; /* cannot happen: these lines parsed before; let the writer decide */
 	if (!x->nitems)
 		return 0;
-	if (fast_sort(x))
-		return infra_err_set(err, -ENOMEM, "out of memory");
+	fast_sort(x);
 	if (!*header_done) {
 		if ((rc = outq_put(q, header->data, header->len, err)))
 			return rc;
@@ -1406,13 +1416,12 @@ static int slow_chunk(struct infra_kata_merge *m, const struct fam *f, size_t c,
 
 /* Write one family; a family the writer refuses to declare is left out
  * (*left_out incremented), only memory and output errors stop the write. */
-static int write_family(struct infra_kata_merge *m, const struct fam *f, struct outq *q, size_t *left_out,
-			struct infra_err *err)
+static int write_family(struct infra_kata_merge *m, const struct fam *f, struct fast *x, struct outq *q,
+			size_t *left_out, struct infra_err *err)
 {
 	struct infra_buf header = INFRA_BUF_INIT;
 	struct infra_prom_parser *ps = NULL;
 	struct infra_prom *hp;
-	struct fast *x;
 	int header_done = 0, rc;
 
 	/* the header as the writer renders a family without samples */
@@ -1427,9 +1436,9 @@ static int write_family(struct infra_kata_merge *m, const struct fam *f, struct 
 	}
 	rc = rc ? rc : infra_prom_write(hp, &header, err);
 	infra_prom_free(hp);
-	if (rc || !(x = calloc(1, sizeof(*x)))) {
+	if (rc) {
 		infra_buf_release(&header);
-		return rc ? rc : infra_err_set(err, -ENOMEM, "out of memory");
+		return rc;
 	}
 	x->f = f;
 	x->type = f->typed ? f->type : INFRA_PROM_UNTYPED;
@@ -1442,10 +1451,6 @@ static int write_family(struct infra_kata_merge *m, const struct fam *f, struct 
 		}
 	}
 	infra_prom_parser_free(ps);
-	infra_buf_release(&x->lines);
-	infra_buf_release(&x->keys);
-	free(x->items);
-	free(x);
 	infra_buf_release(&header);
 	return rc;
 }
@@ -1457,6 +1462,7 @@ int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t o
 	struct fam **fams = NULL;
 	size_t nblocks = 0, nfams = 0, bi = 0, fi = 0, skip = 0;
 	struct outq q = { INFRA_BUF_INIT, sink, ud };
+	struct fast *x = calloc(1, sizeof(*x)); /* its buffers serve every family */
 	int rc = 0;
 
 	if (own && own_len && own_blocks(own, own_len, &blocks, &nblocks))
@@ -1488,12 +1494,20 @@ int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t o
 			rc = outq_put(&q, blocks[bi].start, blocks[bi].len, err);
 			bi++;
 		} else {
-			rc = write_family(m, fams[fi++], &q, &skip, err);
+			rc = x ? write_family(m, fams[fi++], x, &q, &skip, err) : infra_err_set(err, -ENOMEM, "out of memory");
 		}
 	}
 	if (!rc)
 		rc = outq_flush(&q, err);
 	infra_buf_release(&q.b);
+	if (x) {
+		infra_buf_release(&x->lines);
+		infra_buf_release(&x->keys);
+		free(x->items);
+		free(x->tmp);
+		free(x->runs);
+		free(x);
+	}
 	if (skipped)
 		*skipped = skip;
 	free(fams);
