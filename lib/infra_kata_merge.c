@@ -880,7 +880,7 @@ enum { FK_PLAIN = 0, FK_BUCKET = 1, FK_SUM = 2, FK_COUNT = 3 };
 
 struct fitem {
 	size_t line, line_len;  /* in fast.lines */
-	size_t key;             /* in fast.keys: per schema label, u32 length + bytes */
+	size_t key, key_len;    /* in fast.keys: the schema's label values, encoded to compare as bytes */
 	size_t sp, sp_len;      /* le/quantile text in fast.keys */
 	double num;             /* le/quantile as a number */
 	int kind, special;
@@ -1141,20 +1141,29 @@ found:
 			goto slow;
 		it->special = 1;
 	}
-	/* the sort key (per label: u32 length, bytes; then le/quantile), then the line */
+	/* the sort key: the label values, each ended by 00 00 (a 00 byte in a value
+	 * written 00 01), so that one memcmp orders two samples as comparing the
+	 * values one by one would; then le/quantile's text; then the line */
 	need = sp ? sp->value_len : 0;
 	for (size_t j = 0; j < x->nsch; j++)
-		need += 4 + vlens[j];
+		need += 2 * vlens[j] + 2;
 	if ((rc = infra_buf_reserve(&x->keys, need)))
 		return rc;
 	it->key = x->keys.len;
 	w = x->keys.data + x->keys.len;
 	for (size_t j = 0; j < x->nsch; j++) {
-		uint32_t len = (uint32_t)vlens[j];
-		memcpy(w, &len, 4);
-		memcpy(w + 4, vals[j] ? vals[j] : "", vlens[j]);
-		w += 4 + vlens[j];
+		if (vlens[j] && memchr(vals[j], 0, vlens[j])) {
+			for (size_t k = 0; k < vlens[j]; k++)
+				if ((*w++ = vals[j][k]) == 0)
+					*w++ = 1;
+		} else if (vlens[j]) {
+			memcpy(w, vals[j], vlens[j]);
+			w += vlens[j];
+		}
+		*w++ = 0;
+		*w++ = 0;
 	}
+	it->key_len = (size_t)(w - x->keys.data) - it->key;
 	it->sp = (size_t)(w - x->keys.data);
 	it->sp_len = sp ? sp->value_len : 0;
 	if (sp)
@@ -1216,18 +1225,10 @@ static int fitem_cmp(const void *a, const void *b, void *ud)
 {
 	const struct fast *x = ud;
 	const struct fitem *p = a, *q = b;
-	const char *kp = x->keys.data + p->key, *kq = x->keys.data + q->key;
 	int kx, ky, c;
 
-	for (size_t j = 0; j < x->nsch; j++) {
-		uint32_t lp, lq;
-		memcpy(&lp, kp, 4);
-		memcpy(&lq, kq, 4);
-		if ((c = bytes_cmp(kp + 4, lp, kq + 4, lq)))
-			return c;
-		kp += 4 + lp;
-		kq += 4 + lq;
-	}
+	if ((c = bytes_cmp(x->keys.data + p->key, p->key_len, x->keys.data + q->key, q->key_len)))
+		return c;
 	kx = p->kind == FK_BUCKET ? 0 : p->kind;
 	ky = q->kind == FK_BUCKET ? 0 : q->kind;
 	if (kx != ky)
