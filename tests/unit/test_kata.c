@@ -446,7 +446,7 @@ static void test_merge_fast(void)
 	 * gauge): that chunk goes through it, the next chunk is written directly */
 	m = infra_kata_merge_new();
 	{
-		static char b[40][96], id[40][8];
+		static char b[40][96], id[40][16];
 		static const char *x[40][3];
 		struct infra_buf w1 = INFRA_BUF_INIT;
 		struct infra_prom *p1 = infra_prom_new(INFRA_PROM_PAD_LABELS);
