@@ -34,8 +34,12 @@
  * by chunk in body order, sorted by labels inside a chunk.  Every sample gets
  * the extra labels after its own (kata-monitor's order); a shim label already
  * named like an extra label becomes exported_<name>; label values are parsed
- * and re-escaped by the writer, so a hostile value cannot inject lines or
- * series; missing label names of a family are padded with "".
+ * and re-escaped as the writer does, so a hostile value cannot inject lines or
+ * series; missing label names of a family are padded with "".  The text is the
+ * infra_prom writer's, byte for byte, but written directly (the writer itself
+ * only for a chunk it alone can handle), except that a shim's non-integer
+ * value passes through as the shim wrote it (integers, NaN and Inf are
+ * written as the writer writes them).
  *
  * Ownership: bodies and extra label arrays are borrowed (must outlive the merger).
  */

@@ -35,14 +35,50 @@ int infra_kata_run_init(struct infra_kata_run *run, struct infra_kata_set *set)
 	return run->res ? 0 : -ENOMEM;
 }
 
+/* The bodies are copied into a few large blocks as they arrive: the HTTP
+ * buffer is freed at once and reused by the next transfer (no fresh pages,
+ * no munmap per sandbox), and the bodies kept cost their size, not the
+ * doubled capacity their buffer grew to. */
+struct infra_kata_arena {
+	struct infra_kata_arena *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define ARENA_BLOCK ((size_t)4 << 20)
+
+static char *arena_copy(struct infra_kata_arena **a, const char *data, size_t len)
+{
+	struct infra_kata_arena *b = *a;
+	char *p;
+
+	if (!b || b->cap - b->used < len + 1) {
+		size_t cap = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
+		if (!(b = malloc(sizeof(*b) + cap)))
+			return NULL;
+		b->next = *a;
+		b->used = 0;
+		b->cap = cap;
+		*a = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, data, len);
+	p[len] = '\0';
+	b->used += len + 1;
+	return p;
+}
+
 void infra_kata_run_release(struct infra_kata_run *run)
 {
 	infra_kata_merge_free(run->merge);
 	run->merge = NULL;
-	for (size_t i = 0; run->res && i < run->set->n; i++)
-		free(run->res[i].body);
 	free(run->res);
 	run->res = NULL;
+	while (run->arena) {
+		struct infra_kata_arena *next = run->arena->next;
+		free(run->arena);
+		run->arena = next;
+	}
 }
 
 /* ---- metadata ---- */
@@ -247,11 +283,13 @@ static void fetched(void *ud, const struct infra_http_req *req, struct infra_htt
 		r->reason = "http";
 		r->bytes = resp->body_len;
 		snprintf(r->error, sizeof(r->error), "shim answered HTTP %ld", resp->status);
+	} else if (!(r->body = arena_copy(&c->run->arena, resp->body ? resp->body : "", resp->body_len))) {
+		r->outcome = INFRA_KATA_FAILED;
+		r->reason = "transport";
+		snprintf(r->error, sizeof(r->error), "out of memory");
 	} else {
 		r->outcome = INFRA_KATA_OK;
-		r->body = resp->body;
 		r->bytes = resp->body_len;
-		resp->body = NULL;
 	}
 }
 
@@ -326,8 +364,7 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			r->outcome = INFRA_KATA_FAILED;
 			r->reason = "parse";
 			snprintf(r->error, sizeof(r->error), "invalid metrics: %.400s", e.msg);
-			free(r->body);
-			r->body = NULL;
+			r->body = NULL; /* stays in the arena until the run is released */
 			run->failed++;
 			continue;
 		}
@@ -339,8 +376,7 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			r->limit = r->merge.limit ? r->merge.limit : INFRA_KATA_LIMIT_LABEL;
 			r->reason = infra_kata_limit_name(r->limit);
 			snprintf(r->error, sizeof(r->error), "%.400s (%s)", e.msg, opt[r->limit]);
-			free(r->body);
-			r->body = NULL;
+			r->body = NULL; /* stays in the arena until the run is released */
 			run->over_limit++;
 			run->dropped_sandboxes[r->limit]++;
 			continue;

@@ -426,6 +426,11 @@ static size_t fmt_uint(uint64_t u, char *buf)
 	return n;
 }
 
+int infra_prom_parse_float(const char *s, size_t n, double *out)
+{
+	return s && out ? parse_float(s, n, out) : -1;
+}
+
 /* Caller guarantees size >= 32 and that the thread's locale is C for %g and strtod. */
 static size_t fmt_value_c(double v, char *buf, size_t size)
 {
@@ -1766,6 +1771,8 @@ struct infra_prom_parser {
 	infra_prom_cb cb;
 	void *ud;
 	size_t line;       /* number of the line being parsed (1-based) */
+	size_t next_off;   /* input offset of the next line to parse */
+	size_t cur_off, cur_len; /* offset and length of the line being parsed */
 	int ascii;         /* the current line has no byte >= 0x80 */
 	int failed;        /* sticky result */
 	/* partial line carried between chunks */
@@ -2012,6 +2019,8 @@ static int parse_comment(struct infra_prom_parser *ps, char *p, char *e)
 
 	memset(&ev, 0, sizeof(ev));
 	ev.line = ps->line;
+	ev.offset = ps->cur_off;
+	ev.line_len = ps->cur_len;
 	p = skip_blank(p);
 	kw = p;
 	while (*p != ' ' && *p != '\t' && *p != '\n')
@@ -2130,6 +2139,8 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = INFRA_PROM_EV_SAMPLE;
 	ev.line = ps->line;
+	ev.offset = ps->cur_off;
+	ev.line_len = ps->cur_len;
 	ev.type = (enum infra_prom_type)f->type;
 	ev.name_len = nl;
 	brace = *q == '{';
@@ -2276,6 +2287,8 @@ static int parse_sample(struct infra_prom_parser *ps, char *p, char *e)
 		p++;
 	if (parse_float(v, (size_t)(p - v), &ev.value))
 		return perr(ps, v, (size_t)(p - v), "expected float as value");
+	ev.value_text = v;
+	ev.value_text_len = (size_t)(p - v);
 	if (*p != '\n') {
 		char *t = skip_blank(p + 1);
 
@@ -2361,6 +2374,9 @@ int infra_prom_parser_feed(struct infra_prom_parser *ps, const char *data, size_
 		if (!nl)
 			return 0;
 		ps->line++;
+		ps->cur_off = ps->next_off;
+		ps->cur_len = ps->carry_len;
+		ps->next_off += ps->carry_len;
 		rc = parse_line(ps, ps->carry, ps->carry + ps->carry_len - 1);
 		ps->carry_len = 0;
 		if (rc)
@@ -2384,6 +2400,9 @@ int infra_prom_parser_feed(struct infra_prom_parser *ps, const char *data, size_
 			return ps->failed;
 		}
 		memcpy(ps->scratch, p, n);
+		ps->cur_off = ps->next_off;
+		ps->cur_len = n;
+		ps->next_off += n;
 		rc = parse_line(ps, ps->scratch, ps->scratch + n - 1);
 		if (rc)
 			return line_done(ps, rc);

@@ -162,9 +162,13 @@ struct infra_prom_event {
 	const struct infra_prom_label *labels; /* SAMPLE */
 	size_t nlabels;
 	double value;
+	const char *value_text; /* SAMPLE: the value as written in the input (not NUL-terminated) */
+	size_t value_text_len;
 	int has_timestamp;
 	int64_t timestamp_ms;
 	size_t line; /* 1-based input line */
+	size_t offset;   /* byte offset of the line's first byte in the input (all chunks fed) */
+	size_t line_len; /* length of the line, its '\n' included */
 };
 
 /* Return 0 to go on; any other value stops parsing and is returned by feed/finish. */
@@ -180,6 +184,11 @@ int infra_prom_parser_feed(struct infra_prom_parser *ps, const char *data, size_
 			   struct infra_err *err);
 /* End of input: an unterminated last line is an error ("unexpected end of input"). */
 int infra_prom_parser_finish(struct infra_prom_parser *ps, struct infra_err *err);
+
+/* A sample value or le/quantile label in the parser's syntax (Go ParseFloat as
+ * expfmt restricts it: [+-]digits[.digits][e[+-]digits], [+-]Inf, NaN, any case).
+ * Returns 0, or -1 for anything else (or a value out of double's range). */
+int infra_prom_parse_float(const char *s, size_t n, double *out);
 
 /* Convenience: parse a whole buffer. */
 int infra_prom_parse(const char *data, size_t len, infra_prom_cb cb, void *ud,

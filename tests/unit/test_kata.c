@@ -362,6 +362,121 @@ static void test_merge(void)
 	tap_ok(infra_kata_rename("process_a_very_long_name_indeed", buf, sizeof(buf)) == NULL, "truncation detected");
 }
 
+/* The merger writes most families as text itself (no infra_prom collection):
+ * for one chunk of bodies its output must be the writer's, byte for byte --
+ * label order of the first sample, padding, escaping (of shim and extra label
+ * values), sample order across bodies (label values as bytes, le/quantile as
+ * numbers), histograms and summaries -- and a shim's value passes through. */
+static void test_merge_fast(void)
+{
+	const char *x1[] = { "sandbox_id", "s1", "cri_uid", "u1", "cri_name", "n\"1", "cri_namespace", "ns", NULL };
+	const char *x2[] = { "sandbox_id", "s2", "cri_uid", "u2", "cri_name", "n2\\x", "cri_namespace", "ns", NULL };
+	const char *x3[] = { "sandbox_id", "s0", "cri_uid", "", "cri_name", "", "cri_namespace", "", NULL };
+	const char *const *xs[] = { x1, x2, x3 };
+	const char *bodies[] = {
+		"# HELP kata_h Durations.\n# TYPE kata_h histogram\n"
+		"kata_h_bucket{action=\"create\",le=\"0.5\"} 1\nkata_h_bucket{action=\"create\",le=\"1\"} 2\n"
+		"kata_h_bucket{action=\"create\",le=\"10\"} 3\nkata_h_bucket{action=\"create\",le=\"+Inf\"} 4\n"
+		"kata_h_sum{action=\"create\"} 2.5\nkata_h_count{action=\"create\"} 4\n"
+		"# TYPE kata_q summary\nkata_q{quantile=\"0.5\"} 0.25\nkata_q{quantile=\"0.99\"} 0.75\n"
+		"kata_q_sum 1.5\nkata_q_count 3\n"
+		"# HELP kata_g A gauge.\n# TYPE kata_g gauge\n"
+		"kata_g{a=\"x\",b=\"q\\\"uote\"} 1\nkata_g{a=\"y\",b=\"new\\nline\"} 2\n"
+		"kata_g{a=\"z\",b=\"back\\\\slash\"} 3\n",
+		"# TYPE kata_h histogram\n"
+		"kata_h_bucket{action=\"create\",le=\"0.5\"} 0\nkata_h_bucket{action=\"create\",le=\"1\"} 0\n"
+		"kata_h_bucket{action=\"create\",le=\"10\"} 5\nkata_h_bucket{action=\"create\",le=\"+Inf\"} 5\n"
+		"kata_h_sum{action=\"create\"} 20\nkata_h_count{action=\"create\"} 5\n"
+		"kata_h_bucket{action=\"attach\",le=\"1\"} 1\nkata_h_bucket{action=\"attach\",le=\"+Inf\"} 1\n"
+		"kata_h_sum{action=\"attach\"} 0.125\nkata_h_count{action=\"attach\"} 1\n"
+		"# TYPE kata_g gauge\nkata_g{b=\"b\",a=\"a\"} 4\nkata_g{b=\"c\",a=\"x\"} NaN\n"
+		"# TYPE kata_q summary\nkata_q{quantile=\"0.99\"} 1\nkata_q{quantile=\"0.5\"} 0.5\nkata_q_sum 2\nkata_q_count 2\n",
+		"# TYPE kata_g gauge\nkata_g{a=\"x\",b=\"q\\\"uote\"} -Inf\nkata_u 7\nkata_u{} 8\n",
+	};
+	struct infra_kata_merge *m = infra_kata_merge_new();
+	struct infra_prom *p = infra_prom_new(INFRA_PROM_PAD_LABELS);
+	struct infra_kata_merge_stats st;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_buf want = INFRA_BUF_INIT;
+	char *out;
+
+	for (size_t i = 0; i < 3; i++) {
+		tap_inteq(infra_kata_merge_add(m, bodies[i], strlen(bodies[i]), xs[i], &st, &err), 0, "fast: body %zu merged: %s",
+			  i + 1, err.msg);
+		if (infra_prom_load(p, bodies[i], strlen(bodies[i]), xs[i], &err))
+			tap_diag("load %zu: %s", i + 1, err.msg);
+	}
+	out = render(m, NULL);
+	tap_inteq(infra_prom_write(p, &want, &err), 0, "the writer renders the same bodies");
+	tap_streq(out, want.data ? want.data : "", "merger's own text == the writer's, byte for byte");
+	tap_ok(strstr(out, "cri_name=\"n\\\"1\"") && strstr(out, "cri_name=\"n2\\\\x\"") && strstr(out, "b=\"new\\nline\""),
+	       "shim and extra label values escaped");
+	free(out);
+	infra_buf_release(&want);
+	infra_prom_free(p);
+	infra_kata_merge_free(m);
+
+	/* values: integers as the writer spells them, other numbers as the shim wrote them */
+	m = infra_kata_merge_new();
+	{
+		const char *vb = "kata_v{i=\"a\"} 0.93999999999999995\nkata_v{i=\"b\"} 1e+06\nkata_v{i=\"c\"} -0\n"
+				 "kata_v{i=\"d\"} +inf\nkata_v{i=\"e\"} nan\nkata_v{i=\"f\"} 2.5E-3\nkata_v{i=\"g\"} 6.2901757e+07\n"
+				 "kata_v{i=\"h\"} 007\nkata_v{i=\"i\"} +3.5\nkata_v{i=\"j\"} -12\nkata_v{i=\"k\"} 1.5\n";
+		const char *x[] = { "sandbox_id", "s", NULL };
+		tap_inteq(infra_kata_merge_add(m, vb, strlen(vb), x, &st, &err), 0, "values body merged");
+		out = render(m, NULL);
+		tap_streq(out, "# TYPE kata_v untyped\n"
+			       "kata_v{i=\"a\",sandbox_id=\"s\"} 0.93999999999999995\n"
+			       "kata_v{i=\"b\",sandbox_id=\"s\"} 1000000\n"
+			       "kata_v{i=\"c\",sandbox_id=\"s\"} 0\n"
+			       "kata_v{i=\"d\",sandbox_id=\"s\"} +Inf\n"
+			       "kata_v{i=\"e\",sandbox_id=\"s\"} NaN\n"
+			       "kata_v{i=\"f\",sandbox_id=\"s\"} 2.5E-3\n"
+			       "kata_v{i=\"g\",sandbox_id=\"s\"} 62901757\n"
+			       "kata_v{i=\"h\",sandbox_id=\"s\"} 7\n"
+			       "kata_v{i=\"i\",sandbox_id=\"s\"} 3.5\n"
+			       "kata_v{i=\"j\",sandbox_id=\"s\"} -12\n"
+			       "kata_v{i=\"k\",sandbox_id=\"s\"} 1.5\n",
+			  "a shim's non-integer value passes through unchanged; integers, NaN, Inf as the writer writes them");
+		free(out);
+	}
+	infra_kata_merge_free(m);
+
+	/* what only the writer does (a label the chunk's first sample lacks, le on a
+	 * gauge): that chunk goes through it, the next chunk is written directly */
+	m = infra_kata_merge_new();
+	{
+		static char b[40][96], id[40][16];
+		static const char *x[40][3];
+		struct infra_buf w1 = INFRA_BUF_INIT;
+		struct infra_prom *p1 = infra_prom_new(INFRA_PROM_PAD_LABELS);
+		for (int i = 0; i < 40; i++) {
+			if (i == 1)
+				snprintf(b[i], sizeof(b[i]), "kata_w{le=\"x\",z=\"%d\"} %d\n", i, i);
+			else
+				snprintf(b[i], sizeof(b[i]), "kata_w{z=\"%d\"} %d\n", i, i);
+			snprintf(id[i], sizeof(id[i]), "s%02d", i);
+			x[i][0] = "sandbox_id";
+			x[i][1] = id[i];
+			x[i][2] = NULL;
+			infra_kata_merge_add(m, b[i], strlen(b[i]), x[i], &st, &err);
+			if (i < INFRA_KATA_MERGE_CHUNK)
+				infra_prom_load(p1, b[i], strlen(b[i]), x[i], &err);
+		}
+		out = render(m, NULL);
+		infra_prom_write(p1, &w1, &err);
+		tap_ok(w1.data && !strncmp(out, w1.data, w1.len), "first chunk: the writer's output");
+		tap_ok(strstr(out, "kata_w{z=\"0\",sandbox_id=\"s00\",le=\"\"} 0\n") &&
+		       strstr(out, "kata_w{z=\"39\",sandbox_id=\"s39\"} 39\n"), "padded in the first chunk only");
+		tap_inteq(count(out, "\nkata_w{"), 40, "40 samples");
+		tap_inteq(count(out, "# TYPE kata_w"), 1, "one TYPE");
+		infra_buf_release(&w1);
+		infra_prom_free(p1);
+		free(out);
+	}
+	infra_kata_merge_free(m);
+}
+
 static void test_cri(void)
 {
 	/* ListPodSandboxResponse{items:[{id:"abc", metadata{name:"web",uid:"u1",namespace:"ns"}, state:0,
@@ -477,6 +592,7 @@ int main(void)
 	test_discovery();
 	test_long_path();
 	test_merge();
+	test_merge_fast();
 	test_cri();
 	test_state();
 	test_file();

@@ -1382,6 +1382,60 @@ static void test_fixtures(void)
 	}
 }
 
+/* Events say where their line is in the input and keep the value's text. */
+struct pos_log {
+	size_t n, off[4], len[4];
+	char val[4][16];
+};
+
+static int pos_cb(void *ud, const struct infra_prom_event *ev)
+{
+	struct pos_log *l = ud;
+
+	if (l->n < 4) {
+		l->off[l->n] = ev->offset;
+		l->len[l->n] = ev->line_len;
+		snprintf(l->val[l->n], sizeof(l->val[l->n]), "%.*s", (int)ev->value_text_len,
+			 ev->value_text ? ev->value_text : "");
+		l->n++;
+	}
+	return 0;
+}
+
+static void test_parse_positions(void)
+{
+	const char *in = "a 1\n# HELP b x\n\nb{l=\"v\\\"\"} 2.50 123\nc 6.2901757e+07\n";
+	struct infra_err err = INFRA_ERR_INIT;
+
+	for (size_t step = 1; step <= strlen(in); step += strlen(in) - 1) {
+		struct infra_prom_parser *ps;
+		struct pos_log l;
+		int rc = 0;
+
+		memset(&l, 0, sizeof(l));
+		ps = infra_prom_parser_new(pos_cb, &l);
+		for (size_t i = 0; i < strlen(in) && !rc; i += step)
+			rc = infra_prom_parser_feed(ps, in + i, strlen(in) - i < step ? strlen(in) - i : step, &err);
+		rc = rc ? rc : infra_prom_parser_finish(ps, &err);
+		infra_prom_parser_free(ps);
+		tap_inteq(rc, 0, "positions, chunks of %zu: parsed", step);
+		tap_inteq(l.n, 4, "4 events");
+		tap_ok(l.off[0] == 0 && l.len[0] == 4 && !strcmp(l.val[0], "1"), "sample at 0, 4 bytes, value text 1");
+		tap_ok(l.off[1] == 4 && l.len[1] == 11 && !l.val[1][0], "HELP at 4, 11 bytes, no value text");
+		tap_ok(l.off[2] == 16 && l.len[2] == 20 && !strcmp(l.val[2], "2.50"),
+		       "sample after a blank line at 16, 20 bytes, value text 2.50 (as written): %zu %zu %s", l.off[2], l.len[2],
+		       l.val[2]);
+		tap_ok(l.off[3] == 36 && l.len[3] == 16 && !strcmp(l.val[3], "6.2901757e+07"), "last sample at 36: %s",
+		       l.val[3]);
+	}
+	{
+		double d;
+		tap_ok(infra_prom_parse_float("2.5E-3", 6, &d) == 0 && d == 0.0025, "parse_float exported");
+		tap_ok(infra_prom_parse_float("-nan", 4, &d) != 0 && infra_prom_parse_float("0x1p3", 5, &d) != 0,
+		       "and refuses what the parser refuses");
+	}
+}
+
 int main(void)
 {
 	setlocale(LC_ALL, "C");
@@ -1413,6 +1467,7 @@ int main(void)
 	test_load();
 	test_parse_misc();
 	test_chunked();
+	test_parse_positions();
 	test_roundtrip();
 	test_fixtures();
 	test_locale();
