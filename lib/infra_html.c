@@ -277,8 +277,10 @@ static double r2(double v)
 
 /* Each sample is a bar from its time to the next sample's (to one time step
  * after it at the end of the row or before a pause in the schedule), at least
- * MIN_BAR px wide but never over the next sample's bar: the time axis is
- * proportional, a pause stays empty, an outage is as wide as it lasted. */
+ * MIN_BAR px wide (but never over a worse state that follows) and starting
+ * where the previous bar ended if that is later: bars never overlap, the time
+ * axis is proportional (within MIN_BAR), a pause stays empty, an outage is as
+ * wide as it lasted and never thinner than MIN_BAR however long the history. */
 int infra_html_timeline(struct infra_buf *b, const char *title, const struct infra_html_timeline_row *rows,
 			size_t nrows)
 {
@@ -321,18 +323,22 @@ int infra_html_timeline(struct infra_buf *b, const char *title, const struct inf
 		rc |= infra_buf_puts(b, "</title>");
 		rc |= short_label(b, rows[i].name, ROW_CHARS);
 		rc |= infra_buf_puts(b, "</text>\n");
+		double cur = -INFINITY; /* where the previous bar ended */
 		for (size_t j = 0; j < rows[i].n; j++) {
 			int last = j + 1 == rows[i].n, st = rows[i].state[j];
 			double end = !last && x[j + 1] - x[j] <= gap ? x[j + 1] : x[j] + step[i];
 			double px = r2(PADL + scale * (x[j] - x0)), pe = r2(PADL + scale * (end - x0));
-			if (pe - px < MIN_BAR)
-				pe = px + MIN_BAR;
-			if (!last && pe > r2(PADL + scale * (x[j + 1] - x0)))
-				pe = r2(PADL + scale * (x[j + 1] - x0)); /* never over the next bar */
-			if (pe <= px)
-				continue; /* same time as the next sample: that one is drawn */
 			if (st < 0 || st > 3)
 				st = 0;
+			if (pe - px < MIN_BAR)
+				pe = px + MIN_BAR;
+			if (!last && rows[i].state[j + 1] > st && pe > r2(PADL + scale * (x[j + 1] - x0)))
+				pe = r2(PADL + scale * (x[j + 1] - x0)); /* a worse state next is not covered */
+			if (px < cur)
+				px = cur; /* never over the previous bar */
+			if (pe <= px)
+				continue; /* no room left: the neighbour is drawn */
+			cur = pe;
 			rc |= infra_buf_printf(b, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"16\" fill=\"%s\">",
 					       px, y, pe - px, state_color[st]);
 			if (rows[i].tip && rows[i].tip[j]) {
