@@ -197,4 +197,50 @@ PY
 	prc=$?; cat "$tmp/pngcheck"
 	check "screenshot: the outage is one hour of red, the pauses are empty" test "$prc" = 0
 fi
+# a long history: one morning of checks three weeks earlier, then a day of 15-minute checks with
+# the same 1-hour neutron outage, about 1 px on the time axis: still red, nothing overlapping
+lg=$tmp/long
+mkdir -p "$lg"
+python3 - "$lg/health_history.json" "$(ts 2026-11-01T00:00:00Z)" "$(ts 2026-11-21T00:00:00Z)" <<'PY'
+import json, sys, time
+a, b = int(sys.argv[2]), int(sys.argv[3])
+ts = [a + k * 900 for k in range(25)] + [b + k * 900 for k in range(96)]
+out = b + 20 * 3600
+entries = [{"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+            "services": {"keystone": {"up": True, "latency_seconds": 0.03},
+                         "neutron": {"up": not out <= t < out + 3600, "latency_seconds": 0.04}}} for t in ts]
+json.dump({"version": 1, "entries": entries}, open(sys.argv[1], "w"))
+PY
+lhtml=$tmp/long.html
+osmon --state-dir "$lg" --html "$lhtml" 2>"$tmp/err"
+python3 - "$lhtml" >"$tmp/longcheck" 2>&1 <<'PY'
+import re, sys
+tl = next(b for b in re.findall(r'<svg.*?</svg>', open(sys.argv[1]).read(), re.S) if "Health per service" in b)
+rects = sorted((int(y), float(x), float(w), f) for x, y, w, f in
+               re.findall(r'<rect x="([-\d.]+)" y="(\d+)" width="([-\d.]+)" height="16"[^>]*fill="(#[0-9a-f]+)"', tl))
+over = [(r, s) for r, s in zip(rects, rects[1:]) if r[0] == s[0] and r[1] + r[2] > s[1] + 0.011]
+red = sum(w for _, _, w, f in rects if f == "#e53935")
+hour = 546 / (21 * 24)  # plot width over 11-01 00:00 .. 11-22 00:00
+print(f"# long history: {len(rects)} bars, {len(over)} overlapping, {red:.2f} px red (one hour is {hour:.2f} px)")
+sys.exit(0 if not over and 1 <= red <= hour + 1.5 else 1)
+PY
+lrc=$?; cat "$tmp/longcheck"
+check "long history: no bars overlap, the outage is 1 to 1 hour + 1.5 px of red" test "$lrc" = 0
+if command -v chromium >/dev/null; then
+	lpng=$tmp/long.png
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --user-data-dir="$tmp/chromium" \
+		--window-size=1000,500 --screenshot="$lpng" "file://$lhtml" >"$tmp/chromium.log" 2>&1
+	python3 - "$lpng" "$INFRA_SRCDIR/tests/tool/helpers" >"$tmp/pngcheck" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from pngstat import decode, near
+w, h, bpp, rows = decode(sys.argv[1])
+red = [sum(near(rows[y][x * bpp:x * bpp + 3], (0xe5, 0x39, 0x35)) for x in range(w)) for y in range(h)]
+print(f"# long-history screenshot: {max(red)} red px in the reddest pixel row, {sum(r > 0 for r in red)} rows with red")
+sys.exit(0 if max(red) >= 1 and sum(r > 0 for r in red) >= 12 else 1)
+PY
+	prc=$?; cat "$tmp/pngcheck"
+	check "long-history screenshot: the outage is visible in red" test "$prc" = 0
+fi
 echo "1..$n"
