@@ -332,8 +332,11 @@ int infra_html_timeline(struct infra_buf *b, const char *title, const struct inf
 				st = 0;
 			if (pe - px < MIN_BAR)
 				pe = px + MIN_BAR;
-			if (!last && rows[i].state[j + 1] > st && pe > r2(PADL + scale * (x[j + 1] - x0)))
-				pe = r2(PADL + scale * (x[j + 1] - x0)); /* a worse state next is not covered */
+			for (size_t q = j + 1; q < rows[i].n && r2(PADL + scale * (x[q] - x0)) < pe; q++)
+				if (rows[i].state[q] > st) { /* a worse state within reach is not covered */
+					pe = r2(PADL + scale * (x[q] - x0));
+					break;
+				}
 			if (px < cur)
 				px = cur; /* never over the previous bar */
 			if (pe <= px)
