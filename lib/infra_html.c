@@ -108,7 +108,9 @@ static int time_axis(struct infra_buf *b, double x0, double x1, int y)
 		double px = PADL + (W - PADL - PADR) * i / 4.0;
 		char lab[32];
 		time_label(t, lab, sizeof(lab));
-		rc |= infra_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px, y, lab);
+		/* the last label ends at the axis end, clear of the legend */
+		rc |= infra_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%s</text>\n", px, y,
+				       i == 4 ? "end" : "middle", lab);
 	}
 	return rc;
 }

@@ -115,7 +115,7 @@ svgs = re.findall(r'<svg[^>]*viewBox="0 0 (\d+) (\d+)".*?</svg>', page, re.S)
 bodies = re.findall(r'<svg.*?</svg>', page, re.S)
 fail = []
 def t2px(svg):  # the time axis: its first and last labels give pixels per second
-    labs = [(float(x), l) for x, l in re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="middle">(\d\d-\d\d \d\d:\d\d)</text>', svg)]
+    labs = [(float(x), l) for x, l in re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="(?:middle|end)">(\d\d-\d\d \d\d:\d\d)</text>', svg)]
     (xa, la), (xb, lb) = labs[0], labs[-1]
     ta, tb = (calendar.timegm(time.strptime("2026-" + l, "%Y-%m-%d %H:%M")) for l in (la, lb))
     return lambda t: xa + (t - ta) * (xb - xa) / (tb - ta)
