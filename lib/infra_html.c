@@ -13,6 +13,9 @@
 #define PADR 250
 #define PADT 28
 #define PADB 36
+#define LEGEND_CHARS 34 /* fits PADR - 26 px at 11px */
+#define ROW_CHARS 9     /* fits PADL - 6 px */
+#define MIN_BAR 1.0     /* px: the narrowest visible timeline bar */
 
 static const char *const palette[] = { "#4fc3f7", "#81c784", "#ffb74d", "#e57373", "#ba68c8",
 				       "#4db6ac", "#f06292", "#dce775", "#90a4ae", "#ffd54f" };
@@ -105,7 +108,9 @@ static int time_axis(struct infra_buf *b, double x0, double x1, int y)
 		double px = PADL + (W - PADL - PADR) * i / 4.0;
 		char lab[32];
 		time_label(t, lab, sizeof(lab));
-		rc |= infra_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px, y, lab);
+		/* the last label ends at the axis end, clear of the legend */
+		rc |= infra_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%s</text>\n", px, y,
+				       i == 4 ? "end" : "middle", lab);
 	}
 	return rc;
 }
@@ -117,22 +122,59 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* consecutive points further apart than 3x the median spacing are not joined */
-static double max_gap(const double *x, size_t n)
+/* the real time step of a schedule: the median spacing of x (0 if fewer than 2 points) */
+static double median_step(const double *x, size_t n)
 {
 	double *d, m;
 
-	if (n < 3)
-		return INFINITY;
+	if (n < 2)
+		return 0;
 	d = malloc((n - 1) * sizeof(*d));
 	if (!d)
-		return INFINITY;
+		return 0;
 	for (size_t i = 1; i < n; i++)
 		d[i - 1] = x[i] - x[i - 1];
 	qsort(d, n - 1, sizeof(*d), cmp_d);
 	m = d[(n - 1) / 2];
 	free(d);
+	return m > 0 ? m : 0;
+}
+
+/* consecutive points further apart than 3x the median spacing are a pause in the
+ * schedule: no line joins them, no bar stretches over it */
+static double max_gap(const double *x, size_t n)
+{
+	double m = n < 3 ? 0 : median_step(x, n);
+
 	return m > 0 ? 3 * m : INFINITY;
+}
+
+/* a round tick step (1, 2 or 5 x 10^k) giving at most 6 intervals over span */
+static double nice_step(double span)
+{
+	double raw = span / 6, p, f;
+
+	if (!(raw > 0) || !isfinite(raw))
+		return 1;
+	p = pow(10, floor(log10(raw)));
+	f = raw / p;
+	return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+/* legend and row labels: at most max bytes (UTF-8 kept whole), "..." when cut */
+static int short_label(struct infra_buf *b, const char *s, size_t max)
+{
+	char cut[128];
+	size_t n = s ? strlen(s) : 0;
+
+	if (n <= max || max + 1 > sizeof(cut) || max < 4)
+		return infra_html_escape(b, s);
+	n = max - 1;
+	while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--; /* do not split a multi-byte character */
+	memcpy(cut, s, n);
+	cut[n] = '\0';
+	return infra_html_escape(b, cut) | infra_buf_puts(b, "\xe2\x80\xa6");
 }
 
 int infra_html_line_chart(struct infra_buf *b, const char *title, const char *unit,
@@ -140,8 +182,9 @@ int infra_html_line_chart(struct infra_buf *b, const char *title, const char *un
 {
 	const double *xs[64] = { 0 };
 	size_t nn[64] = { 0 }, k = ns < 64 ? ns : 64;
-	double x0, x1, lo = INFINITY, hi = -INFINITY;
+	double x0, x1, lo = INFINITY, hi = -INFINITY, step;
 	int pct = unit && !strcmp(unit, "%"), rc = 0;
+	int hh = PADT + (int)k * 16 + 6 > H ? PADT + (int)k * 16 + 6 : H; /* room for every legend line */
 
 	for (size_t i = 0; i < k; i++) {
 		xs[i] = s[i].x;
@@ -166,15 +209,21 @@ int infra_html_line_chart(struct infra_buf *b, const char *title, const char *un
 	else if (!isfinite(hi) || hi <= lo)
 		hi = lo + 1;
 	else
-		hi *= 1.1;
-	rc |= infra_buf_puts(b, "<div class=\"card\"><svg role=\"img\" width=\"100%\" viewBox=\"0 0 860 260\" xmlns=\"http://www.w3.org/2000/svg\"><title>");
+		hi += (hi - lo) * 0.05;
+	step = nice_step(hi - lo); /* y ticks at round values: the axis ends on them */
+	if (!isfinite(ymin))
+		lo = floor(lo / step) * step;
+	if (!isfinite(ymax))
+		hi = ceil(hi / step) * step;
+	rc |= infra_buf_printf(b, "<div class=\"card\"><svg role=\"img\" width=\"100%%\" viewBox=\"0 0 %d %d\" "
+			       "xmlns=\"http://www.w3.org/2000/svg\"><title>", W, hh);
 	rc |= infra_html_escape(b, title);
 	rc |= infra_buf_printf(b, "</title>\n<text x=\"%d\" y=\"16\" style=\"font-size:13px;fill:#e8edf2\">", PADL);
 	rc |= infra_html_escape(b, title);
 	rc |= infra_buf_puts(b, "</text>\n");
-	for (int i = 0; i <= 4; i++) { /* grid and y labels */
-		double v = lo + (hi - lo) * i / 4.0;
-		double py = H - PADB - (H - PADT - PADB) * i / 4.0;
+	for (double t = ceil(lo / step - 1e-9); t * step <= hi + step * 1e-9; t++) { /* grid and y labels */
+		double v = fabs(t) < 0.5 ? 0 : t * step;
+		double py = H - PADB - (H - PADT - PADB) * (v - lo) / (hi - lo);
 		rc |= infra_buf_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#2a2f36\"/>"
 				       "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g%s</text>\n",
 				       PADL, W - PADR, py, py, PADL - 6, py + 4, pct ? v * 100 : v,
@@ -212,51 +261,91 @@ int infra_html_line_chart(struct infra_buf *b, const char *title, const char *un
 					       unit ? unit : "");
 		}
 		rc |= infra_buf_printf(b, "<rect x=\"%d\" y=\"%zu\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-				       "<text x=\"%d\" y=\"%zu\">", W - PADR + 12, PADT + i * 16, col, W - PADR + 26,
+				       "<text x=\"%d\" y=\"%zu\"><title>", W - PADR + 12, PADT + i * 16, col, W - PADR + 26,
 				       PADT + i * 16 + 9);
 		rc |= infra_html_escape(b, s[i].name);
+		rc |= infra_buf_puts(b, "</title>");
+		rc |= short_label(b, s[i].name, LEGEND_CHARS);
 		rc |= infra_buf_puts(b, "</text>\n");
 	}
 	rc |= infra_buf_puts(b, "</svg></div>\n");
 	return rc ? -ENOMEM : 0;
 }
 
+static double r2(double v)
+{
+	return round(v * 100) / 100;
+}
+
+/* Each sample is a bar from its time to the next sample's (to one time step
+ * after it at the end of the row or before a pause in the schedule), at least
+ * MIN_BAR px wide (but never over a worse state that follows) and starting
+ * where the previous bar ended if that is later: bars never overlap, the time
+ * axis is proportional (within MIN_BAR), a pause stays empty, an outage is as
+ * wide as it lasted and never thinner than MIN_BAR however long the history. */
 int infra_html_timeline(struct infra_buf *b, const char *title, const struct infra_html_timeline_row *rows,
 			size_t nrows)
 {
-	const double *xs[64] = { 0 };
-	size_t nn[64] = { 0 }, k = nrows < 64 ? nrows : 64;
-	double x0, x1;
+	size_t k = nrows < 64 ? nrows : 64;
+	double x0 = INFINITY, x1 = -INFINITY, step[64] = { 0 };
 	int h = PADT + (int)k * 22 + PADB, rc = 0;
 
 	for (size_t i = 0; i < k; i++) {
-		xs[i] = rows[i].x;
-		nn[i] = rows[i].n;
+		if (!rows[i].n)
+			continue;
+		step[i] = median_step(rows[i].x, rows[i].n);
+		if (rows[i].x[0] < x0)
+			x0 = rows[i].x[0];
 	}
-	x_range(xs, nn, k, &x0, &x1);
+	for (size_t i = 0; i < k; i++) {
+		if (!rows[i].n)
+			continue;
+		if (!(step[i] > 0)) /* one point (or all at one time): an hour wide */
+			step[i] = 3600;
+		if (rows[i].x[rows[i].n - 1] + step[i] > x1)
+			x1 = rows[i].x[rows[i].n - 1] + step[i];
+	}
+	if (!isfinite(x0)) {
+		x0 = 0;
+		x1 = 1;
+	}
+	/* crispEdges: abutting bars share a pixel edge, no dark seam between them */
 	rc |= infra_buf_printf(b, "<div class=\"card\"><svg role=\"img\" width=\"100%%\" viewBox=\"0 0 %d %d\" "
-			       "xmlns=\"http://www.w3.org/2000/svg\"><title>", W, h);
+			       "shape-rendering=\"crispEdges\" xmlns=\"http://www.w3.org/2000/svg\"><title>", W, h);
 	rc |= infra_html_escape(b, title);
 	rc |= infra_buf_printf(b, "</title>\n<text x=\"%d\" y=\"16\" style=\"font-size:13px;fill:#e8edf2\">", PADL);
 	rc |= infra_html_escape(b, title);
 	rc |= infra_buf_puts(b, "</text>\n");
 	for (size_t i = 0; i < k; i++) {
 		int y = PADT + (int)i * 22;
-		double cw = rows[i].n > 1 ? (W - PADL - PADR) / (double)rows[i].n : 12;
-		if (cw > 24)
-			cw = 24;
-		if (cw < 2)
-			cw = 2;
-		rc |= infra_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", PADL - 6, y + 13);
+		const double *x = rows[i].x;
+		double gap = max_gap(x, rows[i].n), scale = (W - PADL - PADR) / (x1 - x0);
+		rc |= infra_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", PADL - 6, y + 13);
 		rc |= infra_html_escape(b, rows[i].name);
+		rc |= infra_buf_puts(b, "</title>");
+		rc |= short_label(b, rows[i].name, ROW_CHARS);
 		rc |= infra_buf_puts(b, "</text>\n");
+		double cur = -INFINITY; /* where the previous bar ended */
 		for (size_t j = 0; j < rows[i].n; j++) {
-			double px = PADL + (W - PADL - PADR - cw) * (rows[i].x[j] - x0) / (x1 - x0);
-			int st = rows[i].state[j];
+			int last = j + 1 == rows[i].n, st = rows[i].state[j];
+			double end = !last && x[j + 1] - x[j] <= gap ? x[j + 1] : x[j] + step[i];
+			double px = r2(PADL + scale * (x[j] - x0)), pe = r2(PADL + scale * (end - x0));
 			if (st < 0 || st > 3)
 				st = 0;
-			rc |= infra_buf_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"16\" rx=\"2\" fill=\"%s\">",
-					       px, y, cw > 3 ? cw - 1 : cw, state_color[st]);
+			if (pe - px < MIN_BAR)
+				pe = px + MIN_BAR;
+			for (size_t q = j + 1; q < rows[i].n && r2(PADL + scale * (x[q] - x0)) < pe; q++)
+				if (rows[i].state[q] > st) { /* a worse state within reach is not covered */
+					pe = r2(PADL + scale * (x[q] - x0));
+					break;
+				}
+			if (px < cur)
+				px = cur; /* never over the previous bar */
+			if (pe <= px)
+				continue; /* no room left: the neighbour is drawn */
+			cur = pe;
+			rc |= infra_buf_printf(b, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"16\" fill=\"%s\">",
+					       px, y, pe - px, state_color[st]);
 			if (rows[i].tip && rows[i].tip[j]) {
 				rc |= infra_buf_puts(b, "<title>");
 				rc |= infra_html_escape(b, rows[i].tip[j]);

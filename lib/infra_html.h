@@ -26,8 +26,9 @@ struct infra_html_series {
 	const double *y; /* NaN = no value (a gap) */
 };
 
-/* A line chart of series over time; ymin/ymax NaN = from the data.  unit is
- * appended to y labels ("s", "%" multiplies by 100). */
+/* A line chart of series over time; ymin/ymax NaN = from the data, rounded out
+ * to the y ticks (1, 2 or 5 x 10^n).  unit is appended to y labels ("s", "%"
+ * multiplies by 100).  The SVG grows to hold every legend line. */
 int infra_html_line_chart(struct infra_buf *b, const char *title, const char *unit,
 			  const struct infra_html_series *s, size_t ns, double ymin, double ymax);
 
@@ -41,7 +42,10 @@ struct infra_html_timeline_row {
 	const char *const *tip;   /* hover text per point, or NULL */
 };
 
-/* One row of coloured cells per name over a shared time axis. */
+/* One row of coloured bars per name over a shared, proportional time axis: a
+ * bar lasts until the next sample (one median interval at the end and before a
+ * pause longer than three intervals, which stays empty), is at least 1 px wide,
+ * never overlaps another and never covers a worse state. */
 int infra_html_timeline(struct infra_buf *b, const char *title, const struct infra_html_timeline_row *rows,
 			size_t nrows);
 

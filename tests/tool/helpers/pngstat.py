@@ -53,23 +53,26 @@ def decode(path):
     return w, h, bpp, rows
 
 
-w, h, bpp, rows = decode(sys.argv[1])
-dark = total = green = red = 0
-colours = set()
-
-
 def near(px, ref):
     return all(abs(p - q) <= 24 for p, q in zip(px, ref))
 
 
-for y in range(0, h, 2):
-    r = rows[y]
-    for x in range(0, w, 2):
-        px = r[x * bpp:x * bpp + 3]
-        total += 1
-        if max(px) < 64:
-            dark += 1
-        colours.add(bytes(px))
-        green += near(px, (0x43, 0xa0, 0x47))
-        red += near(px, (0xe5, 0x39, 0x35))
-print(w, h, f"{dark / total:.3f}", len(colours), green, red)
+def main():
+    w, h, bpp, rows = decode(sys.argv[1])
+    dark = total = green = red = 0
+    colours = set()
+    for y in range(0, h, 2):
+        r = rows[y]
+        for x in range(0, w, 2):
+            px = r[x * bpp:x * bpp + 3]
+            total += 1
+            if max(px) < 64:
+                dark += 1
+            colours.add(bytes(px))
+            green += near(px, (0x43, 0xa0, 0x47))
+            red += near(px, (0xe5, 0x39, 0x35))
+    print(w, h, f"{dark / total:.3f}", len(colours), green, red)
+
+
+if __name__ == "__main__":
+    main()
