@@ -88,7 +88,10 @@ static const struct argp argp = { options, parse, NULL,
 
 static int text(const struct infra_report *r, struct infra_buf *out)
 {
-	(void)r;
+	/* a run that failed before it had a plan: the failure above says it all, never
+	 * "nothing to delete" */
+	if (r->status == INFRA_EXIT_UNKNOWN && !purge.n)
+		return 0;
 	return infra_purge_to_text(&purge, !confirm, out);
 }
 
