@@ -300,22 +300,20 @@ static ssize_t help_write(void *cookie, const char *buf, size_t size)
 static int help_close(void *cookie)
 {
 	help_flush_line(cookie);
-	free(cookie);
 	return 0;
 }
+
+/* static: one per process, nothing to free (argp may exit inside the parse) */
+static struct help_cookie help_cookie;
+static FILE *help_file;
 
 static FILE *help_stream(void)
 {
 	cookie_io_functions_t io = { NULL, help_write, NULL, help_close };
-	struct help_cookie *c = calloc(1, sizeof(*c));
-	FILE *f;
 
-	if (!c)
-		return NULL;
-	f = fopencookie(c, "w", io);
-	if (!f)
-		free(c);
-	return f;
+	if (!help_file)
+		help_file = fopencookie(&help_cookie, "w", io);
+	return help_file;
 }
 
 static error_t common_parse(int key, char *arg, struct argp_state *state)
@@ -325,6 +323,14 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	double d;
 
 	switch (key) {
+	case ARGP_KEY_FINI:
+		/* parsing is over without --help/--version: hand stdout back, free the stream */
+		if (help_file && state->out_stream == help_file) {
+			fclose(help_file);
+			help_file = NULL;
+			state->out_stream = stdout;
+		}
+		return ARGP_ERR_UNKNOWN;
 	case ARGP_KEY_INIT:
 		/* getopt names the program by argv[0] in "unrecognized option": make every
 		 * message start with the tool's name, not the path it was started by */
