@@ -169,33 +169,39 @@ static void one_line(char *msg, size_t size, const char *fmt, va_list ap)
 	infra_mask_secrets(msg);
 }
 
-void infra_report_summary(struct infra_report *r, const char *fmt, ...)
+/* The summary (detail 0, replaces the last one) or one more long-output line. */
+static void nagios_text(struct infra_report *r, int detail, const char *fmt, va_list ap)
 {
 	struct infra_nagios *n = nagios_of(r);
 	char msg[1024];
-	va_list ap;
 
 	if (!n)
 		return;
-	va_start(ap, fmt);
 	one_line(msg, sizeof(msg), fmt, ap);
+	if (detail) {
+		infra_buf_printf(&n->details, "%s\n", msg);
+	} else {
+		free(n->summary);
+		n->summary = strdup(msg);
+	}
+}
+
+void infra_report_summary(struct infra_report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	nagios_text(r, 0, fmt, ap);
 	va_end(ap);
-	free(n->summary);
-	n->summary = strdup(msg);
 }
 
 void infra_report_detail(struct infra_report *r, const char *fmt, ...)
 {
-	struct infra_nagios *n = nagios_of(r);
-	char msg[1024];
 	va_list ap;
 
-	if (!n)
-		return;
 	va_start(ap, fmt);
-	one_line(msg, sizeof(msg), fmt, ap);
+	nagios_text(r, 1, fmt, ap);
 	va_end(ap);
-	infra_buf_printf(&n->details, "%s\n", msg);
 }
 
 /* A perfdata number: plain decimal, no exponent, shortest that reads back. */
