@@ -67,14 +67,19 @@ osmon --state-dir "$tmp/nothing-here" --html "$tmp/keep.html" 2>"$tmp/err"; rc=$
 check "empty state: exit 3, the old file untouched" bash -c "[ $rc = 3 ] && [ \"\$(cat '$tmp/keep.html')\" = old ]"
 check "no temp files left next to the target" test -z "$(ls -A "$tmp" | grep '\.tmp\.')"
 
+# headless Chromium (flags for this closed network: see the env notes): SIZE PNG HTML
+screenshot() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --user-data-dir="$tmp/chromium" \
+		--window-size="$1" --screenshot="$2" "file://$3" >"$tmp/chromium.log" 2>&1
+}
+
 # headless Chromium: it renders, the page is dark, the timeline shows green and red cells
 if ! command -v chromium >/dev/null; then
 	nok "chromium not installed (scripts/osmon-html.packages; scripts/install-deps installs it)"
 else
 	png=$tmp/report.png
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-		--disable-component-update --disable-sync --no-first-run --user-data-dir="$tmp/chromium" \
-		--window-size=1000,900 --screenshot="$png" "file://$out" >"$tmp/chromium.log" 2>&1
+	screenshot 1000,900 "$png" "$out"
 	check "chromium wrote a screenshot" test -s "$png"
 	read -r w h dark colours green red < <(python3 "$INFRA_SRCDIR/tests/tool/helpers/pngstat.py" "$png" 2>&1)
 	echo "# screenshot ${w}x${h}: dark $dark, $colours colours, $green green and $red red samples"
@@ -170,9 +175,7 @@ src=$?; cat "$tmp/svgcheck"
 check "health timeline: no bars overlap, pauses empty, the 1-hour outage is one hour of red at 20:00; y ticks round; no text outside its SVG" test "$src" = 0
 if command -v chromium >/dev/null; then
 	opng=$tmp/outage.png
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-		--disable-component-update --disable-sync --no-first-run --user-data-dir="$tmp/chromium" \
-		--window-size=1000,500 --screenshot="$opng" "file://$ohtml" >"$tmp/chromium.log" 2>&1
+	screenshot 1000,500 "$opng" "$ohtml"
 	python3 - "$opng" "$INFRA_SRCDIR/tests/tool/helpers" >"$tmp/pngcheck" 2>&1 <<'PY'
 import sys
 sys.path.insert(0, sys.argv[2])
@@ -228,9 +231,7 @@ lrc=$?; cat "$tmp/longcheck"
 check "long history: no bars overlap, the outage is 1 to 1 hour + 1.5 px of red" test "$lrc" = 0
 if command -v chromium >/dev/null; then
 	lpng=$tmp/long.png
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-		--disable-component-update --disable-sync --no-first-run --user-data-dir="$tmp/chromium" \
-		--window-size=1000,500 --screenshot="$lpng" "file://$lhtml" >"$tmp/chromium.log" 2>&1
+	screenshot 1000,500 "$lpng" "$lhtml"
 	python3 - "$lpng" "$INFRA_SRCDIR/tests/tool/helpers" >"$tmp/pngcheck" 2>&1 <<'PY'
 import sys
 sys.path.insert(0, sys.argv[2])
