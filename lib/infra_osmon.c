@@ -232,6 +232,17 @@ static int count_status(json_object *services, const char *status)
 	return n;
 }
 
+/* Did the user configure OpenStack at all (a cloud, an auth URL, a password file)?
+ * Without any, rally keeps the deployment it has. */
+static int os_config_given(const struct infra_os_flags *fl)
+{
+	const char *e;
+
+	if (fl->cloud || fl->auth_url || fl->password_file)
+		return 1;
+	return ((e = getenv("OS_CLOUD")) && *e) || ((e = getenv("OS_AUTH_URL")) && *e);
+}
+
 int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 {
 	struct infra_err err = INFRA_ERR_INIT;
@@ -283,7 +294,12 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 	 * (clouds.yaml, OS_*, --os-*), handed to rally as OS_* variables */
 	if (cfg->os_flags)
 		have_oscfg = 1; /* released below whatever the load says */
-	if (cfg->os_flags && infra_os_config_load(&oscfg, cfg->os_flags, NULL) == 0 && oscfg.auth_url) {
+	if (!rc && cfg->os_flags && os_config_given(cfg->os_flags)) {
+		/* something was configured: a broken configuration is our error (UNKNOWN),
+		 * never silently replaced by whatever rally or the environment holds */
+		rc = infra_os_config_load(&oscfg, cfg->os_flags, &err);
+	}
+	if (!rc && cfg->os_flags && oscfg.auth_url) {
 		creds.auth_url = oscfg.auth_url;
 		creds.username = oscfg.username;
 		creds.password = oscfg.password;
