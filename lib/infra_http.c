@@ -697,7 +697,12 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct http_xfer *x = ud;
 	size_t n = size * nmemb;
-	int rc = infra_buf_append(&x->buf, data, n);
+	int rc;
+
+	if (!x->buf.alloc && x->req.body_hint > n) /* first data of the transfer */
+		(void)infra_buf_reserve(&x->buf, (x->req.body_hint < x->h->opts.max_body ?
+						       x->req.body_hint : x->h->opts.max_body) - 1);
+	rc = infra_buf_append(&x->buf, data, n);
 
 	if (rc == -E2BIG) {
 		x->too_big = 1;

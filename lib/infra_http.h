@@ -80,6 +80,9 @@ struct infra_http_req {
 	long timeout_ms;                  /* 0 = opts.timeout_ms */
 	int max_attempts;                 /* 0 = opts.max_attempts */
 	int retry_post;                   /* retry a POST like a GET (idempotent by design) */
+	size_t body_hint;                 /* expected body size: the body buffer starts this large
+					   * (at most max_body), so a body that fits is never moved
+					   * while it arrives; 0 = grow from small */
 };
 
 struct infra_http_resp {

@@ -32,41 +32,15 @@ int infra_kata_run_init(struct infra_kata_run *run, struct infra_kata_set *set)
 	memset(run, 0, sizeof(*run));
 	run->set = set;
 	run->res = calloc(set->n ? set->n : 1, sizeof(*run->res));
-	return run->res ? 0 : -ENOMEM;
+	run->body_mem = calloc(set->n ? set->n : 1, sizeof(*run->body_mem));
+	return run->res && run->body_mem ? 0 : -ENOMEM;
 }
 
-/* The bodies are copied into a few large blocks as they arrive: the HTTP
- * buffer is freed at once and reused by the next transfer (no fresh pages,
- * no munmap per sandbox), and the bodies kept cost their size, not the
- * doubled capacity their buffer grew to. */
-struct infra_kata_arena {
-	struct infra_kata_arena *next;
-	size_t used, cap;
-	char data[];
-};
-
-#define ARENA_BLOCK ((size_t)4 << 20)
-
-static char *arena_copy(struct infra_kata_arena **a, const char *data, size_t len)
-{
-	struct infra_kata_arena *b = *a;
-	char *p;
-
-	if (!b || b->cap - b->used < len + 1) {
-		size_t cap = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
-		if (!(b = malloc(sizeof(*b) + cap)))
-			return NULL;
-		b->next = *a;
-		b->used = 0;
-		b->cap = cap;
-		*a = b;
-	}
-	p = b->data + b->used;
-	memcpy(p, data, len);
-	p[len] = '\0';
-	b->used += len + 1;
-	return p;
-}
+/* A shim's body is received straight into a buffer that starts large enough for
+ * a typical body (INFRA_KATA_BODY_HINT: no copies while it arrives), kept as it
+ * is and trimmed to its length: one copy from the socket, resident memory equal
+ * to the bytes read. */
+#define INFRA_KATA_BODY_HINT ((size_t)256 << 10)
 
 void infra_kata_run_release(struct infra_kata_run *run)
 {
@@ -74,11 +48,10 @@ void infra_kata_run_release(struct infra_kata_run *run)
 	run->merge = NULL;
 	free(run->res);
 	run->res = NULL;
-	while (run->arena) {
-		struct infra_kata_arena *next = run->arena->next;
-		free(run->arena);
-		run->arena = next;
-	}
+	for (size_t i = 0; run->set && i < run->set->n && run->body_mem; i++)
+		free(run->body_mem[i]);
+	free(run->body_mem);
+	run->body_mem = NULL;
 }
 
 /* ---- metadata ---- */
@@ -196,6 +169,7 @@ static void fill_req(struct infra_http_req *req, const struct infra_kata_sandbox
 	req->abstract = sb->socket_kind == INFRA_KATA_SOCK_ABSTRACT;
 	req->timeout_ms = timeout_ms;
 	req->max_attempts = 1; /* a shim that crashed must not be hit twice */
+	req->body_hint = INFRA_KATA_BODY_HINT;
 }
 
 /* Messages name what was connected to; show the sandbox's real socket path
@@ -283,11 +257,10 @@ static void fetched(void *ud, const struct infra_http_req *req, struct infra_htt
 		r->reason = "http";
 		r->bytes = resp->body_len;
 		snprintf(r->error, sizeof(r->error), "shim answered HTTP %ld", resp->status);
-	} else if (!(r->body = arena_copy(&c->run->arena, resp->body ? resp->body : "", resp->body_len))) {
-		r->outcome = INFRA_KATA_FAILED;
-		r->reason = "transport";
-		snprintf(r->error, sizeof(r->error), "out of memory");
 	} else {
+		char *trim = realloc(resp->body, resp->body_len + 1); /* in place: gives back the tail */
+		r->body = c->run->body_mem[c->i] = trim ? trim : resp->body;
+		resp->body = NULL; /* ours now */
 		r->outcome = INFRA_KATA_OK;
 		r->bytes = resp->body_len;
 	}
@@ -364,7 +337,7 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			r->outcome = INFRA_KATA_FAILED;
 			r->reason = "parse";
 			snprintf(r->error, sizeof(r->error), "invalid metrics: %.400s", e.msg);
-			r->body = NULL; /* stays in the arena until the run is released */
+			r->body = NULL; /* body_mem keeps it until the run is released */
 			run->failed++;
 			continue;
 		}
@@ -376,7 +349,7 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 			r->limit = r->merge.limit ? r->merge.limit : INFRA_KATA_LIMIT_LABEL;
 			r->reason = infra_kata_limit_name(r->limit);
 			snprintf(r->error, sizeof(r->error), "%.400s (%s)", e.msg, opt[r->limit]);
-			r->body = NULL; /* stays in the arena until the run is released */
+			r->body = NULL; /* body_mem keeps it until the run is released */
 			run->over_limit++;
 			run->dropped_sandboxes[r->limit]++;
 			continue;

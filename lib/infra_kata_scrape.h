@@ -38,8 +38,8 @@ struct infra_kata_result {
 	long http_status;
 	double duration;        /* seconds, this sandbox's fetch */
 	size_t bytes;           /* body bytes read */
-	char *body;             /* kept until infra_kata_run_release (the merger borrows it); lives in
-				 * the run's body arena, never free()d on its own */
+	char *body;             /* kept until infra_kata_run_release (the merger borrows it); owned
+				 * by the run (body_mem), never free()d on its own */
 	const char *extra[9];   /* sandbox_id, cri_uid, cri_name, cri_namespace pairs (borrowed by the merger) */
 	struct infra_kata_merge_stats merge;
 };
@@ -55,7 +55,7 @@ struct infra_kata_run {
 	double scrape_seconds;  /* fetch + merge wall time */
 	char cri_error[INFRA_ERR_MSG_MAX]; /* "" if CRI was fine or not asked */
 	int cri_used;
-	struct infra_kata_arena *arena; /* the bodies, packed in a few large blocks */
+	char **body_mem;        /* set->n received bodies (NULL where none), freed on release */
 };
 
 struct infra_kata_opts {
