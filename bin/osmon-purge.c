@@ -172,6 +172,22 @@ out:
 	return rc;
 }
 
+/* On a terminal the step and its counts, rewritten in place (never with -q or on a
+ * pipe: infra_log_progress); with -v a line per finished step. */
+static void purge_progress(void *ud, const struct infra_purge_progress *pr)
+{
+	char more[96] = "";
+
+	(void)ud;
+	if (pr->detached || pr->skipped)
+		snprintf(more, sizeof(more), ", %zu detached, %zu skipped", pr->detached, pr->skipped);
+	infra_log_progress(pr->step_change, "step %d of %d (%s): %zu deleted, %zu failed, %zu remaining%s",
+			   pr->step, pr->steps, pr->what, pr->deleted, pr->failed, pr->remaining, more);
+	if (pr->step_change && !pr->remaining)
+		infra_log(INFRA_LOG_INFO, "step %d of %d (%s) done: %zu deleted, %zu failed%s", pr->step, pr->steps,
+			  pr->what, pr->deleted, pr->failed, more);
+}
+
 int main(int argc, char **argv)
 {
 	struct infra_err err = INFRA_ERR_INIT;
@@ -238,6 +254,8 @@ int main(int argc, char **argv)
 		po.rounds = (int)retries + 1;
 		po.min_age = o.min_age;
 		po.now = o.now;
+		po.progress = purge_progress;
+		infra_cli_observe(infra_os_http(os), NULL); /* the steps say more than a request count */
 		if (infra_purge_run(os, &purge, &po, &err))
 			goto fail;
 		for (size_t i = 0; i < purge.n; i++)

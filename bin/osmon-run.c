@@ -17,6 +17,7 @@
 #include "infra_nagios.h"
 #include "infra_openstack.h"
 #include "infra_osmon.h"
+#include "infra_ossvc.h"
 #include "infra_proc.h"
 #include "infra_report.h"
 
@@ -42,7 +43,9 @@ static const char *html;
 
 static const struct argp_option options[] = {
 	{ "services", OPT_SERVICES, "LIST", 0,
-	  "comma-separated services to test (default keystone,nova,neutron,glance,cinder,swift)", 0 },
+	  "{" INFRA_OSSVC_COMPLETE "} comma-separated service types to test (default: identity, compute, network, "
+	  "image, block-storage, object-store); project names such as nova are accepted, any other name "
+	  "runs your own task file", 0 },
 	{ "state-dir", OPT_STATE_DIR, "DIR", 0,
 	  "state directory (default /var/lib/infrakit/osmon as root, else $XDG_STATE_HOME/infrakit/osmon)", 0 },
 	{ "task-dir", OPT_TASK_DIR, "DIR", 0, "your own task files, DIR/<service>.yaml, used before the shipped ones", 0 },

@@ -470,7 +470,8 @@ static void cli_observer(void *ud, const struct infra_http_event *ev)
 			infra_log(INFRA_LOG_TRACE, "%s %s -> %ld (%.3f s, attempt %d)", ev->method, url, ev->status,
 				  ev->seconds, ev->attempt);
 	}
-	infra_log_progress(0, "%s: %zu of %zu requests done", what, ev->finished, ev->started);
+	if (what)
+		infra_log_progress(0, "%s: %zu of %zu requests done", what, ev->finished, ev->started);
 }
 
 void infra_cli_observe(struct infra_http *h, const char *what)

@@ -75,7 +75,8 @@ void infra_cli_finish(struct infra_cli *cli);
 void infra_cli_http_opts(const struct infra_cli *cli, struct infra_http_opts *opts);
 /* Observe every request of h: -vvv traces each attempt (method, URL masked,
  * status, time); on a terminal a progress line "WHAT: N of M requests done"
- * (not with -q; cleared by any message and at the end of infra_report_done). */
+ * (not with -q; cleared by any message and at the end of infra_report_done).
+ * what NULL: the trace only (the caller shows its own progress). */
 void infra_cli_observe(struct infra_http *h, const char *what);
 /* Parse "30", "1.5", "90s", "15m", "2h", "7d" into seconds; -EINVAL if bad. */
 int infra_parse_duration(const char *s, double *seconds);

@@ -10,6 +10,7 @@
 #include "infra_buf.h"
 #include "infra_cli.h"
 #include "infra_json.h"
+#include "infra_ossvc.h"
 #include "infra_report.h"
 #include "infra_yaml.h"
 
@@ -588,20 +589,6 @@ static void free_endpoints(struct infra_os *os)
 	os->neps = 0;
 }
 
-static int type_matches(const char *want, const char *have)
-{
-	static const char *const volume[] = { "volumev3", "block-storage", "volume", "block-store", NULL };
-	int a = 0, b = 0;
-
-	if (!strcmp(want, have))
-		return 1;
-	for (int i = 0; volume[i]; i++) {
-		a |= !strcmp(want, volume[i]);
-		b |= !strcmp(have, volume[i]);
-	}
-	return a && b;
-}
-
 const char *infra_os_catalog_url(const struct infra_os *os, const char *type)
 {
 	size_t n;
@@ -612,7 +599,7 @@ const char *infra_os_catalog_url(const struct infra_os *os, const char *type)
 	for (size_t i = 0; i < n; i++) {
 		json_object *svc = json_object_array_get_idx(os->catalog, i), *eps;
 		const char *t = infra_json_opt_string(svc, "type", "");
-		if (!type_matches(type, t) || infra_json_get_array(svc, "endpoints", &eps, NULL))
+		if (!infra_ossvc_catalog_match(type, t) || infra_json_get_array(svc, "endpoints", &eps, NULL))
 			continue;
 		for (size_t j = 0; j < json_object_array_length(eps); j++) {
 			json_object *ep = json_object_array_get_idx(eps, j);
@@ -1061,7 +1048,7 @@ static const char *wanted_major(const char *type)
 		return "v2";
 	if (!strcmp(type, "compute"))
 		return "v2";
-	if (type_matches("volumev3", type))
+	if (infra_ossvc_catalog_match("volumev3", type))
 		return "v3";
 	return "v";
 }

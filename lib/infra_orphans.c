@@ -10,6 +10,7 @@
 #include "infra_buf.h"
 #include "infra_cli.h"
 #include "infra_json.h"
+#include "infra_ossvc.h"
 #include "infra_report.h"
 
 /* ------------------------------------------------------------------ model */
@@ -48,11 +49,11 @@ const struct infra_orph_type infra_orph_types[ORPH_NTYPES] = {
 
 int infra_orph_service_lookup(const char *name)
 {
+	const char *type = infra_ossvc_type(name); /* nova -> compute, volumev3 -> block-storage */
+
 	for (int i = 0; i < SVC_NSERVICES; i++)
-		if (!strcmp(infra_orph_services[i].name, name) || !strcmp(infra_orph_services[i].catalog, name))
+		if (!strcmp(infra_orph_services[i].name, type))
 			return i;
-	if (!strcmp(name, "volume") || !strcmp(name, "volumev3") || !strcmp(name, "block_storage"))
-		return SVC_BLOCK_STORAGE;
 	return -1;
 }
 
@@ -354,7 +355,7 @@ static const struct argp_option orph_options[] = {
 	{ "prefix", OPT_PREFIX, "PREFIX", 0, "names starting with PREFIX instead of Rally's name grammar (repeatable; wider: --prefix s_rally also takes s_rallyware-prod)", INFRA_HELP_DISCOVERY },
 	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression instead of Rally's name grammar", INFRA_HELP_DISCOVERY },
 	{ "min-age", OPT_MIN_AGE, "DURATION", 0, "skip resources younger than DURATION (30m, 2h, 1d)", INFRA_HELP_DISCOVERY },
-	{ "service", OPT_SERVICE, "SERVICE", 0, "{identity|compute|network|block-storage|image|object-store|orchestration} only these services (repeatable)", INFRA_HELP_DISCOVERY },
+	{ "service", OPT_SERVICE, "SERVICE", 0, "{" INFRA_OSSVC_COMPLETE "} only these services: catalog types, comma-separated or repeated (project names such as nova are accepted)", INFRA_HELP_DISCOVERY },
 	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds dead-owner servers and volumes)", INFRA_HELP_DISCOVERY },
 	{ 0 }
 };
@@ -389,7 +390,7 @@ static error_t orph_parse(int key, char *arg, struct argp_state *state)
 		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			int s = infra_orph_service_lookup(tok);
 			if (s < 0)
-				argp_error(state, "unknown --service '%s' (identity, compute, network, block-storage, image, object-store, orchestration)", tok);
+				argp_error(state, "unknown --service '%s' (identity, compute, network, block-storage, image, object-store, orchestration, or their project names)", tok);
 			c->services |= 1u << s;
 		}
 		break;

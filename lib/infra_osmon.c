@@ -17,6 +17,7 @@
 #include "infra_json.h"
 #include "infra_lock.h"
 #include "infra_openstack.h"
+#include "infra_ossvc.h"
 #include "infra_rally.h"
 #include "infra_statedir.h"
 
@@ -57,20 +58,28 @@ int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service
 {
 	static const char *const ext[] = { "yaml", "yml", "json" };
 	const char *dirs[2] = { cfg->task_dir, cfg->data_dir };
+	const struct infra_ossvc *svc = infra_ossvc_find(service);
+	const char *names[16];
+	size_t nnames = 1;
 
+	names[0] = svc ? svc->type : service; /* compute.yaml, then nova.yaml (older task dirs) */
+	if (svc)
+		nnames += infra_ossvc_names(svc, names + 1, sizeof(names) / sizeof(names[0]) - 1);
 	for (int d = 0; d < 2; d++) {
 		if (!dirs[d])
 			continue;
-		for (size_t e = 0; e < sizeof(ext) / sizeof(ext[0]); e++) {
-			snprintf(buf, size, "%s/%s.%s", dirs[d], service, ext[e]);
-			if (access(buf, R_OK) == 0)
-				return 0;
-		}
+		for (size_t i = 0; i < nnames; i++)
+			for (size_t e = 0; e < sizeof(ext) / sizeof(ext[0]); e++) {
+				snprintf(buf, size, "%s/%s.%s", dirs[d], names[i], ext[e]);
+				if (access(buf, R_OK) == 0)
+					return 0;
+			}
 	}
 	return infra_err_set(err, -ENOENT,
-			     "no task file for service %s (looked for %s.yaml in %s%s%s%s%s; "
+			     "no task file for service %s (looked for %s.yaml%s%s in %s%s%s%s%s; "
 			     "--task-dir DIR or INFRAKIT_DATADIR set where to look)",
-			     service, service, cfg->task_dir ? cfg->task_dir : "",
+			     names[0], names[0], nnames > 1 ? " or " : "", nnames > 1 ? names[1] : "",
+			     cfg->task_dir ? cfg->task_dir : "",
 			     cfg->task_dir ? " (--task-dir) and " : "", cfg->data_dir ? cfg->data_dir : "?",
 			     cfg->data_dir_source ? ", from " : "", cfg->data_dir_source ? cfg->data_dir_source : "");
 }
@@ -329,6 +338,9 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		memcpy(name, p, n);
 		name[n] = '\0';
 		p += n + (p[n] == ',');
+		/* one vocabulary: nova runs and reports as compute (infra_ossvc.h) */
+		if (infra_ossvc_find(name))
+			snprintf(name, sizeof(name), "%s", infra_ossvc_find(name)->type);
 		if (json_object_object_get_ex(services, name, NULL))
 			continue;
 		nsvc++;
@@ -491,13 +503,13 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
 			       json_object_get_int(json_object_object_get(tot, "services")),
 			       json_object_get_int(json_object_object_get(tot, "failed")),
 			       json_object_get_int(json_object_object_get(tot, "errors")));
-	rc |= infra_buf_printf(out, "%-9s %-6s %-42s %7s %5s %6s %9s %9s %4s\n", "SERVICE", "STATUS",
+	rc |= infra_buf_printf(out, "%-13s %-6s %-42s %7s %5s %6s %9s %9s %4s\n", "SERVICE", "STATUS",
 			       "SCENARIO", "ITER", "FAIL", "RATIO", "MEDIAN", "P95", "SLA");
 	json_object_object_foreach(services, svc, s) {
 		json_object *sc = json_object_object_get(s, "scenarios"), *rs;
 		const char *st = json_object_get_string(json_object_object_get(s, "status"));
 		if (!alen(sc))
-			rc |= infra_buf_printf(out, "%-9s %-6s %s\n", svc, st,
+			rc |= infra_buf_printf(out, "%-13s %-6s %s\n", svc, st,
 					       json_object_get_string(json_object_object_get(s, "error")) ?: "-");
 		for (size_t i = 0; i < alen(sc); i++) {
 			json_object *x = json_object_array_get_idx(sc, i), *d = json_object_object_get(x, "durations");
@@ -509,7 +521,7 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
 				snprintf(med, sizeof(med), "%.3fs", json_object_get_double(json_object_object_get(d, "median")));
 				snprintf(p95, sizeof(p95), "%.3fs", json_object_get_double(json_object_object_get(d, "p95")));
 			}
-			rc |= infra_buf_printf(out, "%-9s %-6s %-42.42s %7s %5lld %6.2f %9s %9s %4s\n",
+			rc |= infra_buf_printf(out, "%-13s %-6s %-42.42s %7s %5lld %6.2f %9s %9s %4s\n",
 					       i ? "" : svc, i ? "" : st,
 					       json_object_get_string(json_object_object_get(x, "name")), iter,
 					       (long long)json_object_get_int64(json_object_object_get(x, "failures")),
@@ -518,12 +530,12 @@ int infra_osmon_text(const struct infra_report *r, struct infra_buf *out)
 						       json_object_object_get(x, "sla"), "pass")) ? "pass" : "FAIL");
 			rs = json_object_object_get(x, "reasons");
 			for (size_t j = 0; j < alen(rs); j++)
-				rc |= infra_buf_printf(out, "%17s ! %s\n", "",
+				rc |= infra_buf_printf(out, "%21s ! %s\n", "",
 						       json_object_get_string(json_object_array_get_idx(rs, j)));
 		}
 		rs = json_object_object_get(s, "reasons");
 		for (size_t j = 0; j < alen(rs); j++)
-			rc |= infra_buf_printf(out, "%17s ! %s\n", "", json_object_get_string(json_object_array_get_idx(rs, j)));
+			rc |= infra_buf_printf(out, "%21s ! %s\n", "", json_object_get_string(json_object_array_get_idx(rs, j)));
 	}
 	{
 		json_object *o = json_object_object_get(r->data, "orphans");

@@ -26,7 +26,8 @@
 
 struct infra_os_flags;
 
-#define INFRA_OSMON_SERVICES "keystone,nova,neutron,glance,cinder,swift"
+/* service types (infra_ossvc.h); project names are accepted in cfg.services */
+#define INFRA_OSMON_SERVICES "identity,compute,network,image,block-storage,object-store"
 #define INFRA_OSMON_HISTORY_MAX 2000
 #define INFRA_OSMON_HEALTH_MAX 672 /* 7 days at 15 minutes */
 
@@ -34,7 +35,7 @@ typedef void (*infra_osmon_progress_fn)(void *ud, const char *msg);
 
 struct infra_osmon_cfg {
 	const char *state_dir;     /* resolved state directory */
-	const char *services;      /* comma-separated names */
+	const char *services;      /* comma-separated names: service types, project names (aliases), own task names */
 	const char *task_dir;      /* the user's own <service>.yaml files, or NULL */
 	const char *data_dir;      /* shipped task files (<datadir>/osmon/tasks) */
 	const char *data_dir_source; /* what chose data_dir (infra_datadir), for errors */
@@ -63,13 +64,16 @@ int infra_osmon_prom(struct infra_report *r, struct infra_err *err);
 int infra_osmon_text(const struct infra_report *r, struct infra_buf *out);
 
 /* The task file for a service: task_dir/<svc>.yaml (or .yml, .json) first, then
- * data_dir/<svc>.yaml.  -ENOENT if neither exists. */
+ * data_dir/<svc>.yaml, where <svc> is the service type, then its other names
+ * (compute.yaml, then nova.yaml: task directories made for older versions).
+ * -ENOENT if none exists. */
 int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service, char *buf,
 			  size_t size, struct infra_err *err);
 
 /* --health: one small read-only request per service in parallel (keystone: token
- * issue + GET /auth/projects; nova servers, neutron networks, glance images, cinder
- * volumes, swift account: limit=1), status and latency per service.  Writes
+ * issue + GET /auth/projects; compute servers, network networks, image images,
+ * block-storage volumes, object-store account: limit=1), status and latency per
+ * service type.  Writes
  * STATE/health.json and appends to STATE/health_history.json (672 entries); its
  * own lock STATE/health.lock, so checks run while a test run is going.  A service
  * missing from the catalog is skipped unless named in --services.  Status:

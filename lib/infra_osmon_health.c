@@ -16,38 +16,42 @@
 #include "infra_openstack.h"
 #include "infra_orphans.h"
 #include "infra_osmon.h"
+#include "infra_ossvc.h"
 #include "infra_rally.h"
 #include "infra_report.h"
 
 struct probe {
-	const char *service;  /* osmon name */
-	const char *type;     /* catalog type */
+	const char *type;     /* service type (infra_ossvc.h): catalog lookup and report key */
 	const char *path;     /* appended to the endpoint: one small page */
 };
 
 static const struct probe probes[] = {
-	{ "keystone", "identity", "/auth/projects" },
-	{ "nova", "compute", "/servers?limit=1" },
-	{ "neutron", "network", "/networks?limit=1" },
-	{ "glance", "image", "/images?limit=1" },
-	{ "cinder", "volumev3", "/volumes?limit=1" },
-	{ "swift", "object-store", "?format=json&limit=1" },
+	{ "identity", "/auth/projects" },
+	{ "compute", "/servers?limit=1" },
+	{ "network", "/networks?limit=1" },
+	{ "image", "/images?limit=1" },
+	{ "block-storage", "/volumes?limit=1" },
+	{ "object-store", "?format=json&limit=1" },
 };
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
 
 struct check {
 	json_object *svc;  /* this service's result object */
-	double extra;      /* seconds added to the latency (keystone: the token issue) */
+	double extra;      /* seconds added to the latency (identity: the token issue) */
 };
 
+/* name (a type) is in the comma-separated list, under any of its names */
 static int selected(const char *list, const char *name)
 {
-	size_t n = strlen(name);
-
 	for (const char *p = list; p && *p;) {
+		char item[64];
 		size_t l = strcspn(p, ",");
-		if (l == n && !strncmp(p, name, n))
-			return 1;
+		if (l < sizeof(item)) {
+			memcpy(item, p, l);
+			item[l] = '\0';
+			if (!strcmp(infra_ossvc_type(item), name))
+				return 1;
+		}
 		p += l + (p[l] == ',');
 	}
 	return 0;
@@ -161,8 +165,8 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 	if (rc) {
 		json_object *ks = json_object_new_object();
 		set_result(ks, 0, infra_now_mono() - t0, 0, err.msg);
-		json_object_object_add(services, "keystone", ks);
-		infra_report_error(r, "keystone: %s", err.msg);
+		json_object_object_add(services, "identity", ks);
+		infra_report_error(r, "identity: %s", err.msg);
 	} else {
 		double token = infra_now_mono() - t0;
 		b = infra_http_batch_new(infra_os_http(os), cfg->jobs > 0 ? cfg->jobs : 8);
@@ -170,26 +174,26 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 			const char *base = NULL;
 			char url[2048];
 			json_object *svc;
-			if (!selected(cfg->services, probes[i].service))
+			if (!selected(cfg->services, probes[i].type))
 				continue;
 			if (!infra_os_catalog_url(os, probes[i].type)) {
 				if (!cfg->services_explicit) {
-					json_object_array_add(skipped, json_object_new_string(probes[i].service));
+					json_object_array_add(skipped, json_object_new_string(probes[i].type));
 					continue;
 				}
 			}
 			svc = json_object_new_object();
-			json_object_object_add(services, probes[i].service, svc);
+			json_object_object_add(services, probes[i].type, svc);
 			if (infra_os_endpoint(os, probes[i].type, &base, &err)) {
 				set_result(svc, 0, NAN, 0, err.msg);
 				continue;
 			}
-			/* keystone: the project list needs admin; others list the projects they may use */
+			/* identity: the project list needs admin; others list the projects they may use */
 			snprintf(url, sizeof(url), "%s%s", base,
 				 i == 0 && infra_os_is_admin(os) ? "/projects?limit=1" : probes[i].path);
 			json_object_object_add(svc, "endpoint", json_object_new_string(base));
 			checks[i].svc = svc;
-			checks[i].extra = i == 0 ? token : 0; /* keystone: token issue + list projects */
+			checks[i].extra = i == 0 ? token : 0; /* identity: token issue + list projects */
 			set_result(svc, 0, NAN, 0, "no answer");
 			if (infra_os_batch_request(os, b, "GET", url, NULL, NULL, done, &checks[i]))
 				set_result(svc, 0, NAN, 0, "cannot queue the request");
@@ -207,14 +211,14 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 			nup++;
 		else
 			ndown++;
-		if (!up && json_object_object_get(s, "error") && strcmp(name, "keystone"))
+		if (!up && json_object_object_get(s, "error") && strcmp(name, "identity"))
 			infra_report_error(r, "%s: %s", name, json_object_get_string(json_object_object_get(s, "error")));
 		infra_prom_family(r->prom, "osmon_health_up", INFRA_PROM_GAUGE,
 				  "1 if the read-only health check of the service succeeded", NULL);
 		infra_prom_add(r->prom, "osmon_health_up", labels, up, NULL);
 		if (lat) {
 			infra_prom_family(r->prom, "osmon_health_latency_seconds", INFRA_PROM_GAUGE,
-					  "Time of the health check requests of the service (keystone: token issue + project list)",
+					  "Time of the health check requests of the service (identity: token issue + project list)",
 					  NULL);
 			infra_prom_add(r->prom, "osmon_health_latency_seconds", labels, json_object_get_double(lat), NULL);
 		}
@@ -310,13 +314,13 @@ int infra_osmon_health_text(const struct infra_report *r, struct infra_buf *out)
 			       json_object_get_string(json_object_object_get(r->data, "time")),
 			       json_object_get_int(json_object_object_get(r->data, "up")),
 			       json_object_get_int(json_object_object_get(r->data, "down")));
-	rc |= infra_buf_printf(out, "%-9s %-4s %9s %s\n", "SERVICE", "UP", "LATENCY", "ERROR");
+	rc |= infra_buf_printf(out, "%-13s %-4s %9s %s\n", "SERVICE", "UP", "LATENCY", "ERROR");
 	json_object_object_foreach(services, name, s) {
 		json_object *lat = json_object_object_get(s, "latency_seconds");
 		char l[32] = "-";
 		if (lat)
 			snprintf(l, sizeof(l), "%.3fs", json_object_get_double(lat));
-		rc |= infra_buf_printf(out, "%-9s %-4s %9s%s%s\n", name,
+		rc |= infra_buf_printf(out, "%-13s %-4s %9s%s%s\n", name,
 				       json_object_get_boolean(json_object_object_get(s, "up")) ? "up" : "DOWN", l,
 				       json_object_object_get(s, "error") ? " " : "",
 				       json_object_get_string(json_object_object_get(s, "error")) ?: "");

@@ -11,6 +11,7 @@
 #include "infra_html.h"
 #include "infra_json.h"
 #include "infra_osmon.h"
+#include "infra_ossvc.h"
 #include "infra_report.h"
 #include "infra_tui.h"
 
@@ -61,6 +62,13 @@ static int state_load(const char *dir, struct state *s, struct infra_err *err)
 	rc = infra_history_read(p, &s->health, err);
 	if (rc)
 		goto bad;
+	/* files written before one vocabulary say nova, cinder...: read them as types,
+	 * so an old and a new entry of the same service are one column */
+	infra_ossvc_json_keys(json_object_object_get(s->latest, "services"));
+	for (size_t i = 0; i < alen(s->runs); i++)
+		infra_ossvc_json_keys(json_object_object_get(json_object_array_get_idx(s->runs, i), "services"));
+	for (size_t i = 0; i < alen(s->health); i++)
+		infra_ossvc_json_keys(json_object_object_get(json_object_array_get_idx(s->health, i), "services"));
 	if (!s->latest && !alen(s->runs) && !alen(s->health)) {
 		rc = infra_err_set(err, -ENOENT, "nothing recorded in %s yet (run osmon-run first)", dir);
 		goto bad;

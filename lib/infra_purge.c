@@ -136,7 +136,62 @@ struct run {
 	int admin;
 	char *ep[SVC_NSERVICES];
 	char *ep_err[SVC_NSERVICES];
+	/* progress */
+	const struct infra_purge *p;
+	int tier, step, steps;
+	double progress_last;
 };
+
+/* Report the current step's counts to opts.progress (force: now, else at most
+ * ten times a second). */
+static void progress(struct run *rn, int force)
+{
+	struct infra_purge_progress pr;
+	char what[256] = "";
+	size_t wl = 0;
+	int seen[ORPH_NTYPES] = { 0 };
+	double now;
+
+	if (!rn->o->progress || !rn->p)
+		return;
+	now = infra_now_mono();
+	if (!force && now - rn->progress_last < 0.1)
+		return;
+	rn->progress_last = now;
+	memset(&pr, 0, sizeof(pr));
+	for (size_t i = 0; i < rn->p->n; i++) {
+		const struct infra_purge_item *it = &rn->p->items[i];
+		if (infra_orph_types[it->o.type].tier != rn->tier)
+			continue;
+		if (!seen[it->o.type] && wl < sizeof(what) - 1) {
+			int n = snprintf(what + wl, sizeof(what) - wl, "%s%s", wl ? ", " : "", infra_orph_types[it->o.type].name);
+			wl += n > 0 ? (size_t)n : 0;
+			seen[it->o.type] = 1;
+		}
+		switch (it->state) {
+		case PURGE_DELETED:
+		case PURGE_GONE:
+			pr.deleted++;
+			break;
+		case PURGE_DETACHED:
+			pr.detached++;
+			break;
+		case PURGE_SKIPPED:
+			pr.skipped++;
+			break;
+		case PURGE_FAILED:
+			pr.failed++;
+			break;
+		default:
+			pr.remaining++;
+		}
+	}
+	pr.step = rn->step;
+	pr.steps = rn->steps;
+	pr.what = what;
+	pr.step_change = force;
+	rn->o->progress(rn->o->progress_ud, &pr);
+}
 
 struct stepctx {
 	struct run *rn;
@@ -766,7 +821,20 @@ static int ok2xx(int rc, long status)
 	return !rc && status >= 200 && status < 300;
 }
 
+static void step_do(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
+		    const struct infra_err *err);
+
+/* every answer: advance the item, then tell the caller where the step is */
 static void step_cb(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
+		    const struct infra_err *err)
+{
+	struct run *rn = ((struct stepctx *)ud)->rn;
+
+	step_do(ud, status, body, resp, rc, err);
+	progress(rn, 0);
+}
+
+static void step_do(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
 		    const struct infra_err *err)
 {
 	struct stepctx *c = ud;
@@ -1024,8 +1092,23 @@ int infra_purge_run(struct infra_os *os, struct infra_purge *p, const struct inf
 		rc = infra_err_set(err, -ENOMEM, "cannot create a request batch");
 		goto out;
 	}
+	rn.p = p;
+	for (int tier = 0; tier <= 15; tier++)
+		for (size_t i = 0; i < p->n; i++)
+			if (infra_orph_types[p->items[i].o.type].tier == tier) {
+				rn.steps++;
+				break;
+			}
 	for (int tier = 0; tier <= 15 && !rc; tier++) {
 		double delay = o->round_delay > 0 ? o->round_delay : 1;
+		int here = 0;
+		for (size_t i = 0; i < p->n && !here; i++)
+			here = infra_orph_types[p->items[i].o.type].tier == tier;
+		if (!here)
+			continue;
+		rn.tier = tier;
+		rn.step++;
+		progress(&rn, 1);
 		for (int round = 0; round < rounds && !rc; round++) {
 			int any = 0;
 			for (size_t i = 0; i < p->n; i++) {
@@ -1064,6 +1147,7 @@ int infra_purge_run(struct infra_os *os, struct infra_purge *p, const struct inf
 				delay = delay * 2 > 8 ? 8 : delay * 2;
 			}
 		}
+		progress(&rn, 1);
 	}
 out:
 	if (rn.b)

@@ -73,6 +73,20 @@ enum infra_purge_skip {
 };
 const char *infra_purge_skip_name(int skip);
 
+/* Where a running purge is (infra_purge_opts.progress): its step (one tier of the
+ * plan, in order, counting only tiers with items) and what happened to the step's
+ * items so far.  Reported when a step starts (step_change 1), as its items end (at
+ * most ten times a second) and when it ends (step_change 1). */
+struct infra_purge_progress {
+	int step, steps;       /* 1-based; steps = tiers with items */
+	const char *what;      /* the types of the step: "snapshots, backups" */
+	size_t deleted;        /* deleted or already gone */
+	size_t detached, skipped, failed;
+	size_t remaining;      /* not finished yet */
+	int step_change;       /* the step starts or ends: show it now */
+};
+typedef void (*infra_purge_progress_fn)(void *ud, const struct infra_purge_progress *pr);
+
 struct infra_purge_opts {
 	const struct infra_orph_matcher *matcher; /* the same as discovery's */
 	int jobs;
@@ -81,6 +95,8 @@ struct infra_purge_opts {
 	double round_delay;   /* first delay between rounds, default 1 s (doubles, max 8 s) */
 	double min_age;       /* skip resources younger than this (0 = no check) */
 	double now;
+	infra_purge_progress_fn progress; /* optional; called from infra_purge_run's thread */
+	void *progress_ud;
 };
 
 struct infra_purge_item {

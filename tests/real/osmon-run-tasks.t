@@ -17,7 +17,7 @@ for t in share/osmon/tasks/*.yaml; do
 		nok "$(basename "$t")"; echo "$out" | grep -v '^ok ' | sed 's/^/#   /'
 	fi
 done
-for svc in keystone nova neutron glance cinder swift; do
+for svc in identity compute network image block-storage object-store; do  # service types (lib/infra_ossvc.h)
 	[ -f "share/osmon/tasks/$svc.yaml" ] && ok "a task file for $svc is shipped" || nok "no task file for $svc"
 done
 echo "1..$n"

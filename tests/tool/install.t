@@ -18,5 +18,5 @@ check "the cron and systemd examples are installed" \
 	test -f "$ex/osmon-run.cron" -a -f "$ex/osmon-run.service" -a -f "$ex/osmon-run.timer" -a -f "$ex/katapulse-scrape.service"
 check "the examples name the installed BINDIR, not a hard-coded /usr/local/bin" \
 	bash -c "grep -q '^ExecStart=/opt/ik/bin/osmon-run ' '$ex/osmon-run.service' && ! grep -rq '/usr/local/bin\|@BINDIR@' '$ex'"
-check "osmon-run's task files are installed beside the man pages" test -f "$dest/usr/local/share/infrakit/osmon/tasks/keystone.yaml"
+check "osmon-run's task files are installed beside the man pages" test -f "$dest/usr/local/share/infrakit/osmon/tasks/identity.yaml"
 echo "1..$n"

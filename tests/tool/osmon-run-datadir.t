@@ -22,7 +22,7 @@ cp "$OSMON" "$tmp/bare/bin/osmon-run"
 "$tmp/bare/bin/osmon-run" --no-orphans --state-dir "$tmp/s3" --services keystone -f json >"$tmp/bare.json" 2>"$tmp/bare.err"; rc=$?
 check "no task files anywhere: exit 3" test "$rc" = 3
 check "no task files: the error names --task-dir and INFRAKIT_DATADIR" \
-	bash -c "grep -q 'no task file for service keystone.*build-time DATADIR.*--task-dir DIR or INFRAKIT_DATADIR' '$tmp/bare.err'"
+	bash -c "grep -q 'no task file for service identity.*build-time DATADIR.*--task-dir DIR or INFRAKIT_DATADIR' '$tmp/bare.err'"
 
 # INFRAKIT_DATADIR wins, and a wrong one is named as the source
 INFRAKIT_DATADIR=$tmp/nowhere "$inst/bin/osmon-run" --no-orphans --state-dir "$tmp/s4" --services keystone -f json >/dev/null 2>"$tmp/env.err"; rc=$?

@@ -6,18 +6,18 @@ st=$tmp/state
 t1=$(ts 2026-11-23T00:00:00Z); t2=$(ts 2026-11-23T04:00:00Z); t3=$(ts 2026-11-23T08:00:00Z)
 
 INFRA_NOW=$t1 osmon --state-dir "$st" --services keystone -f json >"$tmp/r1.json" 2>"$tmp/e1"; rc1=$?
-INFRA_NOW=$t2 RALLY_SIM_CINDER=mixed:cinder osmon --state-dir "$st" --services keystone,cinder -f json >"$tmp/r2.json" 2>"$tmp/e2"; rc2=$?
+INFRA_NOW=$t2 RALLY_SIM_BLOCK_STORAGE=mixed:cinder osmon --state-dir "$st" --services keystone,cinder -f json >"$tmp/r2.json" 2>"$tmp/e2"; rc2=$?
 INFRA_NOW=$t3 osmon --state-dir "$st" --services keystone -f prom -o "$tmp/osmon.prom" 2>"$tmp/e3"; rc3=$?
 check "three runs exit 0, 1, 0" test "$rc1 $rc2 $rc3" = "0 1 0"
 check "three dated run directories" test "$(ls "$st/runs" | tr '\n' ' ')" = "20261123T000000Z 20261123T040000Z 20261123T080000Z "
 for d in "$st"/runs/*; do
-	check "$(basename "$d"): keystone.json is a rally 1.2 report, run.log and summary.json present" \
-		bash -c "jq -e '.info.format_version == \"1.2\"' '$d/keystone.json' >/dev/null && test -s '$d/run.log' && test -s '$d/summary.json'"
+	check "$(basename "$d"): identity.json (--services keystone: the type) is a rally 1.2 report, run.log and summary.json present" \
+		bash -c "jq -e '.info.format_version == \"1.2\"' '$d/identity.json' >/dev/null && test -s '$d/run.log' && test -s '$d/summary.json'"
 done
 check "history.json: 3 entries, oldest first, with per-run status" \
 	test "$(jq -c '[.entries[] | [.run_id, .status]]' "$st/history.json")" = '[["20261123T000000Z","ok"],["20261123T040000Z","warning"],["20261123T080000Z","ok"]]'
-check "history keeps per-scenario status and ratio (cinder failed in run 2)" \
-	test "$(jq -c '.entries[1].services.cinder.scenarios["CinderVolumes.create_volume"] | [.status, .success_ratio, .failures]' "$st/history.json")" = '["fail",0,1]'
+check "history keeps per-scenario status and ratio (block-storage, asked for as cinder, failed in run 2)" \
+	test "$(jq -c '.entries[1].services["block-storage"].scenarios["CinderVolumes.create_volume"] | [.status, .success_ratio, .failures]' "$st/history.json")" = '["fail",0,1]'
 check "latest_summary.json is the last run" test "$(jq -r .run_id "$st/latest_summary.json")" = 20261123T080000Z
 check "the run's summary.json equals the JSON output's data" \
 	bash -c "diff <(jq -S .data '$tmp/r2.json') <(jq -S . '$st/runs/20261123T040000Z/summary.json') >/dev/null"

@@ -7,7 +7,7 @@ st=$tmp/state
 t0=$(ts 2026-11-21T00:00:00Z)
 for i in 0 1 2 3; do
 	ks=keystone-basic; [ "$i" = 2 ] && ks=keystone-only
-	INFRA_NOW=$((t0 + i * 14400)) RALLY_SIM_KEYSTONE=$ks osmon --state-dir "$st" --services keystone,neutron,cinder -f json >/dev/null 2>&1
+	INFRA_NOW=$((t0 + i * 14400)) RALLY_SIM_IDENTITY=$ks osmon --state-dir "$st" --services keystone,neutron,cinder -f json >/dev/null 2>&1
 done
 # health checks against the OpenStack simulator: the page gets a health timeline
 python3 "$INFRA_SRCDIR/tests/sim/openstack.py" --seed "$INFRA_SRCDIR/tests/sim/seeds/realistic.json" >"$tmp/cloud.out" 2>"$tmp/cloud.err" &
@@ -26,11 +26,11 @@ check "a complete HTML document" bash -c "head -c 15 '$out' | grep -q '<!DOCTYPE
 check "self-contained: no script, no src/href, no CSS url(), no @import" \
 	bash -c "! grep -Eiq '<script|<link|<iframe|<img|(src|href)=|url\\(|@import' '$out'"
 check "inline SVG charts: timeline, success ratio and one duration chart per service" \
-	bash -c "[ \$(grep -c '<svg' '$out') -ge 5 ] && grep -q 'Success ratio per service' '$out' && grep -q 'keystone: median iteration duration' '$out'"
+	bash -c "[ \$(grep -c '<svg' '$out') -ge 5 ] && grep -q 'Success ratio per service' '$out' && grep -q 'identity: median iteration duration' '$out'"
 check "dark theme" grep -q 'background:#121417' "$out"
 check "health timeline and latency chart from health_history.json" \
 	bash -c "grep -q 'Health per service (green up, red down)' '$out' && grep -q 'Health check latency' '$out' && grep -q '3 health checks recorded' '$out'"
-check "latest run table shows the cinder failure reason" grep -q '1 of 1 iterations failed' "$out"
+check "latest run table shows the block-storage failure reason" grep -q '1 of 1 iterations failed' "$out"
 check "charts carry values as SVG titles (hover)" grep -q '<title>KeystoneBasic.create_user: 0.06005s</title>' "$out"
 python3 - "$out" <<'PY' && ok "tags balanced (html.parser)" || nok "tags unbalanced"
 import sys

@@ -21,7 +21,7 @@ check "expired runs removed, the last 7 days kept" \
 check "report says 3 archived, 2 kept, two monthly archives" \
 	test "$(jq -c '.data.retention | [.archived_runs, .kept_runs, .archives]' "$tmp/out.json")" = '[3,2,["archive/2026-10.tar.gz","archive/2026-11.tar.gz"]]'
 check "October runs in archive/2026-10.tar.gz" \
-	bash -c "tar tzf '$st/archive/2026-10.tar.gz' | grep -c '/keystone.json\$' | grep -qx 2"
+	bash -c "tar tzf '$st/archive/2026-10.tar.gz' | grep -c '/identity.json\$' | grep -qx 2"
 check "November run in archive/2026-11.tar.gz" \
 	bash -c "tar tzf '$st/archive/2026-11.tar.gz' | grep -q '^runs/20261101T060000Z/run.log\$'"
 mkdir -p "$tmp/x1"
@@ -35,7 +35,7 @@ cp -a "$st/runs/." "$tmp/runs-before/"
 run_at 2026-12-05T06:00:00Z --retention-days 7; rc=$?
 check "second retention run exits 0" test "$rc" = 0
 check "November archive now holds three runs (old entry kept, two appended)" \
-	test "$(tar tzf "$st/archive/2026-11.tar.gz" | grep -c '/keystone.json$')" = 3
+	test "$(tar tzf "$st/archive/2026-11.tar.gz" | grep -c '/identity.json$')" = 3
 check "each entry once in the archive" test -z "$(tar tzf "$st/archive/2026-11.tar.gz" | sort | uniq -d)"
 mkdir -p "$tmp/x2"
 tar xzf "$st/archive/2026-11.tar.gz" -C "$tmp/x2"
