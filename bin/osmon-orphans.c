@@ -158,6 +158,7 @@ int main(int argc, char **argv)
 	infra_orph_report_data(&r, infra_orph_to_json(&result, &o));
 	json_object_object_add(r.data, "requests", json_object_new_int(result.requests));
 	json_object_object_add(r.data, "critical_path_requests", json_object_new_int(result.critical_path));
+	json_object_object_add(r.data, "dead_projects", json_object_new_int(result.dead_projects));
 out:
 	{
 		int status = infra_report_done(&r, &cli, text, infra_nagios_render);

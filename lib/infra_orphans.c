@@ -356,7 +356,7 @@ static const struct argp_option orph_options[] = {
 	{ "match", OPT_MATCH, "REGEX", 0, "names matching this POSIX extended regular expression instead of Rally's name grammar", INFRA_HELP_DISCOVERY },
 	{ "min-age", OPT_MIN_AGE, "DURATION", 0, "skip resources younger than DURATION (30m, 2h, 1d)", INFRA_HELP_DISCOVERY },
 	{ "service", OPT_SERVICE, "SERVICE", 0, "{" INFRA_OSSVC_COMPLETE "} only these services: catalog types, comma-separated or repeated (project names such as nova are accepted)", INFRA_HELP_DISCOVERY },
-	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds dead-owner servers and volumes)", INFRA_HELP_DISCOVERY },
+	{ "no-narrow", OPT_NO_NARROW, NULL, 0, "list everything and filter locally (also finds the servers and volumes of a dead project that left nothing else)", INFRA_HELP_DISCOVERY },
 	{ 0 }
 };
 
@@ -558,6 +558,43 @@ void infra_orph_sort(struct infra_orph_result *r)
 		qsort(r->items, r->n, sizeof(r->items[0]), cmp_orphan);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct idset {
+	char **v;
+	size_t n, a;
+	int sorted;
+};
+
+static int idset_add(struct idset *s, char *id)
+{
+	if (s->n == s->a) {
+		size_t na = s->a ? s->a * 2 : 64;
+		char **nv = realloc(s->v, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->a = na;
+	}
+	s->v[s->n++] = id;
+	s->sorted = 0;
+	return 0;
+}
+
+static int idset_has(struct idset *s, const char *id)
+{
+	if (!id || !s->n)
+		return 0;
+	if (!s->sorted) {
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+		s->sorted = 1;
+	}
+	return bsearch(&id, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
+}
+
 /* ------------------------------------------------------------------ discovery */
 
 struct cand {
@@ -579,12 +616,19 @@ struct disc {
 	int outstanding[ORPH_NTYPES]; /* chains still running */
 	int projects_done, users_done, followups_queued;
 	int projects_end, users_end;  /* depth at which they completed */
+	/* dead-owner follow-ups: queued once every first-round list has ended */
+	int primary_out;              /* first-round chains still running */
+	int primary_end;              /* depth at which the last of them ended */
+	int svc_pending;              /* endpoints not resolved yet */
+	int queuing_followups;        /* add_list: the chain is a follow-up */
+	int dead_queued;
 };
 
 struct chain {
 	struct disc *d;
 	int type;
 	int depth;
+	int followup;  /* queued after a first-round list ended */
 	char *user_id; /* keypairs of another user */
 };
 
@@ -660,6 +704,7 @@ static int item_cb(void *ud, json_object *it)
 
 static void queue_followups(struct disc *d);
 static void queue_keypair_followups(struct disc *d);
+static void queue_dead_followups(struct disc *d);
 
 static void type_error(struct disc *d, int t, const char *msg)
 {
@@ -685,6 +730,11 @@ static void chain_done(void *ud, int rc, const struct infra_err *err, int pages)
 			type_error(d, t, err && err->msg[0] ? err->msg : "list failed");
 		}
 	}
+	if (!ch->followup) {
+		d->primary_out--;
+		if (end > d->primary_end)
+			d->primary_end = end;
+	}
 	if (--d->outstanding[t] == 0) {
 		if (t == ORPH_PROJECTS) {
 			d->projects_done = 1;
@@ -696,6 +746,7 @@ static void chain_done(void *ud, int rc, const struct infra_err *err, int pages)
 			queue_keypair_followups(d);
 		}
 	}
+	queue_dead_followups(d);
 	free(ch->user_id);
 	free(ch);
 }
@@ -712,6 +763,7 @@ static int add_list(struct disc *d, int type, const char *url, const char *key, 
 	ch->d = d;
 	ch->type = type;
 	ch->depth = depth;
+	ch->followup = d->queuing_followups;
 	ch->user_id = sdup(user_id);
 	spec.url = url;
 	spec.key = key;
@@ -723,10 +775,12 @@ static int add_list(struct disc *d, int type, const char *url, const char *key, 
 	spec.done = chain_done;
 	spec.ud = ch;
 	d->outstanding[type]++;
+	d->primary_out += !ch->followup;
 	d->r->types[type].chains++;
 	rc = infra_os_list(d->os, d->b, &spec);
 	if (rc) {
 		d->outstanding[type]--;
+		d->primary_out -= !ch->followup;
 		free(ch->user_id);
 		free(ch);
 		type_error(d, type, "cannot queue a request");
@@ -822,18 +876,11 @@ static void queue_service(struct disc *d, int s)
 			urlf(url, sizeof(url), "%s/projects?limit=1000", base);
 			add_list(d, ORPH_PROJECTS, url, "projects", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
 		}
+		/* users are listed whole: keystone cannot filter on default_project_id, and
+		 * a user of a Rally project is an orphan whatever its name */
 		if (selected(d, ORPH_USERS)) {
-			if (narrowing(d)) {
-				for (size_t i = 0; i < np; i++) {
-					if (infra_os_urlencode(pf[i], enc, sizeof(enc)))
-						continue;
-					urlf(url, sizeof(url), "%s/users?name__startswith=%s&limit=1000", base, enc);
-					add_list(d, ORPH_USERS, url, "users", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
-				}
-			} else {
-				urlf(url, sizeof(url), "%s/users?limit=1000", base);
-				add_list(d, ORPH_USERS, url, "users", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
-			}
+			urlf(url, sizeof(url), "%s/users?limit=1000", base);
+			add_list(d, ORPH_USERS, url, "users", NULL, INFRA_OS_PAGE_KEYSTONE, 0, dep, NULL, NULL);
 		}
 		break;
 	}
@@ -930,36 +977,82 @@ static int is_orphan_project_cand(const struct disc *d, const struct cand *c)
 	return c->type == ORPH_PROJECTS && infra_orph_name_matches(d->o->matcher, c->name);
 }
 
+static const struct { int t; const char *coll; } cinder_lists[] = {
+	{ ORPH_SNAPSHOTS, "snapshots" }, { ORPH_BACKUPS, "backups" }, { ORPH_VOLUMES, "volumes" },
+};
+
+/* The servers, volumes, snapshots and backups of one project (all_tenants with
+ * project_id: what nova and cinder can filter server-side), or of every project
+ * when pid is NULL.  Follow-up lists, starting at depth. */
+static void queue_project_lists(struct disc *d, const char *pid, int depth)
+{
+	char url[4096], enc[256], q[300];
+
+	if (pid && infra_os_urlencode(pid, enc, sizeof(enc)))
+		return;
+	urlf(q, sizeof(q), "?all_tenants=1%s%s", pid ? "&project_id=" : "", pid ? enc : "");
+	d->queuing_followups = 1;
+	if (d->url[SVC_COMPUTE] && selected(d, ORPH_SERVERS)) {
+		urlf(url, sizeof(url), "%s/servers/detail%s", d->url[SVC_COMPUTE], q);
+		add_list(d, ORPH_SERVERS, url, "servers", COMPUTE_MV, INFRA_OS_PAGE_LINKS, 0, depth, NULL, NULL);
+	}
+	for (size_t v = 0; d->url[SVC_BLOCK_STORAGE] && v < 3; v++) {
+		if (!selected(d, cinder_lists[v].t))
+			continue;
+		urlf(url, sizeof(url), "%s/%s/detail%s", d->url[SVC_BLOCK_STORAGE], cinder_lists[v].coll, q);
+		add_list(d, cinder_lists[v].t, url, cinder_lists[v].coll, VOLUME_MV, INFRA_OS_PAGE_LINKS, 0, depth, NULL,
+			 NULL);
+	}
+	d->queuing_followups = 0;
+}
+
 static void queue_followups(struct disc *d)
 {
-	char url[4096], enc[256];
 	size_t nc = d->nc;
 
 	if (d->followups_queued || !narrowing(d) || !infra_os_is_admin(d->os))
 		return;
 	d->followups_queued = 1;
-	for (size_t i = 0; i < nc; i++) {
+	for (size_t i = 0; i < nc; i++)
+		if (is_orphan_project_cand(d, &d->c[i]))
+			queue_project_lists(d, d->c[i].id, d->projects_end);
+}
+
+/* Dead owners: projects that own something listed in the first round (networks,
+ * ports, security groups, images, server groups, stacks, users' default project,
+ * servers and volumes found by name) and that keystone no longer has.  Their
+ * servers, volumes, snapshots and backups are listed per project once every
+ * first-round list has ended; beyond INFRA_ORPH_DEAD_LISTS_MAX dead projects, those
+ * four types are listed whole instead (fewer requests than one list each). */
+static void queue_dead_followups(struct disc *d)
+{
+	struct idset known = { 0 }, dead = { 0 };
+	size_t nc = d->nc;
+
+	if (d->dead_queued || d->primary_out || d->svc_pending || !d->projects_done || !narrowing(d) ||
+	    !infra_os_is_admin(d->os) || d->r->types[ORPH_PROJECTS].error ||
+	    (!d->url[SVC_COMPUTE] && !d->url[SVC_BLOCK_STORAGE]))
+		return;
+	d->dead_queued = 1;
+	for (size_t i = 0; i < nc; i++)
+		if (d->c[i].type == ORPH_PROJECTS && idset_add(&known, d->c[i].id))
+			d->oom = 1;
+	for (size_t i = 0; i < nc && !d->oom; i++) {
 		const struct cand *c = &d->c[i];
-		if (!is_orphan_project_cand(d, c) || infra_os_urlencode(c->id, enc, sizeof(enc)))
+		if (!c->project || !*c->project || c->type == ORPH_CONTAINERS || idset_has(&known, c->project) ||
+		    idset_has(&dead, c->project))
 			continue;
-		if (d->url[SVC_COMPUTE] && selected(d, ORPH_SERVERS)) {
-			urlf(url, sizeof(url), "%s/servers/detail?all_tenants=1&project_id=%s", d->url[SVC_COMPUTE], enc);
-			add_list(d, ORPH_SERVERS, url, "servers", COMPUTE_MV, INFRA_OS_PAGE_LINKS, 0, d->projects_end, NULL, NULL);
-		}
-		if (d->url[SVC_BLOCK_STORAGE]) {
-			static const struct { int t; const char *coll; } vols[] = {
-				{ ORPH_SNAPSHOTS, "snapshots" }, { ORPH_BACKUPS, "backups" }, { ORPH_VOLUMES, "volumes" },
-			};
-			for (size_t v = 0; v < 3; v++) {
-				if (!selected(d, vols[v].t))
-					continue;
-				urlf(url, sizeof(url), "%s/%s/detail?all_tenants=1&project_id=%s", d->url[SVC_BLOCK_STORAGE],
-				     vols[v].coll, enc);
-				add_list(d, vols[v].t, url, vols[v].coll, VOLUME_MV, INFRA_OS_PAGE_LINKS, 0, d->projects_end,
-					 NULL, NULL);
-			}
-		}
+		if (idset_add(&dead, c->project))
+			d->oom = 1;
 	}
+	d->r->dead_projects = (int)dead.n;
+	if (dead.n > INFRA_ORPH_DEAD_LISTS_MAX)
+		queue_project_lists(d, NULL, d->primary_end);
+	else
+		for (size_t i = 0; i < dead.n; i++)
+			queue_project_lists(d, dead.v[i], d->primary_end);
+	free(known.v);
+	free(dead.v);
 }
 
 static void queue_keypair_followups(struct disc *d)
@@ -978,7 +1071,9 @@ static void queue_keypair_followups(struct disc *d)
 		if (infra_os_urlencode(c->id, enc, sizeof(enc)))
 			continue;
 		urlf(url, sizeof(url), "%s/os-keypairs?user_id=%s", d->url[SVC_COMPUTE], enc);
+		d->queuing_followups = 1;
 		add_list(d, ORPH_KEYPAIRS, url, "keypairs", COMPUTE_MV, INFRA_OS_PAGE_LINKS, 0, d->users_end, NULL, c->id);
+		d->queuing_followups = 0;
 	}
 }
 
@@ -994,12 +1089,14 @@ static void svc_ready(void *ud, const char *url, const struct infra_err *err)
 	int s = sc->s;
 
 	free(sc);
+	d->svc_pending--;
 	if (!url) {
 		const char *m = err && err->msg[0] ? err->msg : "endpoint unavailable";
 		set_err(&d->r->services[s].error, m);
 		for (int t = 0; t < ORPH_NTYPES; t++)
 			if (infra_orph_types[t].service == s && d->r->types[t].selected)
 				type_error(d, t, m);
+		queue_dead_followups(d);
 		return;
 	}
 	d->url[s] = strdup(url);
@@ -1012,6 +1109,7 @@ static void svc_ready(void *ud, const char *url, const struct infra_err *err)
 		d->followups_queued = 0;
 		queue_followups(d);
 	}
+	queue_dead_followups(d);
 }
 
 /* ---- classification ---- */
@@ -1022,43 +1120,6 @@ static int cmp_cand(const void *a, const void *b)
 	if (x->type != y->type)
 		return x->type - y->type;
 	return strcmp(x->id, y->id);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-struct idset {
-	char **v;
-	size_t n, a;
-	int sorted;
-};
-
-static int idset_add(struct idset *s, char *id)
-{
-	if (s->n == s->a) {
-		size_t na = s->a ? s->a * 2 : 64;
-		char **nv = realloc(s->v, na * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->a = na;
-	}
-	s->v[s->n++] = id;
-	s->sorted = 0;
-	return 0;
-}
-
-static int idset_has(struct idset *s, const char *id)
-{
-	if (!id || !s->n)
-		return 0;
-	if (!s->sorted) {
-		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
-		s->sorted = 1;
-	}
-	return bsearch(&id, s->v, s->n, sizeof(*s->v), cmp_str) != NULL;
 }
 
 struct cls {
@@ -1260,9 +1321,12 @@ int infra_orph_discover(struct infra_os *os, const struct infra_orph_opts *o, st
 		}
 		sc->d = &d;
 		sc->s = s;
+		d.svc_pending++;
 		rc = infra_os_endpoint_async(os, d.b, infra_orph_services[s].catalog, svc_ready, sc);
-		if (rc)
+		if (rc) {
+			d.svc_pending--;
 			free(sc);
+		}
 		else if (d.depth[s])
 			r->requests++;
 	}

@@ -21,12 +21,16 @@
  *
  * Discovery runs every list of every selected service on one batch (services,
  * types and pages in parallel, up to opts.jobs requests).  Server-side narrowing
- * where the API has it (keystone users name__startswith, nova name regex, cinder
- * name~ (admin), swift prefix), then per-orphan-project follow-up lists (nova,
- * cinder: project_id=) queued when the keystone project list is complete, and
- * keypairs per orphaned user when the user list is complete.  Neutron, glance,
- * heat and nova server groups are listed fully and filtered here.
- * With narrow = 0 everything is listed fully (finds dead-owner servers/volumes too).
+ * where the API has it (nova name regex, cinder name~ (admin), swift prefix), then
+ * per-orphan-project follow-up lists (nova, cinder: all_tenants&project_id=) queued
+ * when the keystone project list is complete, and keypairs per orphaned user when
+ * the user list is complete.  Neutron, glance, heat, nova server groups and
+ * keystone users are listed fully and filtered here.  When every first-round list
+ * has ended, the projects owning something listed that keystone no longer has
+ * (dead projects) get the same per-project server/volume lists (or, beyond
+ * INFRA_ORPH_DEAD_LISTS_MAX of them, whole lists of those types).
+ * With narrow = 0 everything is listed fully (also finds a dead project's
+ * servers/volumes when it left nothing else).
  *
  * Ownership: a result owns its orphans and strings; free with infra_orph_result_release.
  */
@@ -212,7 +216,13 @@ struct infra_orph_result {
 	int requests;          /* HTTP requests made (pages + discovery + follow-ups) */
 	int critical_path;     /* longest chain of dependent requests (auth excluded) */
 	size_t skipped_young;  /* excluded by --min-age */
+	int dead_projects;     /* owner projects seen that keystone no longer has (narrowed discovery) */
 };
+
+/* Narrowed discovery lists the servers, volumes, snapshots and backups of each dead
+ * project (all_tenants&project_id=); beyond this many dead projects it lists those
+ * types whole instead. */
+#define INFRA_ORPH_DEAD_LISTS_MAX 100
 
 void infra_orph_result_init(struct infra_orph_result *r);
 void infra_orph_result_release(struct infra_orph_result *r);

@@ -312,6 +312,8 @@ class Cloud:
                  "volumes", "snapshots", "images", "server_groups", "users", "containers", "stacks", "backups", "trunks"]
         weights = [10, 8, 8, 20, 4, 8, 4, 10, 4, 8, 2, 4, 4, 2, 2, 2]
         projs = [p["name"] for p in seed["projects"]]
+        # projects deleted in keystone whose resources stayed (dead owners): ids only
+        projs += ["%032x" % rnd.getrandbits(128) for _ in range(4)]
         for i in range(n - len(projs) - 1):
             t = rnd.choices(kinds, weights)[0]
             rally = rnd.random() < rally_ratio

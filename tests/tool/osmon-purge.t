@@ -37,8 +37,8 @@ start_sim
 "${vg[@]}" "$BIN/osmon-orphans" -f json | "${vg[@]}" "$BIN/osmon-purge" --from - --confirm -f json \
 	--lock-file "$tmp/lock" >"$tmp/purge.json" 2>"$tmp/purge.err"
 check "osmon-orphans -f json | osmon-purge --from - --confirm exits 0" test "$?" = 0
-check "... deleted what was found (82 planned, none failed)" \
-	python3 -c "import json,sys; c=json.load(open('$tmp/purge.json'))['data']['counts']; sys.exit(not (c['planned']==82 and c['failed']==0 and c['deleted']+c['gone']==82))"
+check "... deleted what was found (83 planned, none failed)" \
+	python3 -c "import json,sys; c=json.load(open('$tmp/purge.json'))['data']['counts']; sys.exit(not (c['planned']==83 and c['failed']==0 and c['deleted']+c['gone']==83))"
 check "... no s_rally/c_rally name left, every decoy survives" state --none-start s_rally --none-start c_rally "${DECOYS[@]}"
 "$BIN/osmon-orphans" -f json >/dev/null 2>&1
 check "osmon-orphans afterwards exits 0 (nothing left)" test "$?" = 0
