@@ -17,20 +17,10 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serving_lib as S  # noqa: E402
 
-n = 0
 # the TLS alert node_exporter (Go crypto/tls) sends for a missing or unverifiable client certificate
 # (or, racing the alert, the connection closed under the request: never an HTTP answer)
 CERT_ALERT = r"ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA|ALERT_CERTIFICATE_EXPIRED|SSLEOFError|ConnectionResetError|BrokenPipeError"
 
-
-def ok(cond, what, detail=""):
-    global n
-    n += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, what))
-    if not cond and detail:
-        for line in str(detail).splitlines()[:8]:
-            print("#   " + line)
-    return cond
 
 
 def refused(port, ctx, what, alert_re):
@@ -38,9 +28,9 @@ def refused(port, ctx, what, alert_re):
         status, _, _, _ = S.get(port, ctx)
     except (ssl.SSLError, ConnectionError, OSError) as e:
         msg = "%s: %s" % (type(e).__name__, e)
-        ok(re.search(alert_re, msg, re.I) is not None, "%s: refused in the TLS handshake (%s)" % (what, msg[:90]), msg)
+        S.ok(re.search(alert_re, msg, re.I) is not None, "%s: refused in the TLS handshake (%s)" % (what, msg[:90]), msg)
         return
-    ok(False, what + ": refused", "got HTTP %s" % status)
+    S.ok(False, what + ": refused", "got HTTP %s" % status)
 
 
 def main():
@@ -50,7 +40,7 @@ def main():
     S.make_pki(pki)
     for k in ("ca.key", "server.key", "prometheus.key"):
         mode = os.stat(os.path.join(pki, k)).st_mode & 0o777
-        ok(mode == 0o600, "make-certs: %s is mode 0600 (%o)" % (k, mode))
+        S.ok(mode == 0o600, "make-certs: %s is mode 0600 (%o)" % (k, mode))
     files, _ = S.fill_textfiles(textdir, tmp)
     webcfg = S.web_config(pki, os.path.join(tmp, "web-config.yml"))
     _, port = S.start_node_exporter(tmp, webcfg, textdir)
@@ -65,23 +55,23 @@ def main():
     s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
     reply = s.recv(4096)
     s.close()
-    ok(b"node_textfile" not in reply and not reply.startswith(b"HTTP/1.1 200"),
+    S.ok(b"node_textfile" not in reply and not reply.startswith(b"HTTP/1.1 200"),
        "plain HTTP gets no metrics (%r)" % reply[:40])
 
     ctx = S.client_context(pki)
     status, headers, raw, text = S.get(port, ctx)
-    ok(status == 200, "the scrape CA's client certificate: HTTP 200")
+    S.ok(status == 200, "the scrape CA's client certificate: HTTP 200")
     gstatus, gheaders, graw, gtext = S.get(port, ctx, gz=True)
-    ok(gstatus == 200 and gheaders.get("content-encoding") == "gzip",
+    S.ok(gstatus == 200 and gheaders.get("content-encoding") == "gzip",
        "Accept-Encoding: gzip -> Content-Encoding: gzip", gheaders)
-    ok(len(graw) < len(gtext.encode()) / 3, "gzip body is smaller (%d of %d bytes)" % (len(graw), len(gtext.encode())))
+    S.ok(len(graw) < len(gtext.encode()) / 3, "gzip body is smaller (%d of %d bytes)" % (len(graw), len(gtext.encode())))
     strip = lambda t: "\n".join(l for l in t.splitlines() if not re.match(r"(go_|process_|promhttp_|node_scrape_collector_duration)", l))
-    ok(strip(gtext) == strip(text), "the gzip body decompresses to the same exposition (runtime families aside)")
+    S.ok(strip(gtext) == strip(text), "the gzip body decompresses to the same exposition (runtime families aside)")
 
     r = subprocess.run(["promtool", "check", "metrics"], input=gtext,
                        capture_output=True, text=True)
     bad = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("kata_")]
-    ok(r.returncode == 0 or (r.returncode == 3 and not bad),
+    S.ok(r.returncode == 0 or (r.returncode == 3 and not bad),
        "promtool check metrics passes the served body (lint findings only in Kata's own kata_* names)",
        r.stderr)
 
@@ -89,21 +79,21 @@ def main():
     for f, prefix in sorted(files.items()):
         want = S.families(open(os.path.join(textdir, f)).read())
         missing = [x for x in want if x not in served]
-        ok(want and not missing, "%s: all %d families served" % (f, len(want)), "missing: " + ", ".join(missing[:10]))
+        S.ok(want and not missing, "%s: all %d families served" % (f, len(want)), "missing: " + ", ".join(missing[:10]))
         for suffix in ("_build_info", "_up", "_last_success_timestamp_seconds", "_duration_seconds"):
-            ok(re.search(r"^%s%s(\{[^}]*\})? " % (prefix, suffix), gtext, re.M) is not None,
+            S.ok(re.search(r"^%s%s(\{[^}]*\})? " % (prefix, suffix), gtext, re.M) is not None,
                "%s%s is served" % (prefix, suffix))
-    ok(re.search(r"^node_textfile_scrape_error 0$", gtext, re.M) is not None, "node_textfile_scrape_error 0")
+    S.ok(re.search(r"^node_textfile_scrape_error 0$", gtext, re.M) is not None, "node_textfile_scrape_error 0")
     for f in files:
-        ok('node_textfile_mtime_seconds{file="%s"}' % os.path.join(textdir, f) in gtext,
+        S.ok('node_textfile_mtime_seconds{file="%s"}' % os.path.join(textdir, f) in gtext,
            "node_textfile_mtime_seconds of %s" % f)
 
     # the commented TLS 1.2 switch, on a second node_exporter
     cfg12 = S.web_config(pki, os.path.join(tmp, "web-config-12.yml"), tls12=True)
-    ok(open(cfg12).read() != open(webcfg).read(), "the TLS 1.2 switch applies to the shipped file")
+    S.ok(open(cfg12).read() != open(webcfg).read(), "the TLS 1.2 switch applies to the shipped file")
     _, port12 = S.start_node_exporter(tmp, cfg12, textdir)
     st, _, _, _ = S.get(port12, S.client_context(pki, tls=ssl.TLSVersion.TLSv1_2))
-    ok(st == 200, "with the TLS 1.2 switch a TLS 1.2 client with the right certificate gets 200")
+    S.ok(st == 200, "with the TLS 1.2 switch a TLS 1.2 client with the right certificate gets 200")
     refused(port12, _other(pki, tls=ssl.TLSVersion.TLSv1_2), "TLS 1.2: a certificate of another CA", CERT_ALERT)
 
     # the checks can fail: the shipped file with the client check weakened lets a
@@ -116,7 +106,7 @@ def main():
         st = S.get(portw, S.client_context(pki, cert=None))[0]
     except (ssl.SSLError, OSError) as e:
         st = str(e)
-    ok(st == 200, "mutation: with VerifyClientCertIfGiven the certificate-less client is let in (so the check above can fail)")
+    S.ok(st == 200, "mutation: with VerifyClientCertIfGiven the certificate-less client is let in (so the check above can fail)")
 
 
 def _other(pki, tls=None):
@@ -132,10 +122,4 @@ def _expired(pki):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except S.Fail as e:
-        ok(False, "setup: %s" % e)
-    finally:
-        S.stop_all()
-    print("1..%d" % n)
+    S.tap_main(main)

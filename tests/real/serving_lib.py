@@ -23,6 +23,30 @@ class Fail(Exception):
     pass
 
 
+N = [0]
+
+
+def ok(cond, what, detail=""):
+    """One TAP line; the first lines of DETAIL as comments when it failed."""
+    N[0] += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (N[0], what), flush=True)
+    if not cond and detail:
+        for line in str(detail).splitlines()[:8]:
+            print("#   " + line)
+    return cond
+
+
+def tap_main(main):
+    """Run MAIN; a setup failure is a failed test; every process started is stopped."""
+    try:
+        main()
+    except Fail as e:
+        ok(False, "setup: %s" % e)
+    finally:
+        stop_all()
+    print("1..%d" % N[0])
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
