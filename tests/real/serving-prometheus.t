@@ -92,6 +92,15 @@ def main():
     S.ok(res and int(res[0]["value"][1]) > 100, "katapulse-scrape's series arrive (%s)" % (res[0]["value"][1] if res else 0))
     res = api(port, "query", query="osmon_orphaned_resources")["result"]
     S.ok(len(res) > 5, "osmon_orphaned_resources arrives (%d series)" % len(res))
+    # the status queries of README / docs/serving.md, as a person types them
+    tools = "(osmon_orphans|osmon|osmon_health_check|katapulse|nasmon|spot_agg)"
+    for q, check in (('{__name__=~"%s_build_info"}' % tools, lambda r: all(x["metric"].get("version") for x in r)),
+                     ('{__name__=~"%s_up"}' % tools, lambda r: all(x["value"][1] == "1" for x in r)),
+                     ('time() - {__name__=~"%s_last_success_timestamp_seconds"}' % tools,
+                      lambda r: all(0 <= float(x["value"][1]) < 600 for x in r)),
+                     ('{__name__=~"%s_duration_seconds"}' % tools, lambda r: all(float(x["value"][1]) >= 0 for x in r))):
+        res = api(port, "query", query=q)["result"]
+        S.ok(len(res) == len(files) and check(res), "status query %s: one sane series per tool (%d)" % (q, len(res)), res)
     res = api(port, "query", query="infrakit:run_interval_seconds")["result"]
     S.ok(len(res) == 6, "the interval recording rule evaluates (%d tools)" % len(res))
 
