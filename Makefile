@@ -127,10 +127,14 @@ install: all
 	install -m 0644 man/infrakit.7 $(DESTDIR)$(MANDIR)/man7/infrakit.7
 	@if [ -d share ]; then cp -R share/. $(DESTDIR)$(DATADIR)/infrakit/; fi
 	install -d $(DESTDIR)$(DATADIR)/infrakit/examples
-	@for f in scripts/*.cron scripts/*.service scripts/*.timer; do \
+	@for f in scripts/*.cron scripts/*.service scripts/*.timer share/serving/systemd/* share/serving/cron/*; do \
+	  [ -f $$f ] || continue; \
 	  sed 's|@BINDIR@|$(BINDIR)|g' $$f >$(DESTDIR)$(DATADIR)/infrakit/examples/$$(basename $$f) && \
 	  chmod 0644 $(DESTDIR)$(DATADIR)/infrakit/examples/$$(basename $$f) || exit 1; \
 	done
+	sed -i 's|@BINDIR@|$(BINDIR)|g' $(DESTDIR)$(DATADIR)/infrakit/serving/systemd/* $(DESTDIR)$(DATADIR)/infrakit/serving/cron/*
+	install -d $(DESTDIR)$(DATADIR)/doc/infrakit && install -m 0644 docs/*.md $(DESTDIR)$(DATADIR)/doc/infrakit/
+	install -m 0755 scripts/make-certs $(DESTDIR)$(DATADIR)/infrakit/serving/make-certs
 
 uninstall:
 	@for t in $(TOOLS); do \

@@ -179,6 +179,8 @@ static void cfg_from_cloud(struct infra_os_config *c, json_object *cl)
 	set_str(&c->interface, infra_json_opt_string(cl, "interface", NULL));
 	set_str(&c->interface, infra_json_opt_string(cl, "endpoint_type", NULL));
 	set_str(&c->cacert, infra_json_opt_string(cl, "cacert", NULL));
+	set_str(&c->cert, infra_json_opt_string(cl, "cert", NULL));
+	set_str(&c->key, infra_json_opt_string(cl, "key", NULL));
 	{
 		const char *v = infra_json_opt_string(cl, "verify", NULL);
 		if (v && (!strcasecmp(v, "false") || !strcasecmp(v, "no")))
@@ -245,6 +247,8 @@ int infra_os_config_load(struct infra_os_config *c, const struct infra_os_flags 
 		{ "OS_ENDPOINT_TYPE", offsetof(struct infra_os_config, interface) },
 		{ "OS_INTERFACE", offsetof(struct infra_os_config, interface) },
 		{ "OS_CACERT", offsetof(struct infra_os_config, cacert) },
+		{ "OS_CERT", offsetof(struct infra_os_config, cert) },
+		{ "OS_KEY", offsetof(struct infra_os_config, key) },
 	};
 	static const struct infra_os_flags none;
 	const char *cloud;
@@ -335,7 +339,7 @@ void infra_os_config_release(struct infra_os_config *c)
 			   &c->user_domain_name, &c->user_domain_id, &c->project_name, &c->project_id,
 			   &c->project_domain_name, &c->project_domain_id, &c->domain_name, &c->domain_id,
 			   &c->app_cred_id, &c->app_cred_name, &c->region_name, &c->interface, &c->cacert,
-			   &c->config_file };
+			   &c->cert, &c->key, &c->config_file };
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		free(*plain[i]);
 		*plain[i] = NULL;
@@ -404,6 +408,10 @@ struct infra_os *infra_os_new(const struct infra_os_config *cfg, const struct in
 	os->cfg.interface = dup_or_null(cfg->interface ? cfg->interface : "public");
 	if (!o.cacert && cfg->cacert)
 		o.cacert = cfg->cacert;
+	if (!o.cert && !o.key && cfg->cert) { /* the command line's pair wins as a whole */
+		o.cert = cfg->cert;
+		o.key = cfg->key;
+	}
 	if (cfg->insecure)
 		o.insecure = 1;
 	os->http = infra_http_new(&o, err);

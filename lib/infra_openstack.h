@@ -57,6 +57,7 @@ struct infra_os_config {
 	char *region_name;
 	char *interface;
 	char *cacert;
+	char *cert, *key; /* TLS client certificate and key files (clouds.yaml cert/key, OS_CERT/OS_KEY) */
 	int insecure;
 	char *config_file; /* where the cloud came from (for messages) */
 };

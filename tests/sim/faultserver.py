@@ -40,11 +40,12 @@ import os
 import signal
 import socket
 import socketserver
-import ssl
 import sys
 import threading
 import time
 import urllib.parse
+
+import simtls  # tests/sim/simtls.py
 
 LOCK = threading.Lock()
 COUNTS = {}
@@ -353,12 +354,7 @@ def main():
         server = TCPServer(("127.0.0.1", opts.port), Handler)
         ready = "http://127.0.0.1:%d" % server.server_address[1]
         if opts.tls_cert:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
-            if opts.client_ca:
-                ctx.load_verify_locations(opts.client_ca)
-                ctx.verify_mode = ssl.CERT_REQUIRED
-            server.tls = ctx
+            server.tls = simtls.server_context(opts.tls_cert, opts.tls_key, opts.client_ca)
             ready = "https://127.0.0.1:%d" % server.server_address[1]
 
     stop = threading.Event()

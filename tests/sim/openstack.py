@@ -3,6 +3,7 @@
 
     openstack.py [--seed FILE | --generate N] [--latency-ms MS] [--fault SPEC]...
                  [--page-size N] [--async-delay S] [--token-ttl S] [--max-seconds S]
+                 [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
 
 Listens on 127.0.0.1 (ephemeral port), prints `READY http://127.0.0.1:PORT` and serves:
 
@@ -42,6 +43,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import string
 import sys
 import threading
@@ -49,6 +51,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import simtls  # tests/sim/simtls.py
 
 NS = uuid.UUID("6f1d3a2e-0000-4000-8000-0a5e0c0ffee0")
 TYPES = ["projects", "users", "servers", "keypairs", "server_groups", "floatingips", "routers",
@@ -1163,6 +1167,9 @@ def main():
                     help="emit a next link whenever a page is full (clients must accept an empty last page)")
     ap.add_argument("--keystone-list-limit", type=int, default=0,
                     help="emulate an old keystone with [DEFAULT] list_limit: cut lists, say truncated")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (READY https://...)")
+    ap.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    ap.add_argument("--client-ca", metavar="PEM", help="with --tls-cert: require a client certificate from this CA")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     cloud = Cloud(args)
@@ -1184,10 +1191,25 @@ def main():
         cloud.faults.append(parse_fault(f))
     class Server(ThreadingHTTPServer):
         request_queue_size = 256  # the default 5 drops SYNs of parallel clients (1 s retransmits)
+        tls = None
+
+        def finish_request(self, request, client_address):
+            # the TLS handshake runs in the connection's thread; a refused one ends it quietly
+            if self.tls is not None:
+                request.settimeout(10)
+                try:
+                    request = self.tls.wrap_socket(request, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
+                request.settimeout(None)
+            super().finish_request(request, client_address)
     srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.cloud = cloud
     cloud.base = "http://127.0.0.1:%d" % srv.server_address[1]
+    if args.tls_cert:
+        srv.tls = simtls.server_context(args.tls_cert, args.tls_key, args.client_ca)
+        cloud.base = "https://127.0.0.1:%d" % srv.server_address[1]
 
     def stop(*_):
         threading.Thread(target=srv.shutdown, daemon=True).start()

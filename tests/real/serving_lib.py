@@ -1,0 +1,246 @@
+"""Shared by tests/real/serving-*.t and scripts/bench-serving: certificates made by
+scripts/make-certs, a textfile directory filled by real runs of the kit's tools
+against their simulators, a real node_exporter (Debian's) on 127.0.0.1 with the
+shipped share/serving/web-config.yml, and an HTTPS client with a client certificate.
+Ports are picked free at run time; every process started is stopped by stop_all()."""
+import gzip
+import http.client
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+SRC = os.environ.get("INFRA_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD", "build")
+BIN = os.environ.get("INFRA_BIN") or os.path.join(SRC, BUILD, "bin")
+PROCS = []
+
+
+class Fail(Exception):
+    pass
+
+
+N = [0]
+
+
+def ok(cond, what, detail=""):
+    """One TAP line; the first lines of DETAIL as comments when it failed."""
+    N[0] += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (N[0], what), flush=True)
+    if not cond and detail:
+        for line in str(detail).splitlines()[:8]:
+            print("#   " + line)
+    return cond
+
+
+def tap_main(main):
+    """Run MAIN; a setup failure is a failed test; every process started is stopped."""
+    try:
+        main()
+    except Fail as e:
+        ok(False, "setup: %s" % e)
+    finally:
+        stop_all()
+    print("1..%d" % N[0])
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start(cmd, tmp, name, ready=True, env=None, timeout=60):
+    """Start CMD; with READY, wait for its `READY <value>` line and return (proc, value)."""
+    out = open(os.path.join(tmp, name + ".out"), "w+")
+    err = open(os.path.join(tmp, name + ".err"), "w+")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, start_new_session=True)
+    PROCS.append(proc)
+    if not ready:
+        return proc, None
+    end = time.time() + timeout
+    while time.time() < end:
+        out.seek(0)
+        line = out.readline()
+        if line.startswith("READY "):
+            return proc, line.split(None, 1)[1].strip()
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    err.seek(0)
+    raise Fail(f"{name} did not start: {err.read()[-400:]}")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def stop_all():
+    for p in PROCS:
+        stop(p)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+# ---------------------------------------------------------------- certificates
+
+CLIENT_EXT = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
+
+
+def make_pki(d):
+    """d/ca.pem, server.*, prometheus.* (scripts/make-certs); d/other/ (a second CA and
+    its client 'stranger'); d/expired.pem/.key (signed by the right CA, valid only in 2020)."""
+    r = sh([os.path.join(SRC, "scripts/make-certs"), "-d", d, "-n", "localhost", "-i", "127.0.0.1",
+            "-c", "prometheus"])
+    if r.returncode:
+        raise Fail("make-certs: " + r.stderr)
+    r = sh([os.path.join(SRC, "scripts/make-certs"), "-d", os.path.join(d, "other"), "-n", "localhost",
+            "-c", "stranger"])
+    if r.returncode:
+        raise Fail("make-certs (other CA): " + r.stderr)
+    # an expired client certificate of the right CA: `openssl ca` takes explicit dates
+    ca = os.path.join(d, "expca")
+    os.makedirs(ca, exist_ok=True)
+    open(os.path.join(ca, "index.txt"), "w").close()
+    with open(os.path.join(ca, "serial"), "w") as f:
+        f.write("1000\n")
+    with open(os.path.join(ca, "ext"), "w") as f:
+        f.write(CLIENT_EXT)
+    with open(os.path.join(ca, "cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca=c\n[c]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\n"
+                "default_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n" % (ca, ca, ca))
+    key = os.path.join(d, "expired.key")
+    r = sh(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-subj", "/CN=expired", "-keyout", key, "-out", os.path.join(ca, "csr")])
+    if r.returncode:
+        raise Fail("openssl req: " + r.stderr)
+    r = sh(["openssl", "ca", "-batch", "-config", os.path.join(ca, "cnf"), "-cert", os.path.join(d, "ca.pem"),
+            "-keyfile", os.path.join(d, "ca.key"), "-in", os.path.join(ca, "csr"),
+            "-out", os.path.join(d, "expired.pem"), "-notext", "-extfile", os.path.join(ca, "ext"),
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z"])
+    if r.returncode:
+        raise Fail("openssl ca: " + r.stderr)
+
+
+def web_config(d, out, tls12=False):
+    """The shipped web config with its certificate paths pointed at D."""
+    text = open(os.path.join(SRC, "share/serving/web-config.yml")).read()
+    text = text.replace("/etc/prometheus/node-exporter-tls", d)
+    if tls12:
+        text = text.replace("  min_version: TLS13\n  # min_version: TLS12\n", "  # min_version: TLS13\n  min_version: TLS12\n")
+    with open(out, "w") as f:
+        f.write(text)
+    return out
+
+
+# ---------------------------------------------------------------- textfiles by real runs
+
+OS_ENV = {"OS_USERNAME": "admin", "OS_PASSWORD": "secret", "OS_PROJECT_NAME": "admin",
+          "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default"}
+
+
+def os_env(cloud_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(OS_ENV)
+    env["OS_AUTH_URL"] = cloud_url + "/identity/v3"
+    return env
+
+
+def run_tool(args, env=None, ok=(0, 1, 2)):
+    r = sh([os.path.join(BIN, args[0])] + args[1:], env=env)
+    if r.returncode not in ok:
+        raise Fail(f"{' '.join(args[:2])} exited {r.returncode}: {r.stderr.strip()[-300:]}")
+    return r
+
+
+def start_cloud(tmp, seed="tests/sim/seeds/realistic.json", extra=()):
+    return start(["python3", os.path.join(SRC, "tests/sim/openstack.py"), "--seed", os.path.join(SRC, seed),
+                  "--max-seconds", "600"] + list(extra), tmp, "cloud")
+
+
+def start_kata(tmp, n, profile="small", name="kata"):
+    return start(["python3", os.path.join(SRC, "tests/sim/kata_shims.py"), "--root", os.path.join(tmp, name + "-root"),
+                  "--generate", str(n), "--profile", profile, "--max-seconds", "900"], tmp, name, timeout=300)
+
+
+def fill_textfiles(textdir, tmp, kata_sandboxes=3):
+    """Real runs: osmon-orphans and osmon-run --health against the OpenStack simulator,
+    katapulse-scrape against simulated Kata shims.  Returns {file: prefix}."""
+    _, cloud = start_cloud(tmp)
+    env = os_env(cloud)
+    run_tool(["osmon-orphans", "-q", "-f", "prom", "-o", os.path.join(textdir, "osmon-orphans.prom")], env)
+    run_tool(["osmon-run", "--health", "-q", "--state-dir", os.path.join(tmp, "osmon-state"), "-f", "prom",
+              "-o", os.path.join(textdir, "osmon-health.prom")], env)
+    _, root = start_kata(tmp, kata_sandboxes)
+    run_tool(["katapulse-scrape", "-q", "--sysroot", root, "--no-state", "-f", "prom",
+              "-o", os.path.join(textdir, "katapulse.prom")])
+    return {"osmon-orphans.prom": "osmon_orphans", "osmon-health.prom": "osmon_health_check",
+            "katapulse.prom": "katapulse"}, cloud
+
+
+def families(text):
+    return sorted({line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")})
+
+
+# ---------------------------------------------------------------- node_exporter and the client
+
+def start_node_exporter(tmp, webcfg, textdir, port=None, extra=()):
+    exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if not exe:
+        raise Fail("prometheus-node-exporter is not installed (scripts/install-deps)")
+    port = port or free_port()
+    proc, _ = start([exe, "--collector.disable-defaults", "--collector.textfile",
+                     "--collector.textfile.directory=" + textdir, "--web.config.file=" + webcfg,
+                     "--web.listen-address=127.0.0.1:%d" % port] + list(extra), tmp, "node-exporter", ready=False)
+    end = time.time() + 30
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise Fail("node_exporter did not listen: " + open(os.path.join(tmp, "node-exporter.err")).read()[-500:])
+
+
+def client_context(pki, cert="prometheus", ca=None, tls=None):
+    ctx = ssl.create_default_context(cafile=ca or os.path.join(pki, "ca.pem"))
+    ctx.check_hostname = True
+    if tls:
+        ctx.minimum_version = ctx.maximum_version = tls
+    if cert:
+        ctx.load_cert_chain(os.path.join(pki, cert + ".pem"), os.path.join(pki, cert + ".key"))
+    return ctx
+
+
+def get(port, ctx, path="/metrics", gz=False, server_name="localhost"):
+    """(status, headers, raw body, exposition text); raises ssl.SSLError/OSError when refused."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=20)
+    conn._server_hostname = server_name  # SNI/verification name, the scrape job's server_name
+    sock = socket.create_connection(("127.0.0.1", port), 20)
+    conn.sock = ctx.wrap_socket(sock, server_hostname=server_name)
+    # TLS 1.3: a refused client certificate surfaces on the first read, not in wrap_socket
+    conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gz else {})
+    r = conn.getresponse()
+    raw = r.read()
+    headers = {k.lower(): v for k, v in r.getheaders()}
+    text = gzip.decompress(raw) if headers.get("content-encoding") == "gzip" else raw
+    conn.close()
+    return r.status, headers, raw, text.decode()
