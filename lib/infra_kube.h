@@ -16,10 +16,14 @@
  *      read on every open (projected tokens rotate).
  * Flags given without --kube-api complete the source they apply to (a
  * --kube-token-file or --kube-ca overrides the kubeconfig's token or CA).
- * The TLS options of opts.http (cacert, cert, key, insecure) are the CLI's;
- * the source's CA / client certificate are used where the CLI gives none.
- * -data certificates are handed to libcurl as in-memory blobs (never written
- * to disk).
+ * TLS: the cluster's own CA (--kube-ca, the kubeconfig's, the service account's)
+ * and the kubeconfig user's client certificate win over the generic CLI options
+ * of opts.http (cacert, cert, key), which apply when the source names none;
+ * insecure is the CLI's --insecure or the cluster's insecure-skip-tls-verify.
+ * -data certificates go to libcurl as in-memory blobs (CURLOPT_*_BLOB, never
+ * written to disk); a CA blob is then the only trust anchor.  Unsupported and
+ * refused (-EINVAL): tls-server-name, basic auth, a bearer token over plain
+ * http to a non-loopback host.
  *
  * Lists: every page is fetched with ?limit=N and &continue=TOKEN; a 410 Gone
  * (continue token expired) restarts the list from the first page (at most
