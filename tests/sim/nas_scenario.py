@@ -552,25 +552,25 @@ class World:
             self.tn["nfs_shares"].append({"id": self.ids["nfs"], "path": "/mnt/" + gone, "aliases": [], "comment": "", "networks": [], "hosts": [],
                                           "ro": False, "maproot_user": "root", "maproot_group": "root", "mapall_user": None, "mapall_group": None,
                                           "security": [], "enabled": True, "locked": False})
-            self.plant("ORPH-SHARE", "fire", "NFSShare", str(self.ids["nfs"]), "warning")
+            self.plant("ORPH-SHARE", "fire", "NFSShare", "/mnt/" + gone, "warning")
             self.ids["extent"] += 1
             self.tn["iscsi_extents"].append({"id": self.ids["extent"], "name": "csi-pvc-deadbeef-0000-4000-8000-000000000000-clustera", "type": "DISK",
                                              "disk": "zvol/" + iscsi["parent"] + "/pvc-deadbeef-0000-4000-8000-000000000000", "comment": "",
                                              "blocksize": 512, "ro": False, "enabled": True, "locked": False})
-            self.plant("ORPH-SHARE", "fire", "ISCSIExtent", str(self.ids["extent"]), "warning")
+            self.plant("ORPH-SHARE", "fire", "ISCSIExtent", self.tn["iscsi_extents"][-1]["name"], "warning")
             self.ids["target"] += 1
             self.tn["iscsi_targets"].append({"id": self.ids["target"], "name": "csi-pvc-feedface-0000-4000-8000-000000000000-clustera", "alias": None,
                                              "mode": "ISCSI", "groups": [{"portal": 1, "initiator": 1, "auth": None, "authmethod": "NONE"}]})
-            self.plant("ORPH-SHARE", "fire", "ISCSITarget", str(self.ids["target"]), "warning")
+            self.plant("ORPH-SHARE", "fire", "ISCSITarget", self.tn["iscsi_targets"][-1]["name"], "warning")
             # not democratic-csi's: a share outside every dataset parent, a hand-made target
             self.ids["nfs"] += 1
             self.tn["nfs_shares"].append({"id": self.ids["nfs"], "path": "/mnt/tank/media/old", "aliases": [], "comment": "media", "networks": [],
                                           "hosts": [], "ro": True, "maproot_user": None, "maproot_group": None, "mapall_user": None,
                                           "mapall_group": None, "security": [], "enabled": True, "locked": False})
-            self.plant("ORPH-SHARE", "near", "NFSShare", str(self.ids["nfs"]))
+            self.plant("ORPH-SHARE", "near", "NFSShare", "/mnt/tank/media/old")
             self.ids["target"] += 1
             self.tn["iscsi_targets"].append({"id": self.ids["target"], "name": "backup-lun", "alias": "manual", "mode": "ISCSI", "groups": []})
-            self.plant("ORPH-SHARE", "near", "ISCSITarget", str(self.ids["target"]))
+            self.plant("ORPH-SHARE", "near", "ISCSITarget", "backup-lun")
         if on("SHARE-MISSING"):
             v = self.volume(nfs, 5 * GiB, age=30 * DAY)
             self.tn["nfs_shares"].remove(v["share"])
