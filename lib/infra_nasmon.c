@@ -20,6 +20,7 @@
 #include "infra_nasmon.h"
 #include "infra_report.h"
 #include "infra_statedir.h"
+#include "infra_truenas.h"
 #include "infra_yaml.h"
 
 #define HOUR 3600.0
@@ -2619,6 +2620,87 @@ int infra_nasmon_history(const struct infra_nasmon_config *cfg, const char *stat
 	json_object_object_add(res->trends, "volumes", tv);
 	json_object_put(entries);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- fetching */
+
+#define DCSI_PODS "?labelSelector=app.kubernetes.io%2Fname%3Ddemocratic-csi"
+
+int infra_nasmon_fetch_kube(struct infra_kube *k, json_object **kube, json_object **failed, int *requests,
+			    struct infra_err *err)
+{
+	static const char *const paths[NKRES] = {
+		"/api/v1/persistentvolumes", "/api/v1/persistentvolumeclaims",
+		"/apis/storage.k8s.io/v1/storageclasses", "/apis/storage.k8s.io/v1/volumeattachments",
+		"/apis/storage.k8s.io/v1/csidrivers", "/apis/storage.k8s.io/v1/csinodes", "/api/v1/nodes",
+		"/apis/snapshot.storage.k8s.io/v1/volumesnapshots",
+		"/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents",
+		"/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses", "/api/v1/pods" DCSI_PODS,
+		"/apis/apps/v1/daemonsets" DCSI_PODS, "/apis/apps/v1/deployments" DCSI_PODS,
+	};
+
+	*kube = json_object_new_object();
+	*failed = json_object_new_object();
+	for (int r = 0; r < NKRES; r++) {
+		struct infra_err e = INFRA_ERR_INIT;
+		json_object *items = NULL;
+		int rc = infra_kube_list(k, paths[r], &items, &e);
+
+		if (requests)
+			*requests += infra_kube_last_pages(k) > 0 ? infra_kube_last_pages(k) : 1;
+		if (!rc) {
+			json_object_object_add(*kube, kres_names[r], items);
+		} else if (rc == -ENOENT) {
+			continue; /* not installed (snapshot CRDs absent) */
+		} else if (rc != -EACCES && r == 0) {
+			*err = e;
+			json_object_put(*kube);
+			json_object_put(*failed);
+			*kube = *failed = NULL;
+			return rc;
+		} else {
+			json_object_object_add(*failed, kres_names[r], json_object_new_string(e.msg));
+		}
+	}
+	return 0;
+}
+
+int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
+			       struct infra_err *err)
+{
+	static const enum infra_tn_query q[] = { INFRA_TN_POOLS, INFRA_TN_DATASETS, INFRA_TN_SNAPSHOTS,
+		INFRA_TN_NFS_SHARES, INFRA_TN_SMB_SHARES, INFRA_TN_ISCSI_TARGETS, INFRA_TN_ISCSI_EXTENTS,
+		INFRA_TN_ISCSI_TARGETEXTENTS };
+	static const int names[] = { T_POOLS, T_DATASETS, T_SNAPSHOTS, T_NFS, T_SMB, T_TARGETS, T_EXTENTS, T_TES };
+	enum { NQ = sizeof(q) / sizeof(q[0]) };
+	json_object *results[NQ] = { 0 }, *svc = NULL;
+	struct infra_err errs[NQ];
+	int rc;
+
+	memset(errs, 0, sizeof(errs));
+	rc = infra_truenas_query_many(t, NQ, q, results, errs, err);
+	if (rc)
+		return rc;
+	*tn = json_object_new_object();
+	*failed = json_object_new_object();
+	json_object_object_add(*tn, "version", jstr(infra_truenas_version(t)));
+	for (size_t i = 0; i < NQ; i++) {
+		if (results[i])
+			json_object_object_add(*tn, tres_names[names[i]], results[i]);
+		else if (errs[i].code != -ENOTSUP)
+			json_object_object_add(*failed, tres_names[names[i]], json_object_new_string(errs[i].msg));
+	}
+	{
+		struct infra_err e = INFRA_ERR_INIT;
+
+		/* services are optional (CFG-TN judges them when they come) */
+		if (!infra_truenas_call(t, strcmp(infra_truenas_transport(t), "rest") ? "service.query" : "service", NULL,
+					&svc, &e) && json_object_is_type(svc, json_type_array))
+			json_object_object_add(*tn, "services", svc);
+		else
+			json_object_put(svc);
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- writers */

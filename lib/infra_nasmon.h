@@ -148,6 +148,21 @@ int infra_nasmon_history(const struct infra_nasmon_config *cfg, const char *stat
  * size at the fitted rate; -1 when not growing or fewer than 2 points. */
 double infra_nasmon_days_until_full(json_object *points, double now);
 
+/* Fetching (the only part that talks to the sources; the checks stay pure).
+ * Kubernetes: every list the checks use (pods/DaemonSets/Deployments by the label
+ * app.kubernetes.io/name=democratic-csi) into *kube {"persistentvolumes":[...],...};
+ * a 404 leaves the key out (not installed); a 401/403 or another failure of one
+ * list goes to *failed {"resource":"message"}.  Returns 0, or the error of the
+ * first list when it failed for a reason other than 403/404 (the source is down).
+ * TrueNAS: the queries plus service.query into *tn {"version",...}; failed
+ * queries into *failed; negative when the connection failed. */
+struct infra_kube;
+struct infra_truenas;
+int infra_nasmon_fetch_kube(struct infra_kube *k, json_object **kube, json_object **failed, int *requests,
+			    struct infra_err *err);
+int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
+			       struct infra_err *err);
+
 /* Writers. */
 json_object *infra_nasmon_to_json(const struct infra_nasmon_result *res);
 #include "infra_buf.h"
