@@ -1341,7 +1341,8 @@ static void check_orph_share(struct ctx *c)
 	a = c->t[T_TES];
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		json_object *o = json_object_array_get_idx(a, i), *ev;
-		const char *t = js(o, "target") ? js(o, "target") : "", *e = js(o, "extent") ? js(o, "extent") : "";
+		const char *t = jo(o, "target") ? json_object_get_string(jo(o, "target")) : "";
+		const char *e = jo(o, "extent") ? json_object_get_string(jo(o, "extent")) : "";
 		int tm = !map_get(c->target_by_id, t), em = !map_get(c->extent_by_id, e);
 
 		if (!tm && !em)
@@ -1669,7 +1670,7 @@ static void check_snap_foreign(struct ctx *c)
 		ev_add(ev, "foreign_snapshots", json_object_new_int(v->foreign_snaps));
 		ev_add(ev, "pv_phase", jstr(phase));
 		finding(c, rel ? NASMON_SEV_WARNING : NASMON_SEV_INFO, "PersistentVolume", v->name, NULL, v->id, ev,
-			"volume %s has %d snapshot%s that are not CSI's (they block DeleteVolume on democratic-csi next)%s",
+			"volume %s has %d snapshot%s not CSI's (they block DeleteVolume on democratic-csi next)%s",
 			v->name, v->foreign_snaps, v->foreign_snaps == 1 ? "" : "s", rel ? "; the PV is Released" : "");
 	}
 }

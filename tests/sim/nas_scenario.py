@@ -571,6 +571,12 @@ class World:
             self.ids["target"] += 1
             self.tn["iscsi_targets"].append({"id": self.ids["target"], "name": "backup-lun", "alias": "manual", "mode": "ISCSI", "groups": []})
             self.plant("ORPH-SHARE", "near", "ISCSITarget", "backup-lun")
+            # a target-extent whose target is gone; a healthy one (ids are numbers, as the API sends them)
+            self.ids["te"] += 1
+            self.tn["iscsi_targetextents"].append({"id": self.ids["te"], "target": 9999, "lunid": 0, "extent": self.ids["extent"]})
+            self.plant("ORPH-SHARE", "fire", "ISCSITargetExtent", str(self.ids["te"]), "warning")
+            if self.tn["iscsi_targetextents"][0]["target"] != 9999:
+                self.plant("ORPH-SHARE", "near", "ISCSITargetExtent", str(self.tn["iscsi_targetextents"][0]["id"]))
         if on("SHARE-MISSING"):
             v = self.volume(nfs, 5 * GiB, age=30 * DAY)
             self.tn["nfs_shares"].remove(v["share"])
