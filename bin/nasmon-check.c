@@ -12,6 +12,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ enum {
 	OPT_KUBE_API = 0x3000, OPT_KUBE_TOKEN_FILE, OPT_KUBE_CA, OPT_KUBECONFIG, OPT_KUBE_CONTEXT,
 	OPT_TN_URL, OPT_TN_KEY_FILE, OPT_TN_KEY, OPT_TN_API, OPT_DRIVER, OPT_DSPARENT, OPT_SNPARENT,
 	OPT_INSTANCE, OPT_CONFIG, OPT_CHECK, OPT_SKIP, OPT_SET, OPT_GRACE, OPT_STATE_DIR, OPT_LIST_CHECKS,
-	OPT_NO_KUBE, OPT_NO_TRUENAS,
+	OPT_NO_KUBE, OPT_NO_TRUENAS, OPT_KUBE_PAGE,
 };
 
 static const struct argp_option options[] = {
@@ -51,6 +52,7 @@ static const struct argp_option options[] = {
 	{ "kube-ca", OPT_KUBE_CA, "FILE", 0, "CA of the API server", INFRA_HELP_SOURCE },
 	{ "kubeconfig", OPT_KUBECONFIG, "FILE", 0, "kubeconfig (default $KUBECONFIG, ~/.kube/config)", INFRA_HELP_SOURCE },
 	{ "kube-context", OPT_KUBE_CONTEXT, "NAME", 0, "kubeconfig context (default current-context)", INFRA_HELP_SOURCE },
+	{ "kube-page-size", OPT_KUBE_PAGE, "N", 0, "items per list page (limit; default 2000)", INFRA_HELP_SOURCE },
 	{ "no-kube", OPT_NO_KUBE, NULL, 0, "do not query Kubernetes (its checks are UNKNOWN)", INFRA_HELP_SOURCE },
 	{ NULL, 0, NULL, 0, "TrueNAS:", INFRA_HELP_SOURCE + 1 },
 	{ "truenas-url", OPT_TN_URL, "URL", 0, "https://HOST[:PORT] (default $TRUENAS_URL)", INFRA_HELP_SOURCE + 1 },
@@ -69,7 +71,7 @@ static const struct infra_cli_secret secrets[] = {
 
 static struct infra_cli cli;
 static struct infra_nagios_cli ncli;
-static struct infra_kube_opts kopts;
+static struct infra_kube_opts kopts = { .page_limit = 2000 };
 static const char *tn_url, *tn_key_file, *config_file, *state_dir, *grace;
 static enum infra_tn_api tn_api = INFRA_TN_AUTO;
 static int no_kube, no_tn;
@@ -108,6 +110,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_KUBECONFIG: kopts.kubeconfig = arg; break;
 	case OPT_KUBE_CONTEXT: kopts.context = arg; break;
 	case OPT_NO_KUBE: no_kube = 1; break;
+	case OPT_KUBE_PAGE:
+		if (infra_parse_long(arg, 1, 100000, &kopts.page_limit))
+			argp_error(state, "--kube-page-size must be an integer 1..100000, not '%s'", arg);
+		break;
 	case OPT_NO_TRUENAS: no_tn = 1; break;
 	case OPT_TN_URL: tn_url = arg; break;
 	case OPT_TN_KEY_FILE: tn_key_file = arg; break;
@@ -210,7 +216,7 @@ static int kube_source(const struct infra_http_opts *h, json_object **kube, json
 	if (!rc) {
 		json_object_object_add(src, "server", json_object_new_string(infra_kube_server(k)));
 		json_object_object_add(src, "auth", json_object_new_string(infra_kube_auth_source(k)));
-		rc = infra_nasmon_fetch_kube(k, kube, failed, requests, &err);
+		rc = infra_nasmon_fetch_kube(k, &kopts, cli.jobs, kube, failed, requests, &err);
 	}
 	infra_kube_close(k);
 	if (rc)
@@ -259,6 +265,21 @@ static int tn_source(const struct infra_http_opts *h, json_object **tn, json_obj
 	if (rc)
 		*why = err.msg;
 	return rc == -EINVAL ? rc : 0;
+}
+
+struct tn_job {
+	const struct infra_http_opts *h;
+	json_object *tn, *failed, *src;
+	const char *why;
+	int rc;
+};
+
+static void *tn_thread(void *arg)
+{
+	struct tn_job *j = arg;
+
+	j->rc = tn_source(j->h, &j->tn, &j->failed, j->src, &j->why);
+	return NULL;
 }
 
 static void failed_lists(struct infra_report *r, const char *source, json_object *failed)
@@ -318,7 +339,9 @@ int main(int argc, char **argv)
 	struct infra_report r;
 	json_object *kube = NULL, *tn = NULL, *kfailed = NULL, *tfailed = NULL, *sources, *ks, *ts;
 	const char *kwhy = NULL, *twhy = NULL;
-	int requests = 0, status;
+	int requests = 0, status, krc = 0, tstarted = 0;
+	struct tn_job tj = { 0 };
+	pthread_t tth;
 
 	infra_cli_init(&cli, "nasmon-check", INFRA_CLI_NAGIOS);
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -338,17 +361,31 @@ int main(int argc, char **argv)
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}
-	if (no_kube)
-		kwhy = "not queried (--no-kube)";
-	else if (kube_source(&hopts, &kube, &kfailed, ks, &kwhy, &requests)) {
-		infra_report_error(&r, "kubernetes: %s", kwhy);
-		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
-		goto out;
-	}
+	/* both sources at once: TrueNAS in a thread, the Kubernetes lists here */
+	tj.h = &hopts;
+	tj.src = ts;
 	if (no_tn)
 		twhy = "not queried (--no-truenas)";
-	else if (tn_source(&hopts, &tn, &tfailed, ts, &twhy)) {
-		infra_report_error(&r, "truenas: %s", twhy);
+	else if (pthread_create(&tth, NULL, tn_thread, &tj) == 0)
+		tstarted = 1;
+	else
+		tn_thread(&tj);
+	if (no_kube)
+		kwhy = "not queried (--no-kube)";
+	else
+		krc = kube_source(&hopts, &kube, &kfailed, ks, &kwhy, &requests);
+	if (tstarted)
+		pthread_join(tth, NULL);
+	if (!no_tn) {
+		tn = tj.tn;
+		tfailed = tj.failed;
+		twhy = tj.why;
+	}
+	if (krc || (!no_tn && tj.rc)) {
+		if (krc)
+			infra_report_error(&r, "kubernetes: %s", kwhy);
+		if (!no_tn && tj.rc)
+			infra_report_error(&r, "truenas: %s", twhy);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}

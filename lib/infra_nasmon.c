@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <json-c/linkhash.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -2316,12 +2317,12 @@ static const check_fn check_fns[NASMON_NCHECKS] = {
 static int unknown_reason(struct ctx *c, int k, char *buf, size_t size)
 {
 	if (needs[k].k && !c->kup) {
-		snprintf(buf, size, "needs the Kubernetes API, which is down%s%s", c->in->kube_error ? ": " : "",
+		snprintf(buf, size, "needs the Kubernetes API, which could not be read%s%s", c->in->kube_error ? ": " : "",
 			 c->in->kube_error ?: "");
 		return 1;
 	}
 	if (needs[k].t && !c->tup) {
-		snprintf(buf, size, "needs the TrueNAS API, which is down%s%s", c->in->truenas_error ? ": " : "",
+		snprintf(buf, size, "needs the TrueNAS API, which could not be read%s%s", c->in->truenas_error ? ": " : "",
 			 c->in->truenas_error ?: "");
 		return 1;
 	}
@@ -2627,8 +2628,16 @@ int infra_nasmon_history(const struct infra_nasmon_config *cfg, const char *stat
 
 #define DCSI_PODS "?labelSelector=app.kubernetes.io%2Fname%3Ddemocratic-csi"
 
-int infra_nasmon_fetch_kube(struct infra_kube *k, json_object **kube, json_object **failed, int *requests,
-			    struct infra_err *err)
+struct kfetch {
+	const struct infra_kube_opts *o;
+	pthread_mutex_t mu;
+	int next;
+	json_object *items[NKRES];
+	int rc[NKRES], pages[NKRES];
+	struct infra_err errs[NKRES];
+};
+
+static void kfetch_run(struct kfetch *f, struct infra_kube *k)
 {
 	static const char *const paths[NKRES] = {
 		"/api/v1/persistentvolumes", "/api/v1/persistentvolumeclaims",
@@ -2640,28 +2649,67 @@ int infra_nasmon_fetch_kube(struct infra_kube *k, json_object **kube, json_objec
 		"/apis/apps/v1/daemonsets" DCSI_PODS, "/apis/apps/v1/deployments" DCSI_PODS,
 	};
 
+	for (;;) {
+		int r;
+
+		pthread_mutex_lock(&f->mu);
+		r = f->next++;
+		pthread_mutex_unlock(&f->mu);
+		if (r >= NKRES)
+			return;
+		f->rc[r] = infra_kube_list(k, paths[r], &f->items[r], &f->errs[r]);
+		f->pages[r] = infra_kube_last_pages(k);
+	}
+}
+
+static void *kfetch_worker(void *arg)
+{
+	struct kfetch *f = arg;
+	struct infra_kube *k = NULL;
+
+	if (infra_kube_open(&k, f->o, NULL))
+		return NULL; /* the main thread's handle does the work */
+	kfetch_run(f, k);
+	infra_kube_close(k);
+	return NULL;
+}
+
+int infra_nasmon_fetch_kube(struct infra_kube *k, const struct infra_kube_opts *o, int jobs, json_object **kube,
+			    json_object **failed, int *requests, struct infra_err *err)
+{
+	struct kfetch f;
+	pthread_t th[16];
+	int nth = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.o = o;
+	pthread_mutex_init(&f.mu, NULL);
+	for (int i = 1; o && i < jobs && i < NKRES && nth < 16; i++)
+		if (!pthread_create(&th[nth], NULL, kfetch_worker, &f))
+			nth++;
+	kfetch_run(&f, k);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&f.mu);
 	*kube = json_object_new_object();
 	*failed = json_object_new_object();
 	for (int r = 0; r < NKRES; r++) {
-		struct infra_err e = INFRA_ERR_INIT;
-		json_object *items = NULL;
-		int rc = infra_kube_list(k, paths[r], &items, &e);
-
 		if (requests)
-			*requests += infra_kube_last_pages(k) > 0 ? infra_kube_last_pages(k) : 1;
-		if (!rc) {
-			json_object_object_add(*kube, kres_names[r], items);
-		} else if (rc == -ENOENT) {
-			continue; /* not installed (snapshot CRDs absent) */
-		} else if (rc != -EACCES && r == 0) {
-			*err = e;
-			json_object_put(*kube);
-			json_object_put(*failed);
-			*kube = *failed = NULL;
-			return rc;
-		} else {
-			json_object_object_add(*failed, kres_names[r], json_object_new_string(e.msg));
-		}
+			*requests += f.pages[r] > 0 ? f.pages[r] : 1;
+		if (!f.rc[r])
+			json_object_object_add(*kube, kres_names[r], f.items[r]);
+		else if (f.rc[r] != -ENOENT && f.rc[r] != -EACCES && r == 0 && !*err->msg)
+			*err = f.errs[r];
+		else if (f.rc[r] != -ENOENT)
+			json_object_object_add(*failed, kres_names[r], json_object_new_string(f.errs[r].msg));
+	}
+	if (err->code) {
+		int rc = err->code;
+
+		json_object_put(*kube);
+		json_object_put(*failed);
+		*kube = *failed = NULL;
+		return rc;
 	}
 	return 0;
 }
@@ -2776,8 +2824,10 @@ int infra_nasmon_to_text(const struct infra_nasmon_result *res, struct infra_buf
 				rc |= infra_buf_printf(out, "pool %s: full in %.1f days (least squares over %zu points)\n", pn,
 						       json_object_get_double(d), json_object_array_length(jo(t, "points")));
 			else
-				rc |= infra_buf_printf(out, "pool %s: not filling (%zu points)\n", pn,
-						       json_object_array_length(jo(t, "points")));
+				rc |= infra_buf_printf(out, "pool %s: %s (%zu point%s)\n", pn,
+						       json_object_array_length(jo(t, "points")) < 2 ? "no trend yet" : "not filling",
+						       json_object_array_length(jo(t, "points")),
+						       json_object_array_length(jo(t, "points")) == 1 ? "" : "s");
 		}
 	}
 	return rc ? -ENOMEM : 0;

@@ -158,8 +158,11 @@ double infra_nasmon_days_until_full(json_object *points, double now);
  * queries into *failed; negative when the connection failed. */
 struct infra_kube;
 struct infra_truenas;
-int infra_nasmon_fetch_kube(struct infra_kube *k, json_object **kube, json_object **failed, int *requests,
-			    struct infra_err *err);
+struct infra_kube_opts;
+/* k: an open handle (the first list's failure means the source is down); with o,
+ * up to jobs-1 more handles are opened from o and the lists run in parallel. */
+int infra_nasmon_fetch_kube(struct infra_kube *k, const struct infra_kube_opts *o, int jobs, json_object **kube,
+			    json_object **failed, int *requests, struct infra_err *err);
 int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
 			       struct infra_err *err);
 
