@@ -543,8 +543,8 @@ static const struct { unsigned k, t; } needs[NASMON_NCHECKS] = {
 	[NASMON_ORPH_REL] = { K(R_PV), 0 },
 	[NASMON_ORPH_PVC] = { K(R_PVC) | K(R_SC), 0 },
 	[NASMON_ORPH_VA] = { K(R_VA) | K(R_PV) | K(R_NODE), 0 },
-	[NASMON_ORPH_SHARE] = { 0, T(T_DATASETS) | T(T_NFS) | T(T_TARGETS) | T(T_EXTENTS) | T(T_TES) },
-	[NASMON_SHARE_MISSING] = { 0, T(T_DATASETS) | T(T_NFS) | T(T_TARGETS) | T(T_EXTENTS) | T(T_TES) },
+	[NASMON_ORPH_SHARE] = { 0, T(T_DATASETS) | T(T_NFS) | T(T_SMB) | T(T_TARGETS) | T(T_EXTENTS) | T(T_TES) },
+	[NASMON_SHARE_MISSING] = { 0, T(T_DATASETS) | T(T_NFS) | T(T_SMB) | T(T_TARGETS) | T(T_EXTENTS) | T(T_TES) },
 	[NASMON_SNAP_ORPH] = { K(R_VSC), T(T_DATASETS) | T(T_SNAPSHOTS) },
 	[NASMON_SNAP_MISSING] = { K(R_VSC) | K(R_VS), T(T_DATASETS) | T(T_SNAPSHOTS) },
 	[NASMON_SNAP_DANGLING] = { K(R_VSC) | K(R_VS), 0 },
@@ -591,7 +591,7 @@ struct ctx {
 	struct lh_table *drivers, *parents, *sparents, *instances;
 	struct lh_table *ds_by_id, *snap_by_id, *pv_by_handle, *pv_by_name, *vs_by_key, *vsc_by_handle,
 		*vsc_by_name, *node_by_name, *sc_by_name, *vsclass_by_name, *csidrivers, *vol_by_leaf,
-		*vol_by_name, *nfs_by_id, *target_by_id, *extent_by_id, *te_by_id, *te_targets, *origins,
+		*vol_by_name, *nfs_by_id, *smb_by_id, *target_by_id, *extent_by_id, *te_by_id, *te_targets, *origins,
 		*pvc_by_key;
 	struct vol *vols;
 	size_t nvols;
@@ -812,6 +812,7 @@ static void index_all(struct ctx *c)
 	c->vol_by_leaf = map_new();
 	c->vol_by_name = map_new();
 	c->nfs_by_id = map_new();
+	c->smb_by_id = map_new();
 	c->target_by_id = map_new();
 	c->extent_by_id = map_new();
 	c->te_by_id = map_new();
@@ -923,10 +924,10 @@ static void index_all(struct ctx *c)
 
 	/* TrueNAS shares */
 	{
-		static const int tr[] = { T_NFS, T_TARGETS, T_EXTENTS, T_TES };
-		struct lh_table *maps[] = { c->nfs_by_id, c->target_by_id, c->extent_by_id, c->te_by_id };
+		static const int tr[] = { T_NFS, T_TARGETS, T_EXTENTS, T_TES, T_SMB };
+		struct lh_table *maps[] = { c->nfs_by_id, c->target_by_id, c->extent_by_id, c->te_by_id, c->smb_by_id };
 
-		for (int m = 0; m < 4; m++) {
+		for (int m = 0; m < 5; m++) {
 			a = c->t[tr[m]];
 			for (size_t i = 0; i < json_object_array_length(a); i++) {
 				json_object *o = json_object_array_get_idx(a, i);
@@ -1068,7 +1069,7 @@ static void ctx_free(struct ctx *c)
 				   &c->snap_by_id, &c->pv_by_handle, &c->pv_by_name, &c->vs_by_key,
 				   &c->vsc_by_handle, &c->vsc_by_name, &c->node_by_name, &c->sc_by_name,
 				   &c->vsclass_by_name, &c->csidrivers, &c->vol_by_leaf, &c->vol_by_name,
-				   &c->nfs_by_id, &c->target_by_id, &c->extent_by_id, &c->te_by_id,
+				   &c->nfs_by_id, &c->smb_by_id, &c->target_by_id, &c->extent_by_id, &c->te_by_id,
 				   &c->te_targets, &c->origins, &c->pvc_by_key };
 
 	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
@@ -1301,20 +1302,24 @@ static void orphan_share(struct ctx *c, const char *kind, const char *label, con
 
 static void check_orph_share(struct ctx *c)
 {
-	json_object *a = c->t[T_NFS];
+	json_object *a;
 	char buf[64];
 
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *o = json_object_array_get_idx(a, i), *ev;
-		const char *path = js(o, "path");
+	for (int smb = 0; smb < 2; smb++) {
+		a = c->t[smb ? T_SMB : T_NFS];
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			json_object *o = json_object_array_get_idx(a, i), *ev;
+			const char *path = js(o, "path");
 
-		if (!path)
-			path = js(o, "paths[0]");
-		if (!path || strncmp(path, "/mnt/", 5) || !under_parent(c, path + 5) || map_get(c->ds_by_id, path + 5))
-			continue;
-		ev = json_object_new_object();
-		ev_add(ev, "path", jstr(path));
-		orphan_share(c, "NFSShare", "nfs", path, o, ev, "exports a dataset that does not exist");
+			if (!path)
+				path = js(o, "paths[0]");
+			if (!path || strncmp(path, "/mnt/", 5) || !under_parent(c, path + 5) || map_get(c->ds_by_id, path + 5))
+				continue;
+			ev = json_object_new_object();
+			ev_add(ev, "path", jstr(path));
+			orphan_share(c, smb ? "SMBShare" : "NFSShare", smb ? "smb" : "nfs", path, o, ev,
+				     "exports a dataset that does not exist");
+		}
 	}
 	a = c->t[T_EXTENTS];
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
@@ -1382,6 +1387,14 @@ static void check_share_missing(struct ctx *c)
 				if (path && js(v->ds, "mountpoint") && strcmp(path, js(v->ds, "mountpoint")))
 					REASON("nfs_share_path");
 			}
+		}
+		if ((id = zprop(v->ds, "democratic-csi:freenas_smb_share_id", NULL))) {
+			kind = "smb";
+			o = map_get(c->smb_by_id, id);
+			if (!o)
+				REASON("smb_share_missing");
+			else if (jo(o, "enabled") && !jtrue(o, "enabled"))
+				REASON("smb_share_disabled");
 		}
 		if ((id = zprop(v->ds, "democratic-csi:freenas_iscsi_target_id", NULL))) {
 			kind = "iscsi";

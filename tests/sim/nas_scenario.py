@@ -571,6 +571,13 @@ class World:
             self.ids["target"] += 1
             self.tn["iscsi_targets"].append({"id": self.ids["target"], "name": "backup-lun", "alias": "manual", "mode": "ISCSI", "groups": []})
             self.plant("ORPH-SHARE", "near", "ISCSITarget", "backup-lun")
+            # SMB: a share of a gone volume under a dataset parent; a user share elsewhere
+            self.tn["smb_shares"].append({"id": 1, "name": "csi-gone", "path": "/mnt/" + nfs["parent"] + "/pvc-5ca1ab1e-0000-4000-8000-00000000000b",
+                                          "enabled": True, "locked": False, "purpose": "NO_PRESET", "comment": ""})
+            self.plant("ORPH-SHARE", "fire", "SMBShare", self.tn["smb_shares"][-1]["path"], "warning")
+            self.tn["smb_shares"].append({"id": 2, "name": "media", "path": "/mnt/tank/media/smb", "enabled": True, "locked": False,
+                                          "purpose": "NO_PRESET", "comment": ""})
+            self.plant("ORPH-SHARE", "near", "SMBShare", "/mnt/tank/media/smb")
             # a target-extent whose target is gone; a healthy one (ids are numbers, as the API sends them)
             self.ids["te"] += 1
             self.tn["iscsi_targetextents"].append({"id": self.ids["te"], "target": 9999, "lunid": 0, "extent": self.ids["extent"]})
@@ -583,6 +590,12 @@ class World:
             self.plant("SHARE-MISSING", "fire", "PersistentVolume", v["name"], "critical")
             v = self.volume(iscsi, 5 * GiB, age=30 * DAY)
             v["extent"]["enabled"] = False
+            self.plant("SHARE-MISSING", "fire", "PersistentVolume", v["name"], "critical")
+            # an SMB volume whose share id points nowhere (freenas_smb_share_id)
+            v = self.volume(nfs, 5 * GiB, age=30 * DAY)
+            self.tn["nfs_shares"].remove(v["share"])
+            del v["ds"]["user_properties"]["democratic-csi:freenas_nfs_share_id"]
+            v["ds"]["user_properties"]["democratic-csi:freenas_smb_share_id"] = dprop("77", "LOCAL")
             self.plant("SHARE-MISSING", "fire", "PersistentVolume", v["name"], "critical")
         if on("SNAP-ORPH") or on("SNAP-MISSING") or on("SNAP-DANGLING"):
             sv = self.volume(nfs, 10 * GiB, age=100 * DAY)
