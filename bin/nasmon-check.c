@@ -395,10 +395,9 @@ int main(int argc, char **argv)
 		infra_report_error(&r, "truenas: %s", twhy);
 	failed_lists(&r, "kubernetes", kfailed);
 	failed_lists(&r, "truenas", tfailed);
-	if (!kube && !tn) {
+	if (!kube && !tn) { /* every check is UNKNOWN; the engine still says why, per check */
 		infra_report_error(&r, "no source could be read");
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
-		goto out;
 	}
 	in.kube = kube;
 	in.truenas = tn;
