@@ -85,18 +85,6 @@ static const struct argp_child children[] = {
 	{ 0 }
 };
 
-static void list_checks(void)
-{
-	printf("%-15s %-9s %-10s %-10s %-8s %s\n", "ID", "SEVERITY", "WARN", "CRIT", "GRACE", "WHAT");
-	for (int k = 0; k < NASMON_NCHECKS; k++) {
-		const struct infra_nasmon_check_def *d = &infra_nasmon_checks[k];
-
-		printf("%-15s %-9s %-10g %-10g %-8g %s (thresholds: %s)\n", d->id, infra_nasmon_sev_name(d->severity),
-		       d->warn, d->crit, d->grace, d->doc, d->threshold_doc);
-	}
-	exit(0);
-}
-
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
@@ -131,7 +119,15 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_CONFIG: config_file = arg; break;
 	case OPT_STATE_DIR: state_dir = arg; break;
 	case OPT_GRACE: grace = arg; break;
-	case OPT_LIST_CHECKS: list_checks(); break;
+	case OPT_LIST_CHECKS: {
+		struct infra_buf lb;
+
+		infra_buf_init(&lb, 0);
+		infra_nasmon_list_checks(&lb);
+		fputs(lb.data ? lb.data : "", stdout);
+		infra_buf_release(&lb);
+		exit(infra_close_stdout() ? INFRA_EXIT_UNKNOWN : 0);
+	}
 	case OPT_DRIVER: case OPT_DSPARENT: case OPT_SNPARENT: case OPT_INSTANCE:
 	case OPT_CHECK: case OPT_SKIP: case OPT_SET:
 		if (nsettings >= sizeof(settings) / sizeof(settings[0]))
@@ -282,54 +278,6 @@ static void *tn_thread(void *arg)
 	return NULL;
 }
 
-static void failed_lists(struct infra_report *r, const char *source, json_object *failed)
-{
-	if (!failed)
-		return;
-	json_object_object_foreach(failed, name, msg)
-		infra_report_error(r, "%s: %s: %s", source, name, json_object_get_string(msg));
-}
-
-static void nagios_status(struct infra_report *r)
-{
-	struct infra_err err = INFRA_ERR_INIT;
-	struct infra_threshold t;
-	size_t bad = res.nfindings[NASMON_SEV_WARNING] + res.nfindings[NASMON_SEV_CRITICAL], shown = 0;
-	int unknown = 0;
-
-	for (int k = 0; k < NASMON_NCHECKS; k++)
-		if (res.checks[k].selected && res.checks[k].status == INFRA_EXIT_UNKNOWN) {
-			unknown++;
-			infra_report_detail(r, "%s UNKNOWN: %s", infra_nasmon_checks[k].id, res.checks[k].unknown);
-		}
-	if (ncli.warn || ncli.crit) {
-		infra_threshold_set(&t, ncli.warn, ncli.crit, &err);
-		infra_report_status(r, unknown ? INFRA_EXIT_UNKNOWN : infra_threshold_status(&t, (double)bad));
-	} else {
-		infra_report_status(r, res.status);
-	}
-	infra_report_summary(r, "%zu critical, %zu warning, %zu info%s%.0d%s", res.nfindings[NASMON_SEV_CRITICAL],
-			     res.nfindings[NASMON_SEV_WARNING], res.nfindings[NASMON_SEV_INFO], unknown ? ", " : "",
-			     unknown, unknown ? " checks unknown" : "");
-	infra_report_perf(r, "critical", (double)res.nfindings[NASMON_SEV_CRITICAL], "", NULL, 0, NAN);
-	infra_report_perf(r, "warning", (double)res.nfindings[NASMON_SEV_WARNING], "", ncli.warn || ncli.crit ? &t : NULL,
-			  0, NAN);
-	infra_report_perf(r, "info", (double)res.nfindings[NASMON_SEV_INFO], "", NULL, 0, NAN);
-	infra_report_perf(r, "unknown_checks", unknown, "", NULL, 0, NASMON_NCHECKS);
-	for (size_t i = 0; i < json_object_array_length(res.findings) && shown < 50; i++) {
-		json_object *f = json_object_array_get_idx(res.findings, i);
-		const char *sev = json_object_get_string(json_object_object_get(f, "severity"));
-
-		if (!strcmp(sev, "info"))
-			continue;
-		infra_report_detail(r, "%s %s: %s", json_object_get_string(json_object_object_get(f, "check")), sev,
-				    json_object_get_string(json_object_object_get(f, "message")));
-		shown++;
-	}
-	if (bad > shown)
-		infra_report_detail(r, "... and %zu more (see -f json)", bad - shown);
-}
-
 int main(int argc, char **argv)
 {
 	struct infra_err err = INFRA_ERR_INIT;
@@ -393,8 +341,8 @@ int main(int argc, char **argv)
 		infra_report_error(&r, "kubernetes: %s", kwhy);
 	if (twhy && !no_tn)
 		infra_report_error(&r, "truenas: %s", twhy);
-	failed_lists(&r, "kubernetes", kfailed);
-	failed_lists(&r, "truenas", tfailed);
+	infra_nasmon_report_failed(&r, "kubernetes", kfailed);
+	infra_nasmon_report_failed(&r, "truenas", tfailed);
 	if (!kube && !tn) { /* every check is UNKNOWN; the engine still says why, per check */
 		infra_report_error(&r, "no source could be read");
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
@@ -415,7 +363,7 @@ int main(int argc, char **argv)
 	have_res = 1;
 	if (state_dir && tn && infra_nasmon_history(&cfg, state_dir, r.start_time, &res, r.prom, &err))
 		infra_report_error(&r, "history: %s", err.msg);
-	nagios_status(&r);
+	infra_nasmon_nagios(&r, &res, ncli.warn, ncli.crit);
 	infra_log(INFRA_LOG_INFO, "%d Kubernetes requests, %zu findings", requests, json_object_array_length(res.findings));
 	{
 		json_object *d = infra_nasmon_to_json(&res);

@@ -18,6 +18,7 @@
 #include "infra_history.h"
 #include "infra_json.h"
 #include "infra_kube.h"
+#include "infra_nagios.h"
 #include "infra_nasmon.h"
 #include "infra_report.h"
 #include "infra_statedir.h"
@@ -2766,6 +2767,69 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
 }
 
 /* ---------------------------------------------------------------- writers */
+
+int infra_nasmon_list_checks(struct infra_buf *out)
+{
+	int rc = infra_buf_printf(out, "%-15s %-9s %-10s %-10s %-8s %s\n", "ID", "SEVERITY", "WARN", "CRIT", "GRACE", "WHAT");
+	for (int k = 0; k < NASMON_NCHECKS; k++) {
+		const struct infra_nasmon_check_def *d = &infra_nasmon_checks[k];
+
+		rc |= infra_buf_printf(out, "%-15s %-9s %-10g %-10g %-8g %s (thresholds: %s)\n", d->id, infra_nasmon_sev_name(d->severity),
+			d->warn, d->crit, d->grace, d->doc, d->threshold_doc);
+	}
+	return rc ? -ENOMEM : 0;
+}
+
+void infra_nasmon_report_failed(struct infra_report *r, const char *source, json_object *failed)
+{
+	if (!failed)
+		return;
+	json_object_object_foreach(failed, name, msg)
+		infra_report_error(r, "%s: %s: %s", source, name, json_object_get_string(msg));
+}
+
+void infra_nasmon_nagios(struct infra_report *r, const struct infra_nasmon_result *res, const char *warn,
+			 const char *crit)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_threshold t;
+	size_t bad = res->nfindings[NASMON_SEV_WARNING] + res->nfindings[NASMON_SEV_CRITICAL], shown = 0;
+	int unknown = 0;
+
+	for (int k = 0; k < NASMON_NCHECKS; k++)
+		if (res->checks[k].selected && res->checks[k].status == INFRA_EXIT_UNKNOWN) {
+			unknown++;
+			infra_report_detail(r, "%s UNKNOWN: %s", infra_nasmon_checks[k].id, res->checks[k].unknown);
+		}
+	if (warn || crit) {
+		infra_threshold_set(&t, warn, crit, &err);
+		infra_report_status(r, unknown ? INFRA_EXIT_UNKNOWN : infra_threshold_status(&t, (double)bad));
+	} else {
+		infra_report_status(r, res->status);
+	}
+	infra_report_summary(r, "%zu critical, %zu warning, %zu info%s%.0d%s", res->nfindings[NASMON_SEV_CRITICAL],
+			     res->nfindings[NASMON_SEV_WARNING], res->nfindings[NASMON_SEV_INFO], unknown ? ", " : "",
+			     unknown, unknown ? " checks unknown" : "");
+	infra_report_perf(r, "critical", (double)res->nfindings[NASMON_SEV_CRITICAL], "", NULL, 0, NAN);
+	infra_report_perf(r, "warning", (double)res->nfindings[NASMON_SEV_WARNING], "", warn || crit ? &t : NULL,
+			  0, NAN);
+	infra_report_perf(r, "info", (double)res->nfindings[NASMON_SEV_INFO], "", NULL, 0, NAN);
+	infra_report_perf(r, "unknown_checks", unknown, "", NULL, 0, NASMON_NCHECKS);
+	for (size_t i = 0; i < json_object_array_length(res->findings) && shown < 50; i++) {
+		json_object *f = json_object_array_get_idx(res->findings, i);
+		const char *sev = json_object_get_string(json_object_object_get(f, "severity"));
+
+		if (!strcmp(sev, "info"))
+			continue;
+		infra_report_detail(r, "%s %s: %s", json_object_get_string(json_object_object_get(f, "check")), sev,
+				    json_object_get_string(json_object_object_get(f, "message")));
+		shown++;
+	}
+	if (bad > shown)
+		infra_report_detail(r, "... and %zu more (see -f json)", bad - shown);
+}
+
+
 
 json_object *infra_nasmon_to_json(const struct infra_nasmon_result *res)
 {

@@ -171,6 +171,16 @@ json_object *infra_nasmon_to_json(const struct infra_nasmon_result *res);
 #include "infra_buf.h"
 int infra_nasmon_to_text(const struct infra_nasmon_result *res, struct infra_buf *out);
 
-const char *infra_nasmon_sev_name(int sev); /* "info", "warning", "critical" */
+const char *infra_nasmon_sev_name(int sev);
+
+/* The check table for --list-checks. */
+int infra_nasmon_list_checks(struct infra_buf *out);
+/* Report helpers of the tool: one error line per failed list; the Nagios status,
+ * summary, perfdata and long output (warn/crit: -w/-c ranges on the number of
+ * warning and critical findings, or NULL). */
+struct infra_report;
+void infra_nasmon_report_failed(struct infra_report *r, const char *source, json_object *failed);
+void infra_nasmon_nagios(struct infra_report *r, const struct infra_nasmon_result *res, const char *warn,
+			 const char *crit); /* "info", "warning", "critical" */
 
 #endif
