@@ -41,6 +41,7 @@
 struct infra_http {
 	struct infra_http_opts opts;  /* defaults applied; strings below */
 	char *cacert, *cert, *key, *user_agent;
+	void *blob[3];                /* copies of the cacert/cert/key blobs */
 	CURLSH *share;
 	uint64_t rng;                 /* xorshift64* state, seeded once at _new */
 	infra_http_observer_fn observer; /* -vvv trace and progress (the tool's), or NULL */
@@ -450,6 +451,17 @@ int infra_http_global_init(struct infra_err *err)
 	return 0;
 }
 
+/* Copy a blob option in place (*p = the copy, also returned); NULL when none or ENOMEM. */
+static void *http_blobdup(const void **p, size_t len)
+{
+	void *c = NULL;
+
+	if (*p && len && (c = malloc(len)))
+		memcpy(c, *p, len);
+	*p = c;
+	return c;
+}
+
 struct infra_http *infra_http_new(const struct infra_http_opts *opts, struct infra_err *err)
 {
 	struct infra_http *h = calloc(1, sizeof(*h));
@@ -488,8 +500,13 @@ struct infra_http *infra_http_new(const struct infra_http_opts *opts, struct inf
 	o->cert = h->cert;
 	o->key = h->key;
 	o->user_agent = h->user_agent;
+	h->blob[0] = http_blobdup(&o->cacert_blob, o->cacert_blob_len);
+	h->blob[1] = http_blobdup(&o->cert_blob, o->cert_blob_len);
+	h->blob[2] = http_blobdup(&o->key_blob, o->key_blob_len);
 	if ((opts && opts->cacert && !h->cacert) || (opts && opts->cert && !h->cert) ||
-	    (opts && opts->key && !h->key) || !h->user_agent) {
+	    (opts && opts->key && !h->key) || !h->user_agent ||
+	    (opts && opts->cacert_blob && !h->blob[0]) || (opts && opts->cert_blob && !h->blob[1]) ||
+	    (opts && opts->key_blob && !h->blob[2])) {
 		infra_err_set(err, -ENOMEM, "http: out of memory");
 		infra_http_free(h);
 		return NULL;
@@ -517,6 +534,12 @@ void infra_http_free(struct infra_http *h)
 	free(h->cert);
 	free(h->key);
 	free(h->user_agent);
+	for (int i = 0; i < 3; i++) {
+		if (h->blob[i])
+			explicit_bzero(h->blob[i], i == 0 ? h->opts.cacert_blob_len :
+				       i == 1 ? h->opts.cert_blob_len : h->opts.key_blob_len);
+		free(h->blob[i]);
+	}
 	free(h);
 }
 
@@ -904,12 +927,29 @@ static int http_xfer_setup(struct http_xfer *x)
 		else
 			HTTP_SETOPT(CURLOPT_UNIX_SOCKET_PATH, x->sock);
 	}
-	if (o->cacert)
+	if (o->cacert_blob) {
+		struct curl_blob b = { (void *)o->cacert_blob, o->cacert_blob_len, CURL_BLOB_NOCOPY };
+
+		HTTP_SETOPT(CURLOPT_CAINFO, NULL); /* the blob alone, not the system bundle too */
+		HTTP_SETOPT(CURLOPT_CAPATH, NULL);
+		HTTP_SETOPT(CURLOPT_CAINFO_BLOB, &b);
+	} else if (o->cacert) {
 		HTTP_SETOPT(CURLOPT_CAINFO, o->cacert);
-	if (o->cert)
+	}
+	if (o->cert_blob) {
+		struct curl_blob b = { (void *)o->cert_blob, o->cert_blob_len, CURL_BLOB_NOCOPY };
+
+		HTTP_SETOPT(CURLOPT_SSLCERT_BLOB, &b);
+	} else if (o->cert) {
 		HTTP_SETOPT(CURLOPT_SSLCERT, o->cert);
-	if (o->key)
+	}
+	if (o->key_blob) {
+		struct curl_blob b = { (void *)o->key_blob, o->key_blob_len, CURL_BLOB_NOCOPY };
+
+		HTTP_SETOPT(CURLOPT_SSLKEY_BLOB, &b);
+	} else if (o->key) {
 		HTTP_SETOPT(CURLOPT_SSLKEY, o->key);
+	}
 	if (o->insecure) {
 		HTTP_SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
 		HTTP_SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""nasmon-check against tests/sim/kube.py (TLS, token) and tests/sim/truenas.py (JSON-RPC over
+ws to loopback, and REST), both fed by the one generator tests/sim/nas_scenario.py: for every
+check id every planted firing case is reported with its severity over the wire and no near miss
+is; one source down (its checks UNKNOWN and named, the others run); a forbidden list; snapshot
+CRDs absent; Nagios line and exit codes; bad configuration exit 3; secrets refused; the
+Prometheus output through promcheck (promtool + node_exporter); history across runs."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+SRC = os.environ.get("INFRA_SRCDIR", os.getcwd())
+BIN = os.environ.get("INFRA_BIN", os.path.join(SRC, "build", "bin"))
+TMP = os.environ.get("INFRA_TMP") or __import__("tempfile").mkdtemp()
+TOOL = os.path.join(BIN, "nasmon-check")
+n = 0
+failed = 0
+procs = []
+
+
+def ok(cond, what, diag=None):
+    global n, failed
+    n += 1
+    print("%sok %d - %s" % ("" if cond else "not ", n, what))
+    if not cond:
+        failed += 1
+        if diag:
+            for line in str(diag).splitlines()[:20]:
+                print("# " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def start(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         start_new_session=True)
+    procs.append(p)
+    line = p.stdout.readline().strip()
+    if not line.startswith("READY "):
+        raise SystemExit("Bail out! %s did not start: %r" % (cmd[1], line))
+    return p, line.split(" ", 1)[1]
+
+
+def stop(p):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(5)
+    except Exception:
+        pass
+
+
+def world(name, *extra):
+    path = os.path.join(TMP, name)
+    subprocess.run([sys.executable, os.path.join(SRC, "tests/sim/nas_scenario.py"), "--seed", "11",
+                    "-o", path] + list(extra), check=True)
+    return path
+
+
+def sims(wpath, *kube_extra, tn_version="25.10"):
+    kp, kurl = start([sys.executable, os.path.join(SRC, "tests/sim/kube.py"), "--world", wpath,
+                      "--tls-dir", os.path.join(TMP, "tls"), "--token", "sekrit-token"] + list(kube_extra))
+    tp, turl = start([sys.executable, os.path.join(SRC, "tests/sim/truenas.py"), "--world", wpath,
+                      "--api-key", "1-nasmonkey", "--version", tn_version])
+    return kp, kurl, tp, turl
+
+
+with open(os.path.join(TMP, "token"), "w") as f:
+    f.write("sekrit-token\n")
+with open(os.path.join(TMP, "key"), "w") as f:
+    f.write("1-nasmonkey\n")
+
+
+def run(kurl, turl, *args, env_extra=None, key=True):
+    env = dict(os.environ)
+    env.pop("TRUENAS_API_KEY", None)
+    env.pop("TRUENAS_API_KEY_FILE", None)
+    env.pop("KUBECONFIG", None)
+    env["HOME"] = TMP
+    if env_extra:
+        env.update(env_extra)
+    cmd = [TOOL]
+    if kurl:
+        cmd += ["--kube-api", kurl, "--kube-token-file", os.path.join(TMP, "token"),
+                "--kube-ca", os.path.join(TMP, "tls", "ca.pem")]
+    if turl:
+        cmd += ["--truenas-url", turl]
+        if key:
+            cmd += ["--truenas-api-key-file", os.path.join(TMP, "key")]
+    cmd += list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def rank(s):
+    return {"info": 1, "warning": 2, "critical": 3}.get(s, 0)
+
+
+def worst(doc, check, name):
+    w = 0
+    for f in doc["data"]["findings"]:
+        if f["check"] == check and f["object"]["name"] == name:
+            w = max(w, rank(f["severity"]))
+    return w
+
+
+def cfgargs(w):
+    c = w["scenario"]["config"]
+    return ["--csi-driver", ",".join(c["drivers"]), "--dataset-parent", ",".join(c["dataset_parents"]),
+            "--snapshot-parent", ",".join(c["snapshot_parents"]), "--instance-id", ",".join(c["instance_ids"])]
+
+
+try:
+    # ---- every plant over the wire ----
+    wpath = world("all.json")
+    w = json.load(open(wpath))
+    kp, kurl, tp, turl = sims(wpath)
+    r = run(kurl, turl, "-f", "json", *cfgargs(w))
+    ok(r.returncode == 2, "planted world: exit 2 (CRITICAL)", r.stderr)
+    doc = json.loads(r.stdout)
+    ok(doc["status"] == "critical" and doc["data"]["sources"]["truenas"]["transport"] == "jsonrpc",
+       "status critical, TrueNAS over JSON-RPC", doc["data"]["sources"])
+    for check, p in sorted(w["scenario"]["plants"].items()):
+        for e in p["fire"]:
+            if check == "CFG-TN" and e["kind"] == "Service":
+                continue  # truenas.py serves no service.query; the unit tier covers it
+            got = worst(doc, check, e["name"])
+            ok(got == rank(e["severity"]), "%s fires %s on %s %s" % (check, e["severity"], e["kind"], e["name"]),
+               "got rank %d" % got)
+        for e in p["near"]:
+            got = worst(doc, check, e["name"])
+            ok(got <= rank(e.get("allow")), "%s near miss %s %s" % (check, e["kind"], e["name"]), "got rank %d" % got)
+    for f in doc["data"]["findings"]:
+        if not all(k in f for k in ("check", "severity", "object", "truenas", "message", "evidence")):
+            ok(False, "finding shape", f)
+            break
+    else:
+        ok(True, "every finding has check, severity, object, truenas, message, evidence")
+
+    # ---- nagios ----
+    r = run(kurl, turl, "-f", "nagios", *cfgargs(w))
+    first = r.stdout.splitlines()[0] if r.stdout else ""
+    ok(r.returncode == 2 and first.startswith("NASMON_CHECK CRITICAL: ") and "'critical'=" in first
+       and "'unknown_checks'=0" in first, "nagios: CRITICAL line with perfdata, exit 2", first)
+    ok(len(r.stdout.splitlines()) > 5 and any(l.startswith("ORPH-PV critical:") for l in r.stdout.splitlines()),
+       "nagios long output lists findings", r.stdout[:500])
+    r = run(kurl, turl, "-f", "nagios", "--check", "HLTH-PODS", *cfgargs(w))
+    ok(r.returncode == 1 and r.stdout.startswith("NASMON_CHECK WARNING: "), "--check HLTH-PODS: WARNING, exit 1", r.stdout[:300])
+    r = run(kurl, turl, "-f", "nagios", "--check", "ORPH-PVC", "--set", "ORPH-PVC.severity=info", *cfgargs(w))
+    ok(r.returncode == 0 and r.stdout.startswith("NASMON_CHECK OK: "), "--set ORPH-PVC.severity=info: OK, exit 0", r.stdout[:300])
+    r = run(kurl, turl, "-f", "nagios", "--check", "HLTH-PODS", "-w", "5", "-c", "10", *cfgargs(w))
+    ok(r.returncode == 0, "-w 5 -c 10 on 2 findings: OK", r.stdout[:300])
+
+    # ---- prom through promtool and node_exporter ----
+    out = os.path.join(TMP, "nasmon.prom")
+    r = run(kurl, turl, "-o", out, *cfgargs(w))
+    ok(r.returncode == 2 and os.path.exists(out), "-o FILE.prom written, exit 2", r.stderr)
+    text = open(out).read() if os.path.exists(out) else ""
+    for fam in ('nasmon_source_up{source="kubernetes"} 1', 'nasmon_source_up{source="truenas"} 1',
+                'nasmon_truenas_info{version="TrueNAS-25.10', 'nasmon_check_status{check="ORPH-PV"} 2',
+                'nasmon_check_findings{check="ORPH-PV",severity="critical"} 1', 'nasmon_pool_overcommit_ratio{pool="fast"}',
+                "nasmon_up 1", "nasmon_last_success_timestamp_seconds"):
+        ok(fam in text, "prom has %s" % fam)
+    pc = subprocess.run([os.path.join(SRC, "tests/real/promcheck"), out], capture_output=True, text=True)
+    ok(pc.returncode == 0, "promcheck (promtool + node_exporter textfile) accepts the output", pc.stderr)
+
+    # ---- text ----
+    r = run(kurl, turl, "-f", "text", *cfgargs(w))
+    ok("25 checks:" in r.stdout and "ORPH-PV" in r.stdout, "text table with the summary line", r.stdout[-300:])
+
+    # ---- inference: no driver/parent flags ----
+    r = run(kurl, turl, "-f", "json")
+    d2 = json.loads(r.stdout)
+    ok(d2["data"]["checks"]["ORPH-PV"]["status"] == "critical" and
+       "org.democratic-csi.nfs" in d2["data"]["context"]["drivers"], "without flags: drivers and parents inferred", d2["data"]["context"])
+
+    # ---- history across runs ----
+    st = os.path.join(TMP, "state")
+    for i in range(2):
+        r = run(kurl, turl, "-f", "json", "--state-dir", st, "--check", "CAP-POOL")
+    d3 = json.loads(r.stdout)
+    ok(d3["data"].get("trends", {}).get("entries") == 2 and len(d3["data"]["trends"]["pools"]["tank"]["points"]) == 2,
+       "--state-dir: history of 2 runs, points per pool", d3["data"].get("trends"))
+    ok(oct(os.stat(st).st_mode & 0o777) == "0o700", "state directory is 0700")
+
+    # ---- TrueNAS down: its checks UNKNOWN and named, Kubernetes checks still run ----
+    stop(tp)
+    r = run(kurl, turl, "-f", "json", *cfgargs(w))
+    d4 = json.loads(r.stdout) if r.stdout else {}
+    ck = d4.get("data", {}).get("checks", {})
+    ok(r.returncode == 3, "TrueNAS down: exit 3", r.stderr)
+    ok(ck.get("ORPH-PV", {}).get("status") == "unknown" and "TrueNAS" in ck.get("ORPH-PV", {}).get("unknown", ""),
+       "ORPH-PV UNKNOWN, naming TrueNAS", ck.get("ORPH-PV"))
+    ok(ck.get("ORPH-PVC", {}).get("status") == "critical" and ck.get("HLTH-PODS", {}).get("status") == "warning",
+       "Kubernetes-only checks still run (ORPH-PVC critical, HLTH-PODS warning)", ck)
+    ok(d4.get("data", {}).get("sources", {}).get("truenas", {}).get("up") is False, "sources.truenas.up false")
+    ok(r.stderr.startswith("nasmon-check: truenas: ") and "1-nasmonkey" not in r.stderr + r.stdout,
+       "one line on stderr naming the source, key never printed", r.stderr)
+    r = run(kurl, turl, "-f", "nagios", *cfgargs(w))
+    ok(r.returncode == 3 and r.stdout.startswith("NASMON_CHECK UNKNOWN: truenas:") and "ORPH-PV UNKNOWN:" in r.stdout,
+       "nagios UNKNOWN with the unknown checks in the long output", r.stdout[:400])
+    r = run(kurl, turl, "-f", "prom", *cfgargs(w))
+    ok('nasmon_source_up{source="truenas"} 0' in r.stdout and "nasmon_up 0" in r.stdout and
+       'nasmon_check_status{check="ORPH-PV"} 3' in r.stdout, "prom: source down, check status 3", r.stdout[:300])
+    stop(kp)
+
+    # ---- a forbidden list (RBAC) ----
+    kp, kurl, tp, turl = sims(wpath, "--deny", "volumeattachments")
+    r = run(kurl, turl, "-f", "json", *cfgargs(w))
+    d5 = json.loads(r.stdout)
+    ok(d5["data"]["checks"]["ORPH-VA"]["status"] == "unknown" and "volumeattachments" in d5["data"]["checks"]["ORPH-VA"]["unknown"],
+       "403 on volumeattachments: ORPH-VA UNKNOWN, naming the list", d5["data"]["checks"]["ORPH-VA"])
+    ok(d5["data"]["checks"]["ORPH-PV"]["status"] == "critical" and r.returncode == 3, "other checks still run; exit 3")
+
+    # ---- Kubernetes down ----
+    stop(kp)
+    r = run(kurl, turl, "-f", "json", *cfgargs(w))
+    d6 = json.loads(r.stdout)
+    ok(r.returncode == 3 and d6["data"]["checks"]["CAP-POOL"]["status"] == "critical" and
+       d6["data"]["checks"]["ORPH-REL"]["status"] == "unknown", "Kubernetes down: CAP-POOL runs, ORPH-REL UNKNOWN", d6["data"]["checks"])
+    stop(tp)
+
+    # ---- snapshot CRDs not installed, TrueNAS 24.10 over REST ----
+    wp2 = world("nocrd.json", "--without", "volumesnapshots,volumesnapshotcontents,volumesnapshotclasses", "--plants", "SNAP-MISSING,ORPH-PV")
+    w2 = json.load(open(wp2))
+    kp, kurl, tp, turl = sims(wp2, tn_version="24.10")
+    r = run(kurl, turl, "-f", "json", *cfgargs(w2))
+    d7 = json.loads(r.stdout)
+    ok(d7["data"]["checks"]["SNAP-MISSING"]["status"] == "ok" and d7["data"]["sources"]["truenas"]["transport"] == "rest",
+       "snapshot CRDs absent: SNAP-MISSING ok (not an error); 24.10 read over REST", d7["data"]["checks"].get("SNAP-MISSING"))
+    ok(d7["data"]["checks"]["ORPH-PV"]["status"] == "critical", "ORPH-PV over REST fires")
+    stop(kp)
+    stop(tp)
+
+    # ---- a healthy world: OK ----
+    wp3 = world("healthy.json", "--plants", "none")
+    w3 = json.load(open(wp3))
+    kp, kurl, tp, turl = sims(wp3)
+    r = run(kurl, turl, "-f", "nagios", "--skip", "SNAP-FOREIGN", *cfgargs(w3))
+    ok(r.returncode == 0 and r.stdout.startswith("NASMON_CHECK OK: 0 critical, 0 warning"), "healthy world: OK, exit 0", r.stdout[:500])
+
+    # ---- bad configuration: exit 3, one line ----
+    bad = os.path.join(TMP, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("checks:\n  SNAP-COUNT: {wran: 5}\n")
+    r = run(kurl, turl, "-f", "json", "--config", bad)
+    ok(r.returncode == 3 and "wran" in r.stderr and bad in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+       "misspelt key in --config: exit 3, one line naming file and key", r.stderr)
+    r = run(kurl, turl, "--check", "ORPH-XX")
+    ok(r.returncode == 3 and "ORPH-XX" in r.stderr, "unknown check id: exit 3", r.stderr)
+    r = run(kurl, turl, "--set", "CAP-VOL.warn=lots")
+    ok(r.returncode == 3 and "lots" in r.stderr, "bad threshold: exit 3", r.stderr)
+    r = run(kurl, turl, "--grace", "soon")
+    ok(r.returncode == 3 and "--grace" in r.stderr, "bad --grace: exit 3", r.stderr)
+    r = run(kurl, turl, "--truenas-api-key", "1-topsecret")
+    ok(r.returncode == 3 and "refused" in r.stderr and "1-topsecret" not in r.stderr + r.stdout,
+       "--truenas-api-key refused without echoing the key", r.stderr)
+    r = run(kurl, turl, "-f", "json", key=False)
+    ok(r.returncode == 3 and "API key" in r.stderr, "no API key: exit 3", r.stderr)
+    r = run(kurl, turl, "-f", "json", key=False, env_extra={"TRUENAS_API_KEY": "1-nasmonkey"})
+    ok(r.returncode == 0 and json.loads(r.stdout)["data"]["sources"]["truenas"]["up"] is True,
+       "TRUENAS_API_KEY from the environment works", r.stderr)
+    r = run(kurl, "ws://192.0.2.1:1", "-f", "json", "--truenas-api", "jsonrpc")
+    ok(r.returncode == 3 and "1-nasmonkey" not in r.stderr, "API key to a non-loopback ws:// host refused, exit 3", r.stderr)
+    stop(kp)
+    stop(tp)
+finally:
+    for p in procs:
+        stop(p)
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
