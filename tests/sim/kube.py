@@ -39,9 +39,12 @@ Control (no auth): GET /_sim/requests (log: method, path, status, auth), GET /_s
 POST /_sim/fault (JSON fault), POST /_sim/mutate {"op": "add"|"delete", "resource": R,
 "object": {...} | "name": N, "namespace": NS} (bumps resourceVersion: older continue tokens
 then answer 410), POST /_sim/expire (every continue token issued so far answers 410).
-Faults (--fault k=v,k=v or JSON): {"path": REGEX, "kind": K, "count": N|-1, "after": N, "ms": M}
+Faults (--fault k=v,k=v or JSON): {"path": REGEX (searched in path?query), "kind": K, "count": N|-1,
+"after": N, "ms": M}
   kind: 500 | 503 | 429 | latency | garbage (malformed JSON, 200) | truncate (Content-Length
-  longer than the body) | close (drop the connection) | expire (410 for a request with continue)
+  longer than the body) | close (drop the connection) | expire (410 for a request with continue) |
+  write (before answering, a write by someone else: resourceVersion bumped and, with "resource"
+  and "object", that object added; the request's older continue token then answers 410)
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
 import argparse
@@ -181,6 +184,15 @@ class Sim:
             objs = [o for o in objs if o.get("metadata", {}).get("namespace") == ns]
         return sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
 
+    def write(self, res, obj):
+        """A write by someone else: a new resourceVersion (older continue tokens expire)."""
+        with self.lock:
+            self.rv += 1
+            if res in RESOURCES and obj:
+                obj = json.loads(json.dumps(obj))
+                obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+                self.kube.setdefault(res, []).append(obj)
+
     def token(self, start):
         raw = json.dumps({"rv": self.rv, "start": start, "t": time.time(), "e": self.epoch}).encode()
         return base64.urlsafe_b64encode(raw).decode()
@@ -272,7 +284,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.control_get(u.path)
             if sim.args.latency_ms:
                 time.sleep(sim.args.latency_ms / 1000.0)
-            f = self.fault(u.path, bool(q.get("continue")))
+            f = self.fault(self.path, bool(q.get("continue")))
             if f:
                 k = f["kind"]
                 if k == "latency":
@@ -293,6 +305,8 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 elif k == "expire":
                     return self.status_obj(410, "Expired", EXPIRED_MSG)
+                elif k == "write":
+                    sim.write(f.get("resource"), f.get("object"))
             user, how = self.who()
             if user is None:
                 return self.status_obj(401, "Unauthorized", "Unauthorized")
@@ -300,9 +314,10 @@ class Handler(BaseHTTPRequestHandler):
         except BrokenPipeError:
             pass
         finally:
-            with sim.lock:
-                sim.log.append({"method": "GET", "path": self.path, "status": self.status, "auth": how,
-                                "user": user})
+            if not u.path.startswith("/_sim/"):
+                with sim.lock:
+                        sim.log.append({"method": "GET", "path": self.path, "status": self.status, "auth": how,
+                                    "user": user})
 
     def route(self, path, q, user):
         sim = self.server.sim
