@@ -604,12 +604,12 @@ static int url_escape(struct infra_buf *b, const char *s)
 /* "list persistentvolumes (API group \"\")" for RBAC messages, from the path. */
 static void describe(const char *path, char *out, size_t n)
 {
-	char p[512], *q, *seg[16];
+	char p[512], *q, *save = NULL, *seg[16];
 	int ns = 0;
 
 	snprintf(p, sizeof(p), "%s", path);
 	p[strcspn(p, "?")] = '\0';
-	for (q = strtok(p, "/"); q && ns < 16; q = strtok(NULL, "/"))
+	for (q = strtok_r(p, "/", &save); q && ns < 16; q = strtok_r(NULL, "/", &save))
 		seg[ns++] = q;
 	if (ns >= 3 && strcmp(seg[0], "api") == 0)
 		snprintf(out, n, "list %s (API group \"\"%s%s)", seg[ns - 1],

@@ -20,7 +20,9 @@ Auth (like the API server): `Authorization: Bearer TOKEN` with a --token (defaul
 "system:serviceaccount:nasmon:nasmon-check"), or a client certificate verified against the CA
 (user = its CN).  A bad token gives 401; no credentials give 401 unless --anonymous
 (user "system:anonymous").  RBAC: --deny RESOURCE (everyone) or --deny USER:RESOURCE answers
-403 with the API server's Status message for that list.
+403 with the API server's Status message for that list; --rbac FILE (ClusterRoles and
+ClusterRoleBindings, e.g. share/nasmon/rbac.yaml; needs python3-yaml) allows a list only to the
+users a binding grants 'list' on it (a ServiceAccount subject is system:serviceaccount:NS:NAME).
 
 Lists (GET, all namespaces and /namespaces/NS/...):
   /api/v1/{persistentvolumes,persistentvolumeclaims,nodes,pods}
@@ -39,9 +41,12 @@ Control (no auth): GET /_sim/requests (log: method, path, status, auth), GET /_s
 POST /_sim/fault (JSON fault), POST /_sim/mutate {"op": "add"|"delete", "resource": R,
 "object": {...} | "name": N, "namespace": NS} (bumps resourceVersion: older continue tokens
 then answer 410), POST /_sim/expire (every continue token issued so far answers 410).
-Faults (--fault k=v,k=v or JSON): {"path": REGEX, "kind": K, "count": N|-1, "after": N, "ms": M}
+Faults (--fault k=v,k=v or JSON): {"path": REGEX (searched in path?query), "kind": K, "count": N|-1,
+"after": N, "ms": M}
   kind: 500 | 503 | 429 | latency | garbage (malformed JSON, 200) | truncate (Content-Length
-  longer than the body) | close (drop the connection) | expire (410 for a request with continue)
+  longer than the body) | close (drop the connection) | expire (410 for a request with continue) |
+  write (before answering, a write by someone else: resourceVersion bumped and, with "resource"
+  and "object", that object added; the request's older continue token then answers 410)
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
 import argparse
@@ -147,6 +152,32 @@ def match_labels(sel, labels):
     return True
 
 
+def load_rbac(path):
+    """ClusterRoles and ClusterRoleBindings of a YAML file -> {user: {(group, resource, verb)}}."""
+    import yaml  # only with --rbac (python3-yaml)
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    roles = {d["metadata"]["name"]: d.get("rules") or [] for d in docs if d.get("kind") == "ClusterRole"}
+    allowed = {}
+    for b in (d for d in docs if d.get("kind") == "ClusterRoleBinding"):
+        perms = set()
+        for r in roles.get(b["roleRef"]["name"], []):
+            for g in r.get("apiGroups", []):
+                for res in r.get("resources", []):
+                    for v in r.get("verbs", []):
+                        perms.add((g, res, v))
+        for sub in b.get("subjects") or []:
+            user = ("system:serviceaccount:%s:%s" % (sub.get("namespace"), sub["name"])
+                    if sub.get("kind") == "ServiceAccount" else sub["name"])
+            allowed.setdefault(user, set()).update(perms)
+    return allowed
+
+
+def rbac_allows(allowed, user, group, res, verb):
+    p = allowed.get(user, set())
+    return any((g in (group, "*")) and (r in (res, "*")) and (v in (verb, "*")) for g, r, v in p)
+
+
 class Sim:
     def __init__(self, args, world):
         self.args = args
@@ -163,6 +194,9 @@ class Sim:
         for t in args.token or ["sim-token"]:
             tok, _, user = t.partition("=")
             self.tokens[tok] = user or DEFAULT_USER
+        self.rbac = None
+        if args.rbac:
+            self.rbac = load_rbac(args.rbac)
         self.deny = []
         for d in args.deny:
             user, _, res = d.rpartition(":")
@@ -180,6 +214,15 @@ class Sim:
         if ns is not None:
             objs = [o for o in objs if o.get("metadata", {}).get("namespace") == ns]
         return sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
+
+    def write(self, res, obj):
+        """A write by someone else: a new resourceVersion (older continue tokens expire)."""
+        with self.lock:
+            self.rv += 1
+            if res in RESOURCES and obj:
+                obj = json.loads(json.dumps(obj))
+                obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+                self.kube.setdefault(res, []).append(obj)
 
     def token(self, start):
         raw = json.dumps({"rv": self.rv, "start": start, "t": time.time(), "e": self.epoch}).encode()
@@ -272,7 +315,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.control_get(u.path)
             if sim.args.latency_ms:
                 time.sleep(sim.args.latency_ms / 1000.0)
-            f = self.fault(u.path, bool(q.get("continue")))
+            f = self.fault(self.path, bool(q.get("continue")))
             if f:
                 k = f["kind"]
                 if k == "latency":
@@ -293,6 +336,8 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 elif k == "expire":
                     return self.status_obj(410, "Expired", EXPIRED_MSG)
+                elif k == "write":
+                    sim.write(f.get("resource"), f.get("object"))
             user, how = self.who()
             if user is None:
                 return self.status_obj(401, "Unauthorized", "Unauthorized")
@@ -300,9 +345,10 @@ class Handler(BaseHTTPRequestHandler):
         except BrokenPipeError:
             pass
         finally:
-            with sim.lock:
-                sim.log.append({"method": "GET", "path": self.path, "status": self.status, "auth": how,
-                                "user": user})
+            if not u.path.startswith("/_sim/"):
+                with sim.lock:
+                        sim.log.append({"method": "GET", "path": self.path, "status": self.status, "auth": how,
+                                    "user": user})
 
     def route(self, path, q, user):
         sim = self.server.sim
@@ -324,7 +370,8 @@ class Handler(BaseHTTPRequestHandler):
         spec = RESOURCES.get(res)
         if not spec or spec[0] != group or res not in sim.kube or (ns is not None and not spec[3]):
             return self.send_raw(404, b"404 page not found\n", "text/plain; charset=utf-8")
-        for du, dr in sim.deny:
+        denied = sim.rbac is not None and not rbac_allows(sim.rbac, user, group, res, "list")
+        for du, dr in sim.deny + ([(user, res)] if denied else []):
             if dr == res and (du is None or du == user):
                 scope = ('in the namespace "%s"' % ns) if ns else "at the cluster scope"
                 return self.status_obj(403, "Forbidden",
@@ -455,6 +502,7 @@ def main():
     ap.add_argument("--client-ca", help="CA to verify client certificates (with --tls-cert)")
     ap.add_argument("--token", action="append", help="accepted bearer token, TOKEN[=USER] (default sim-token)")
     ap.add_argument("--deny", action="append", default=[], help="[USER:]RESOURCE answers 403")
+    ap.add_argument("--rbac", help="YAML with ClusterRoles + ClusterRoleBindings: 'list' only where a binding allows it")
     ap.add_argument("--anonymous", action="store_true", help="requests without credentials are system:anonymous")
     ap.add_argument("--continue-ttl", type=float, default=300.0, help="seconds a continue token lives")
     ap.add_argument("--fault", action="append", default=[], help="fault spec k=v,... (repeatable)")
