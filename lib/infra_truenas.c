@@ -218,6 +218,8 @@ static int tn_rpc_error(const char *method, json_object *e, struct infra_err *er
 	else if (errname && (!strcmp(errname, "EACCES") || !strcmp(errname, "EPERM") ||
 			     !strcmp(errname, "ENOTAUTHENTICATED")))
 		rc = -EACCES;
+	else if (errname && !strcmp(errname, "ENOENT"))
+		rc = -ENOENT;
 	else if (code == -32000)
 		rc = -EBUSY;
 	else

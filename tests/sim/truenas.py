@@ -43,7 +43,7 @@ Faults (--fault, or POST /_sim/fault with a JSON object): `kind=K[,method=M][,pa
   error      JSON-RPC: the reply for M is an error object (code=-32001, CallError ENOENT)
 count: how many times it fires (default 1, -1 = always).
 
-Control (no auth): GET /_sim/state -> {"revoked": [...], "logins": N, "pongs": N, "reply_orders":
+Control (no auth): GET /_sim/state -> {"revoked": [...], "logins": N, "pongs": N, "pongs_mid": N, "reply_orders":
 [[ids in the order answered], ...], "requests": [[method/path, transport], ...], "max_preauth": N}.
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
@@ -90,6 +90,7 @@ class Sim:
         self.args = args
         self.logins = 0
         self.pongs = 0
+        self.pongs_mid = 0  # pongs to pings sent between the fragments of a message
         self.reply_orders = []
         self.requests = []
         self.max_preauth = 0
@@ -328,6 +329,8 @@ class WSConn:
             if op == 0xA:
                 with STATE_LOCK:
                     self.sim.pongs += 1
+                    if data == b"mid":
+                        self.sim.pongs_mid += 1
                 continue
             if op == 0x0 and op0 is None:
                 self.close(1002, "continuation without start")
@@ -502,7 +505,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         if path == "/_sim/state":
             with STATE_LOCK:
-                st = {"revoked": sorted(sim.revoked), "logins": sim.logins, "pongs": sim.pongs,
+                st = {"revoked": sorted(sim.revoked), "logins": sim.logins, "pongs": sim.pongs, "pongs_mid": sim.pongs_mid,
                       "reply_orders": sim.reply_orders, "requests": sim.requests,
                       "max_preauth": sim.max_preauth, "version": sim.tn["version"]}
             return self.send_json(200, st)
