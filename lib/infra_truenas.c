@@ -15,7 +15,8 @@
 #include "infra_ws.h"
 
 #define TN_PREAUTH_MAX 8192   /* server closes the socket on a bigger message before login */
-#define TN_MAX_INFLIGHT 16    /* the server answers -32000 past its concurrency limit */
+#define TN_MAX_INFLIGHT 10    /* middlewared: per-connection semaphore, soft 10 / hard 20 (-32000 past it) */
+#define TN_MAX_BUSY_RETRIES 8 /* a call answered -32000 is sent again this often at most */
 #define TN_SHOWN 256
 
 struct infra_truenas {
@@ -197,7 +198,7 @@ struct tn_call {
 	json_object *result;    /* new reference on success */
 	struct infra_err *err;
 	int64_t id;
-	int sent, done, rc;
+	int sent, done, rc, busy;
 };
 
 /* Turn a JSON-RPC error object into a code and one line. */
@@ -269,11 +270,13 @@ static int tn_rpc_send(struct infra_truenas *t, struct tn_call *c, size_t limit,
 	return rc;
 }
 
-/* Send every call (at most TN_MAX_INFLIGHT unanswered) and collect the replies by id.
- * Per-call failures go to calls[i].err; a negative return is a transport failure. */
+/* Send every call (at most `cap` unanswered, TN_MAX_INFLIGHT at first) and collect the replies by
+ * id.  A call refused with -32000 (too many concurrent calls) goes back in the queue and the cap
+ * drops below what the server accepted.  Per-call failures go to calls[i].err; a negative return is
+ * a transport failure. */
 static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, size_t limit, struct infra_err *err)
 {
-	size_t sent = 0, done = 0, i;
+	size_t done = 0, inflight = 0, cap = TN_MAX_INFLIGHT, next = 0, i;
 	int rc;
 
 	while (done < n) {
@@ -285,10 +288,14 @@ static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, 
 		struct tn_call *c = NULL;
 		int64_t id;
 
-		while (sent < n && sent - done < TN_MAX_INFLIGHT) {
-			if ((rc = tn_rpc_send(t, &calls[sent], limit, err)))
+		for (i = 0; i < n && inflight < cap; i++) {
+			struct tn_call *s = &calls[(next + i) % n];
+
+			if (s->sent || s->done)
+				continue;
+			if ((rc = tn_rpc_send(t, s, limit, err)))
 				return rc;
-			sent++;
+			inflight++;
 		}
 		if ((rc = infra_ws_recv(t->ws, &msg, &len, &op, 0, err)))
 			return rc;
@@ -316,13 +323,24 @@ static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, 
 			continue;
 		}
 		id = json_object_get_int64(idv);
-		for (i = 0; i < sent; i++)
-			if (calls[i].id == id && !calls[i].done)
+		for (i = 0; i < n; i++)
+			if (calls[i].sent && !calls[i].done && calls[i].id == id)
 				c = &calls[i];
 		if (!c) {
 			json_object_put(root);
 			return infra_err_set(err, -EPROTO, "%s: JSON-RPC reply with an unknown id %lld", t->shown,
 					     (long long)id);
+		}
+		inflight--;
+		if (json_object_object_get_ex(root, "error", &e) && !json_object_is_type(e, json_type_null) &&
+		    infra_json_opt_int64(e, "code", 0) == -32000 && c->busy < TN_MAX_BUSY_RETRIES) {
+			/* the server's concurrency limit: send it again once fewer calls are open */
+			c->busy++;
+			c->sent = 0;
+			next = (size_t)(c - calls);
+			cap = inflight > 1 ? inflight : 1;
+			json_object_put(root);
+			continue;
 		}
 		c->done = 1;
 		done++;

@@ -22,7 +22,7 @@ start() { # args...: start the simulator, set $url and $pid
 		>"$tmp/sim$sims.out" 2>"$tmp/sim$sims.err" &
 	pid=$!
 	pids+=($pid)
-	for _ in $(seq 100); do grep -q READY "$tmp/sim$sims.out" && break; sleep 0.1; done
+	for _ in $(seq 100); do grep -q READY "$tmp/sim$sims.out" 2>/dev/null && break; sleep 0.1; done
 	url=$(sed -n 's/^READY //p' "$tmp/sim$sims.out")
 }
 stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
@@ -95,6 +95,20 @@ tn err1 --url "$url" --query all
 check "an error object for one query fails that query only (exit 1)" test "$rc" = 1
 check "... with a clear message" grep -qx "query pools error ENOENT: pool.query: \[ENOENT\] simulated failure (JSON-RPC error -32001, ENOENT)" "$tmp/err1"
 check "... and the seven others succeed" test "$(grep -c '^query .* ok ' "$tmp/err1")" = 7
+stop
+
+# ---- the server's limit on concurrent calls (middlewared: soft 10 / hard 20 per connection) ----
+start --version 25.10 --max-concurrent 10
+tn conc --url "$url" --query all --repeat 4
+check "32 queries in one go against a 10-call limit: all answered" test "$(grep -c '^query .* ok ' "$tmp/conc")" = 32
+check "... and never more than 10 open at once (no -32000 from the server)" \
+	test "$(state | python3 -c 'import json,sys; print(json.load(sys.stdin)["busy"])')" = 0
+stop
+start --version 25.10 --max-concurrent 3
+tn conc3 --url "$url" --query all --repeat 2
+busy=$(state | python3 -c 'import json,sys; print(json.load(sys.stdin)["busy"])')
+check "a server with a lower limit (3): the $busy calls refused with -32000 were sent again, all 16 answered" \
+	test "$(grep -c '^query .* ok ' "$tmp/conc3")" = 16 -a "$busy" -gt 0
 stop
 
 # ---- the 8 KiB pre-auth limit ----
