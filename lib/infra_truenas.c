@@ -15,7 +15,8 @@
 #include "infra_ws.h"
 
 #define TN_PREAUTH_MAX 8192   /* server closes the socket on a bigger message before login */
-#define TN_MAX_INFLIGHT 16    /* the server answers -32000 past its concurrency limit */
+#define TN_MAX_INFLIGHT 10    /* middlewared: per-connection semaphore, soft 10 / hard 20 (-32000 past it) */
+#define TN_MAX_BUSY_RETRIES 8 /* a call answered -32000 is sent again this often at most */
 #define TN_SHOWN 256
 
 struct infra_truenas {
@@ -197,7 +198,7 @@ struct tn_call {
 	json_object *result;    /* new reference on success */
 	struct infra_err *err;
 	int64_t id;
-	int sent, done, rc;
+	int sent, done, rc, busy;
 };
 
 /* Turn a JSON-RPC error object into a code and one line. */
@@ -218,6 +219,8 @@ static int tn_rpc_error(const char *method, json_object *e, struct infra_err *er
 	else if (errname && (!strcmp(errname, "EACCES") || !strcmp(errname, "EPERM") ||
 			     !strcmp(errname, "ENOTAUTHENTICATED")))
 		rc = -EACCES;
+	else if (errname && !strcmp(errname, "ENOENT"))
+		rc = -ENOENT;
 	else if (code == -32000)
 		rc = -EBUSY;
 	else
@@ -267,11 +270,13 @@ static int tn_rpc_send(struct infra_truenas *t, struct tn_call *c, size_t limit,
 	return rc;
 }
 
-/* Send every call (at most TN_MAX_INFLIGHT unanswered) and collect the replies by id.
- * Per-call failures go to calls[i].err; a negative return is a transport failure. */
+/* Send every call (at most `cap` unanswered, TN_MAX_INFLIGHT at first) and collect the replies by
+ * id.  A call refused with -32000 (too many concurrent calls) goes back in the queue and the cap
+ * drops below what the server accepted.  Per-call failures go to calls[i].err; a negative return is
+ * a transport failure. */
 static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, size_t limit, struct infra_err *err)
 {
-	size_t sent = 0, done = 0, i;
+	size_t done = 0, inflight = 0, cap = TN_MAX_INFLIGHT, next = 0, i;
 	int rc;
 
 	while (done < n) {
@@ -283,10 +288,14 @@ static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, 
 		struct tn_call *c = NULL;
 		int64_t id;
 
-		while (sent < n && sent - done < TN_MAX_INFLIGHT) {
-			if ((rc = tn_rpc_send(t, &calls[sent], limit, err)))
+		for (i = 0; i < n && inflight < cap; i++) {
+			struct tn_call *s = &calls[(next + i) % n];
+
+			if (s->sent || s->done)
+				continue;
+			if ((rc = tn_rpc_send(t, s, limit, err)))
 				return rc;
-			sent++;
+			inflight++;
 		}
 		if ((rc = infra_ws_recv(t->ws, &msg, &len, &op, 0, err)))
 			return rc;
@@ -314,13 +323,24 @@ static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, 
 			continue;
 		}
 		id = json_object_get_int64(idv);
-		for (i = 0; i < sent; i++)
-			if (calls[i].id == id && !calls[i].done)
+		for (i = 0; i < n; i++)
+			if (calls[i].sent && !calls[i].done && calls[i].id == id)
 				c = &calls[i];
 		if (!c) {
 			json_object_put(root);
 			return infra_err_set(err, -EPROTO, "%s: JSON-RPC reply with an unknown id %lld", t->shown,
 					     (long long)id);
+		}
+		inflight--;
+		if (json_object_object_get_ex(root, "error", &e) && !json_object_is_type(e, json_type_null) &&
+		    infra_json_opt_int64(e, "code", 0) == -32000 && c->busy < TN_MAX_BUSY_RETRIES) {
+			/* the server's concurrency limit: send it again once fewer calls are open */
+			c->busy++;
+			c->sent = 0;
+			next = (size_t)(c - calls);
+			cap = inflight > 1 ? inflight : 1;
+			json_object_put(root);
+			continue;
 		}
 		c->done = 1;
 		done++;
@@ -363,57 +383,165 @@ static int tn_rpc_call1(struct infra_truenas *t, const char *method, json_object
 
 /* ---- REST ---- */
 
-static int tn_rest_get(struct infra_truenas *t, const char *path, json_object *params, json_object **result,
-		       struct infra_err *err)
+/* Interpret a REST response: 0 with *result, or a negative code with err set. */
+static int tn_rest_result(const char *path, const struct infra_http_resp *resp, json_object **result,
+			  struct infra_err *err)
 {
-	const char *hdrs[] = { t->auth_header, "Accept: application/json", NULL, NULL };
-	struct infra_http_req req = { 0 };
-	struct infra_http_resp resp = { 0 };
 	struct infra_err perr = INFRA_ERR_INIT;
-	char url[2048];
-	const char *body = NULL;
-	json_object *b = NULL;
-	int rc;
+	int rc = 0;
 
 	*result = NULL;
-	if ((size_t)snprintf(url, sizeof(url), "%s/api/v2.0%s%s", t->base, path[0] == '/' ? "" : "/", path) >= sizeof(url))
+	if (resp->status == 401 || resp->status == 403) {
+		rc = infra_err_set(err, -EACCES, "GET %s: HTTP %ld: TrueNAS %s the API key", path, resp->status,
+				   resp->status == 401 ? "rejected" : "refused this call for");
+	} else if (resp->status == 404) {
+		rc = infra_err_set(err, -ENOTSUP, "GET %s: HTTP 404: this TrueNAS has no such REST endpoint", path);
+	} else if (resp->status != 200) {
+		json_object *eb = NULL;
+		const char *m = NULL;
+
+		if (infra_json_parse(resp->body, resp->body_len, &eb, NULL) == 0)
+			m = infra_json_opt_string(eb, "message", NULL);
+		rc = infra_err_set(err, resp->status == 422 ? -EINVAL : -EIO, "GET %s: HTTP %ld%s%s", path,
+				   resp->status, m ? ": " : "", m ? m : "");
+		json_object_put(eb);
+	} else if ((rc = infra_json_parse(resp->body, resp->body_len, result, &perr))) {
+		rc = infra_err_set(err, -EPROTO, "GET %s: invalid JSON: %s", path, perr.msg);
+	}
+	return rc;
+}
+
+/* A REST GET request for path (under /api/v2.0); url and hdrs are the caller's storage (hdrs: 4
+ * slots).  params [filters, options] become the GET body; *body_obj is then the caller's to put. */
+static int tn_rest_req(struct infra_truenas *t, const char *path, json_object *params, char *url, size_t urlsz,
+		       const char **hdrs, json_object **body_obj, struct infra_http_req *req, struct infra_err *err)
+{
+	const char *body = NULL;
+
+	*body_obj = NULL;
+	hdrs[0] = t->auth_header;
+	hdrs[1] = "Accept: application/json";
+	hdrs[2] = hdrs[3] = NULL;
+	if ((size_t)snprintf(url, urlsz, "%s/api/v2.0%s%s", t->base, path[0] == '/' ? "" : "/", path) >= urlsz)
 		return infra_err_set(err, -EINVAL, "REST path too long (%s)", path);
 	if (params && json_object_is_type(params, json_type_array) && json_object_array_length(params) > 0) {
 		/* restful.py maps a GET body {"query-filters","query-options"} to the query */
-		b = json_object_new_object();
+		json_object *b = json_object_new_object();
+
 		json_object_object_add(b, "query-filters", json_object_get(json_object_array_get_idx(params, 0)));
 		if (json_object_array_length(params) > 1)
 			json_object_object_add(b, "query-options", json_object_get(json_object_array_get_idx(params, 1)));
 		body = json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN);
 		hdrs[2] = "Content-Type: application/json";
+		*body_obj = b;
 	}
-	req.method = "GET";
-	req.url = url;
-	req.headers = hdrs;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
+	memset(req, 0, sizeof(*req));
+	req->method = "GET";
+	req->url = url;
+	req->headers = hdrs;
+	req->body = body;
+	req->body_len = body ? strlen(body) : 0;
+	return 0;
+}
+
+static int tn_rest_get(struct infra_truenas *t, const char *path, json_object *params, json_object **result,
+		       struct infra_err *err)
+{
+	const char *hdrs[4];
+	struct infra_http_req req;
+	struct infra_http_resp resp = { 0 };
+	char url[2048];
+	json_object *b = NULL;
+	int rc;
+
+	*result = NULL;
+	if ((rc = tn_rest_req(t, path, params, url, sizeof(url), hdrs, &b, &req, err)))
+		return rc;
 	rc = infra_http_do(t->http, &req, &resp, err);
 	json_object_put(b);
 	if (rc)
 		return rc;
-	if (resp.status == 401 || resp.status == 403) {
-		rc = infra_err_set(err, -EACCES, "GET %s: HTTP %ld: TrueNAS %s the API key", path, resp.status,
-				   resp.status == 401 ? "rejected" : "refused this call for");
-	} else if (resp.status == 404) {
-		rc = infra_err_set(err, -ENOTSUP, "GET %s: HTTP 404: this TrueNAS has no such REST endpoint", path);
-	} else if (resp.status != 200) {
-		json_object *eb = NULL;
-		const char *m = NULL;
-
-		if (infra_json_parse(resp.body, resp.body_len, &eb, NULL) == 0)
-			m = infra_json_opt_string(eb, "message", NULL);
-		rc = infra_err_set(err, resp.status == 422 ? -EINVAL : -EIO, "GET %s: HTTP %ld%s%s", path, resp.status,
-				   m ? ": " : "", m ? m : "");
-		json_object_put(eb);
-	} else if ((rc = infra_json_parse(resp.body, resp.body_len, result, &perr))) {
-		rc = infra_err_set(err, -EPROTO, "GET %s: invalid JSON: %s", path, perr.msg);
-	}
+	rc = tn_rest_result(path, &resp, result, err);
 	infra_http_resp_release(&resp);
+	return rc;
+}
+
+/* One GET of a REST query_many, run in a batch. */
+struct tn_rest_job {
+	const char *path;
+	json_object *result;
+	struct infra_err *err;
+	int rc, transport;
+};
+
+static void tn_rest_done(void *ud, const struct infra_http_req *req, struct infra_http_resp *resp, int rc,
+			 const struct infra_err *e)
+{
+	struct tn_rest_job *j = ud;
+
+	(void)req;
+	if (rc) {
+		/* no HTTP response at all: the connection failed */
+		if (j->err && e)
+			*j->err = *e;
+		j->rc = rc;
+		j->transport = 1;
+		return;
+	}
+	j->rc = tn_rest_result(j->path, resp, &j->result, j->err);
+}
+
+/* Run the GETs of a query_many concurrently on the shared connection cache. */
+static int tn_rest_many(struct infra_truenas *t, size_t n, const enum infra_tn_query *q, json_object **results,
+			struct infra_err *errs, struct infra_err *err)
+{
+	struct tn_rest_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	struct infra_http_batch *b = infra_http_batch_new(t->http, n > 8 ? 8 : (int)(n ? n : 1));
+	int rc = 0;
+	size_t i;
+
+	if (!jobs || !b) {
+		free(jobs);
+		infra_http_batch_free(b);
+		return infra_err_set(err, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n && !rc; i++) {
+		const char *hdrs[4];
+		struct infra_http_req req;
+		char url[2048];
+		json_object *body = NULL;
+
+		jobs[i].path = infra_truenas_method_for(q[i], t->version, 1);
+		jobs[i].err = &errs[i];
+		if (!jobs[i].path) {
+			jobs[i].rc = -ENOTSUP;
+			continue;
+		}
+		if ((rc = tn_rest_req(t, jobs[i].path, NULL, url, sizeof(url), hdrs, &body, &req, &errs[i])) ||
+		    (rc = infra_http_batch_add(b, &req, tn_rest_done, &jobs[i])))
+			infra_err_set(err, rc, "GET %s: cannot queue the request", jobs[i].path);
+		json_object_put(body);
+	}
+	if (!rc)
+		rc = infra_http_batch_run(b, err);
+	for (i = 0; i < n; i++) {
+		if (!rc && jobs[i].transport) {
+			rc = jobs[i].rc;
+			if (err)
+				*err = errs[i];
+		}
+		if (jobs[i].result && json_object_is_type(jobs[i].result, json_type_array)) {
+			results[i] = jobs[i].result;
+		} else if (jobs[i].result) {
+			infra_err_set(&errs[i], -EPROTO, "GET %s: not a JSON list", jobs[i].path);
+			json_object_put(jobs[i].result);
+		} else if (!errs[i].code) {
+			infra_err_set(&errs[i], jobs[i].rc ? jobs[i].rc : -EIO, "GET %s: no answer",
+				      jobs[i].path ? jobs[i].path : "(none)");
+		}
+	}
+	infra_http_batch_free(b);
+	free(jobs);
 	return rc;
 }
 
@@ -609,31 +737,17 @@ int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra
 				      t->rest ? "REST endpoint" : "method", (int)q[i], t->rest ? "REST" : "JSON-RPC");
 			continue;
 		}
-		if (t->rest) {
-			json_object *r = NULL;
-
-			if ((rc = tn_rest_get(t, m, NULL, &r, &errs[i]))) {
-				if (rc != -ENOTSUP && rc != -EINVAL && rc != -EACCES && rc != -EIO && rc != -EPROTO) {
-					if (err)
-						*err = errs[i];
-					break;
-				}
-				rc = 0;
-			} else if (!json_object_is_type(r, json_type_array)) {
-				infra_err_set(&errs[i], -EPROTO, "GET %s: not a JSON list", m);
-				json_object_put(r);
-			} else {
-				results[i] = r;
-			}
+		if (t->rest)
 			continue;
-		}
 		calls[k].method = m;
 		calls[k].params = tn_query_params(q[i]);
 		calls[k].err = &errs[i];
 		calls[k].id = (int64_t)i; /* index until sent */
 		k++;
 	}
-	if (!t->rest && k) {
+	if (t->rest) {
+		rc = tn_rest_many(t, n, q, results, errs, err);
+	} else if (k) {
 		rc = tn_rpc_run(t, calls, k, 0, err);
 		for (i = 0, k = 0; i < n; i++) {
 			struct tn_call *c;

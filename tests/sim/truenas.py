@@ -43,7 +43,7 @@ Faults (--fault, or POST /_sim/fault with a JSON object): `kind=K[,method=M][,pa
   error      JSON-RPC: the reply for M is an error object (code=-32001, CallError ENOENT)
 count: how many times it fires (default 1, -1 = always).
 
-Control (no auth): GET /_sim/state -> {"revoked": [...], "logins": N, "pongs": N, "reply_orders":
+Control (no auth): GET /_sim/state -> {"revoked": [...], "logins": N, "pongs": N, "pongs_mid": N, "busy": N, "reply_orders":
 [[ids in the order answered], ...], "requests": [[method/path, transport], ...], "max_preauth": N}.
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
@@ -90,6 +90,8 @@ class Sim:
         self.args = args
         self.logins = 0
         self.pongs = 0
+        self.busy = 0  # calls refused with -32000
+        self.pongs_mid = 0  # pongs to pings sent between the fragments of a message
         self.reply_orders = []
         self.requests = []
         self.max_preauth = 0
@@ -328,6 +330,8 @@ class WSConn:
             if op == 0xA:
                 with STATE_LOCK:
                     self.sim.pongs += 1
+                    if data == b"mid":
+                        self.sim.pongs_mid += 1
                 continue
             if op == 0x0 and op0 is None:
                 self.close(1002, "continuation without start")
@@ -370,6 +374,7 @@ class WSConn:
                 if busy:
                     with STATE_LOCK:
                         self.inflight -= 1
+                        self.sim.busy += 1
                     self.send_text(json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": {
                         "code": -32000, "message": "Too many concurrent calls",
                         "data": {"error": 16, "errname": "EBUSY", "reason": "Too many concurrent calls", "extra": []}}}))
@@ -388,7 +393,14 @@ class WSConn:
                          "extra": extra or [], "py_exception": None}
         return {"jsonrpc": "2.0", "id": req.get("id"), "error": e}
 
+    def done(self, req):
+        """The call is over (before its reply goes out, as the server's semaphore is released)."""
+        if req["method"] != "auth.login_with_api_key":
+            with STATE_LOCK:
+                self.inflight -= 1
+
     def reply(self, req, delay):
+        finished = False
         try:
             if delay:
                 time.sleep(delay)
@@ -402,6 +414,8 @@ class WSConn:
                 resp = self.error(req, f.get("code", -32001), f.get("message", "[ENOENT] simulated failure"),
                                   "ENOENT", 2)
             text = json.dumps(resp)
+            self.done(req)
+            finished = True
             if self.sim.fault("drop", method=method):
                 frame = ws_frame(0x1, text.encode())
                 self.send_raw(frame[:max(2, len(frame) // 2)])
@@ -417,9 +431,8 @@ class WSConn:
                 self.order.append(req.get("id"))
             self.send_text(text)
         finally:
-            if req["method"] != "auth.login_with_api_key":
-                with STATE_LOCK:
-                    self.inflight -= 1
+            if not finished:
+                self.done(req)
 
     def handle(self, req):
         method, params = req["method"], req.get("params", [])
@@ -502,7 +515,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         if path == "/_sim/state":
             with STATE_LOCK:
-                st = {"revoked": sorted(sim.revoked), "logins": sim.logins, "pongs": sim.pongs,
+                st = {"revoked": sorted(sim.revoked), "logins": sim.logins, "pongs": sim.pongs, "pongs_mid": sim.pongs_mid, "busy": sim.busy,
                       "reply_orders": sim.reply_orders, "requests": sim.requests,
                       "max_preauth": sim.max_preauth, "version": sim.tn["version"]}
             return self.send_json(200, st)

@@ -1,10 +1,11 @@
 /* tn-client - test-only driver of lib/infra_truenas (not installed).
  *
  *   tn-client --url URL [--key-file F] [--api auto|jsonrpc|rest] [--cacert F] [--insecure]
- *             [--timeout MS] [--attempts N] [--query all|NAME,...] [--call METHOD [--params JSON]]
+ *             [--timeout MS] [--attempts N] [--query all|NAME,...] [--repeat N]
+ *             [--call METHOD [--params JSON]]
  *
  * The key comes from --key-file or $TN_API_KEY.  Prints "version V transport T", then per query
- * "query NAME ok N items" or "query NAME error CODE: message", and for --call
+ * "query NAME ok N items" (the list of queries N times with --repeat, in one query_many) or "query NAME error CODE: message", and for --call
  * "call METHOD ok <json, first 300 bytes>" or "call METHOD error CODE: message".
  * Exit: 0 all fine, 1 a query or call failed, 2 connection/login failed, 3 configuration refused
  * (-EINVAL), 4 usage. */
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "url", 1, 0, 'u' }, { "key-file", 1, 0, 'k' }, { "api", 1, 0, 'a' }, { "cacert", 1, 0, 'C' },
 		{ "insecure", 0, 0, 'i' }, { "timeout", 1, 0, 't' }, { "attempts", 1, 0, 'n' },
-		{ "query", 1, 0, 'q' }, { "call", 1, 0, 'c' }, { "params", 1, 0, 'p' }, { 0, 0, 0, 0 }
+		{ "query", 1, 0, 'q' }, { "call", 1, 0, 'c' }, { "params", 1, 0, 'p' }, { "repeat", 1, 0, 'r' }, { 0, 0, 0, 0 }
 	};
 	struct infra_http_opts ho = { 0 };
 	struct infra_truenas_opts to = { 0 };
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
 	struct infra_truenas *t = NULL;
 	const char *keyfile = NULL, *query = NULL, *call = NULL, *params = NULL;
 	char *key = NULL;
-	int c, rc, status = 0;
+	int c, rc, status = 0, repeat = 1;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
 		case 'q': query = optarg; break;
 		case 'c': call = optarg; break;
 		case 'p': params = optarg; break;
+		case 'r': repeat = (int)strtol(optarg, NULL, 10); break;
 		default: return 4;
 		}
 	}
@@ -101,16 +103,23 @@ int main(int argc, char **argv)
 	}
 	printf("version %s transport %s\n", infra_truenas_version(t), infra_truenas_transport(t));
 	if (query) {
-		enum infra_tn_query q[INFRA_TN_NQUERIES];
-		json_object *res[INFRA_TN_NQUERIES];
-		struct infra_err errs[INFRA_TN_NQUERIES];
+		enum infra_tn_query q[INFRA_TN_NQUERIES * 8];
+		json_object *res[INFRA_TN_NQUERIES * 8];
+		struct infra_err errs[INFRA_TN_NQUERIES * 8];
 		size_t nq = 0, i;
-		int j;
+		int j, r;
 
-		for (j = 0; j < INFRA_TN_NQUERIES; j++) {
-			size_t l = strlen(names[j]);
-			const char *p = strstr(query, names[j]);
+		if (repeat < 1 || repeat > 8) {
+			fprintf(stderr, "tn-client: --repeat 1..8\n");
+			return 4;
+		}
+		for (r = 0; r < repeat * INFRA_TN_NQUERIES; r++) {
+			size_t l;
+			const char *p;
 
+			j = r % INFRA_TN_NQUERIES;
+			l = strlen(names[j]);
+			p = strstr(query, names[j]);
 			if (!strcmp(query, "all") || (p && (p == query || p[-1] == ',') && (p[l] == ',' || !p[l])))
 				q[nq++] = (enum infra_tn_query)j;
 		}
