@@ -16,6 +16,7 @@
 struct nb_dev {
 	struct infra_netbox_device d;
 	long long id;
+	int taken;            /* moved to the result (d.name shared with it) */
 };
 
 struct nb_ctx {
@@ -90,6 +91,14 @@ static int origin_of(const char *url, char *out, size_t size)
 	for (char *c = out; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	return 0;
+}
+
+/* A masked URL cut short for messages: its query may hold 50 host names. */
+static void short_url(const char *url, char *out, size_t size)
+{
+	infra_http_mask_url(url, out, size);
+	if (size > 124 && strlen(out) > 120)
+		memcpy(out + 117, "...", 4);
 }
 
 static int same_origin(const char *a, const char *b)
@@ -198,7 +207,7 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 
 	if (c->rc)
 		return;
-	infra_http_mask_url(req->url, shown, sizeof(shown));
+	short_url(req->url, shown, sizeof(shown));
 	if (rc) {
 		infra_err_set(&e, rc, "NetBox: %s", herr->msg);
 		fail(c, rc, &e);
@@ -245,15 +254,16 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 	next = json_object_object_get(body, "next");
 	if (next && !json_object_is_type(next, json_type_null)) {
 		const char *nx = json_object_get_string(next);
-		char nshown[300];
+		char norigin[512];
 		if (!json_object_is_type(next, json_type_string) || !*nx) {
 			infra_err_set(&e, -EPROTO, "NetBox GET %s: field 'next' is not a URL", shown);
 			fail(c, -EPROTO, &e);
 		} else if (!same_origin(nx, c->base)) {
-			infra_http_mask_url(nx, nshown, sizeof(nshown));
+			if (origin_of(nx, norigin, sizeof(norigin)) != 0)
+				snprintf(norigin, sizeof(norigin), "%s", "an unusable URL");
 			infra_err_set(&e, -EPROTO,
-				      "NetBox GET %s: next page %s is not on %s (refusing to send the token elsewhere; "
-				      "a proxy in front of NetBox may need X-Forwarded-Proto/Host)", shown, nshown, c->base);
+				      "NetBox: the next page is on %.200s, not on %.200s (refusing to send the token elsewhere; "
+				      "a proxy in front of NetBox may need X-Forwarded-Proto/Host) (GET %s)", norigin, c->base, shown);
 			fail(c, -EPROTO, &e);
 		} else if (strcmp(nx, req->url) == 0) {
 			infra_err_set(&e, -ELOOP, "NetBox GET %s: the next link repeats the page (pagination loop)", shown);
@@ -373,24 +383,24 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 	}
 	for (i = 0; i < n; i++) {
 		struct nb_dev *d = bsearch(names[i], c.devs, c.ndevs, sizeof(*c.devs), cmp_key);
-		size_t j;
 		if (!d)
 			continue;
 		while (d > c.devs && strcmp(d[-1].d.name, names[i]) == 0)
 			d--; /* the lowest id of that name */
-		for (j = 0; j < k; j++)
-			if (strcmp(res[j].name, names[i]) == 0)
-				break;
-		if (j < k)
+		if (d->taken)
 			continue; /* name given twice */
 		res[k++] = d->d;
-		memset(&d->d, 0, sizeof(d->d));
+		d->taken = 1;
+		d->d.site = d->d.rack = d->d.tenant = d->d.status = NULL;
 	}
 	*out = res;
 	*nout = k;
 out:
-	for (i = 0; i < c.ndevs; i++)
+	for (i = 0; i < c.ndevs; i++) {
+		if (c.devs[i].taken)
+			c.devs[i].d.name = NULL; /* owned by the result */
 		dev_release(&c.devs[i].d);
+	}
 	free(c.devs);
 	if (c.b)
 		infra_http_batch_free(c.b);
