@@ -228,5 +228,13 @@ def serve(app, args, world_faults=()):
     return 0
 
 
+def main(app, key, desc):
+    """Parse the common options, load the world's `key` part into app, serve."""
+    args = arg_parser(desc).parse_args()
+    world = load_world(args.world, key) or {}
+    app.load(world)
+    return serve(app, args, world.get("faults", []))
+
+
 def query_lists(query):
     return parse_qs(query, keep_blank_values=True)

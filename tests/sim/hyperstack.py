@@ -121,13 +121,5 @@ class Hyperstack:
         return 404, {}, json.dumps({"status": False, "message": "Not found", "error_reason": "Not Found"}).encode()
 
 
-def main():
-    args = extsim.arg_parser("Hyperstack simulator").parse_args()
-    app = Hyperstack()
-    world = extsim.load_world(args.world, "hyperstack") or {}
-    app.load(world)
-    return extsim.serve(app, args, world.get("faults", []))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(extsim.main(Hyperstack(), "hyperstack", "Hyperstack simulator"))

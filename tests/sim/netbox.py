@@ -219,13 +219,5 @@ class NetBox:
         return dev
 
 
-def main():
-    args = extsim.arg_parser("NetBox simulator").parse_args()
-    app = NetBox()
-    world = extsim.load_world(args.world, "netbox") or {}
-    app.load(world)
-    return extsim.serve(app, args, world.get("faults", []))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(extsim.main(NetBox(), "netbox", "NetBox simulator"))

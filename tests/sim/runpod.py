@@ -214,13 +214,5 @@ class RunPod:
         return 200, {}, json.dumps({"data": project(root, "Query", sel)}).encode()
 
 
-def main():
-    args = extsim.arg_parser("RunPod GraphQL simulator").parse_args()
-    app = RunPod()
-    world = extsim.load_world(args.world, "runpod") or {}
-    app.load(world)
-    return extsim.serve(app, args, world.get("faults", []))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(extsim.main(RunPod(), "runpod", "RunPod GraphQL simulator"))
