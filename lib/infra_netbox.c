@@ -254,7 +254,19 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 	next = json_object_object_get(body, "next");
 	if (next && !json_object_is_type(next, json_type_null)) {
 		const char *nx = json_object_get_string(next);
-		char norigin[512];
+		char norigin[512], *abs = NULL;
+		if (json_object_is_type(next, json_type_string) && nx[0] == '/' && nx[1] != '/' &&
+		    origin_of(c->base, norigin, sizeof(norigin)) == 0) {
+			/* a relative link (path and query): on our own origin */
+			struct infra_buf u;
+			const char *h = strstr(c->base, "://") + 3; /* origin_of() checked it is there */
+			size_t ol = (size_t)(h - c->base) + strcspn(h, "/?#");
+			infra_buf_init(&u, 0);
+			infra_buf_printf(&u, "%.*s%s", (int)ol, c->base, nx);
+			abs = infra_buf_steal(&u, NULL);
+			if (abs)
+				nx = abs;
+		}
 		if (!json_object_is_type(next, json_type_string) || !*nx) {
 			infra_err_set(&e, -EPROTO, "NetBox GET %s: field 'next' is not a URL", shown);
 			fail(c, -EPROTO, &e);
@@ -273,6 +285,7 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 			if (r)
 				fail(c, r, &e);
 		}
+		free(abs);
 	}
 	json_object_put(body);
 }

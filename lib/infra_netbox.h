@@ -3,7 +3,8 @@
  * Requests: GET <url>/api/dcim/devices/?name=a&name=b...&fields=<list>
  * &exclude=config_context&limit=<batch> — names in batches (repeated `name` is
  * a logical OR), pages followed by `next` until null; a `next` URL is followed
- * only when it has the same scheme://host:port as opts.url (a NetBox behind a
+ * only when it has the same scheme://host:port as opts.url (a relative link,
+ * path?query, is taken on that origin; a NetBox behind a
  * proxy that rewrites it otherwise is an error, never a request elsewhere with
  * the token).  The batches run in parallel on one infra_http batch with at most
  * `concurrency` requests in flight.  `?brief=true` is not used: a device's

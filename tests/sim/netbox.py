@@ -32,6 +32,7 @@ World (the "netbox" key of a world file, or the whole file):
    "next_base": null,                                  # e.g. "http://other:1": next/previous
                                                        # links on another origin (a proxy
                                                        # without X-Forwarded-Host)
+   "relative_next": false,                             # true: next/previous as path?query
    "devices": [{"name": "gpu-001", "site": "ams1", "rack": "r12" | null,
                 "tenant": "research" | null, "owner": "team-a" | null,
                 "status": "active", "role": "gpu-server", "device_type": "XE9680",
@@ -193,7 +194,7 @@ class NetBox:
             limit = mps
         limit = max(limit, 1)
         page = devs[offset:offset + limit]
-        base = self.world["next_base"] or req.base
+        base = "" if self.world.get("relative_next") else (self.world["next_base"] or req.base)
 
         def link(off):
             pairs = [(k, v) for k, vs in q.items() for v in vs if k not in ("limit", "offset")]

@@ -297,6 +297,15 @@ static void test_paging(const char *base)
 	json_object_put(log);
 	tap_ok(nexts >= 17 && reqs == nexts + 2, "pages after the first were fetched through next links (%d of %d requests)", nexts, reqs);
 
+	{
+		json_object *w = world(7, NULL);
+		json_object_object_add(w, "relative_next", json_object_new_boolean(1));
+		set_world(base, w);
+	}
+	rc = infra_netbox_devices(H, 3, &o, names, nn, &d, &n, &err);
+	tap_ok(rc == 0 && n == NDEV, "relative next links (path?query) are followed on NetBox's own origin (%zu, %s)", n, err.msg);
+	infra_netbox_devices_free(d, n);
+
 	set_world(base, world(7, "http://127.0.0.2:9"));
 	rc = infra_netbox_devices(H, 3, &o, names, nn, &d, &n, &err);
 	tap_ok(rc == -EPROTO && strstr(err.msg, "next page is on http://127.0.0.2:9,") && strstr(err.msg, "refusing"),
