@@ -21,6 +21,15 @@
  * (4.5+); "cf:<name>" -> custom_fields.<name> (a string, a number, or an
  * object's name/display).  Absent or null -> tenant NULL.
  *
+ * Matching by host (match_host = 1): every name is reduced to its host key
+ * (infra_netbox_host_key: up to the first dot, lower case: "GPU-01.dc1.example.org."
+ * -> "gpu-01", the rule spot-agg joins its sources by) and NetBox is asked for
+ * name__ie=<key> and, in a second request per batch (different lookups are ANDed),
+ * name__isw=<key>. — so "gpu-01", "GPU-01" and "gpu-01.dc1.example.org" in NetBox
+ * all answer "gpu-01" (never "gpu-010").  A device is returned (once, under its
+ * NetBox name) for the first name whose key equals the device's key; of several
+ * devices with one key, the lowest id.
+ *
  * Ownership: *out is malloc'd (free with infra_netbox_devices_free); strings
  * are NUL-terminated copies, NULL when NetBox has none.  Devices come in the
  * order of `names` (first occurrence); a name NetBox does not know is absent.
@@ -42,6 +51,7 @@ struct infra_netbox_opts {
 	int token_v2;               /* 0: Token, 1: Bearer, -1: auto from the token ("nbt_" -> Bearer) */
 	const char *tenant_field;   /* NULL/"tenant": tenant.name; "owner"; "cf:<custom field>" */
 	size_t batch;               /* names per request, 0: 50 */
+	int match_host;             /* 0: exact names (name=); 1: by host key, see below */
 };
 
 struct infra_netbox_device {
@@ -57,6 +67,10 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 			 const char *const *names, size_t n, struct infra_netbox_device **out,
 			 size_t *nout, struct infra_err *err);
 void infra_netbox_devices_free(struct infra_netbox_device *d, size_t n);
+
+/* A host name's key: the part before the first dot, lower case (out gets at
+ * most size-1 bytes).  Also spot-agg's join rule (infra_spot_host_key). */
+void infra_netbox_host_key(const char *name, char *out, size_t size);
 
 /* Devices as JSON ({"devices":[{"name","site","rack","tenant","status"}]}), and
  * back: the form spot-agg keeps in its cache.  from_json: 0 or -EPROTO. */

@@ -8,7 +8,9 @@ Options, faults and the /_sim/ control endpoints: see extsim.py.
 
 Serves
   GET /api/dcim/devices/   filters: name (repeatable, exact, OR), name__ie (case-insensitive
-                           exact, repeatable), id (repeatable), cf_<field>=value;
+                           exact, repeatable), name__isw (case-insensitive starts-with,
+                           repeatable), id (repeatable), cf_<field>=value; different
+                           filters are ANDed, as in NetBox;
                            limit (default page_size; larger than max_page_size is cut to it;
                            0 = max_page_size, or everything when max_page_size is 0), offset;
                            fields= (only these top-level fields), omit= (all but these),
@@ -172,6 +174,9 @@ class NetBox:
         if "name__ie" in q:
             want = {n.lower() for n in q["name__ie"]}
             devs = [d for d in devs if d["name"].lower() in want]
+        if "name__isw" in q:
+            want = tuple(n.lower() for n in q["name__isw"])
+            devs = [d for d in devs if d["name"].lower().startswith(want)]
         if "id" in q:
             try:
                 want = {int(x) for x in q["id"]}

@@ -147,9 +147,13 @@ def test_netbox():
             rc, out, err = probe("netbox", base, "--batch", "12", "--tenant-field", tf, *names, token=token)
             ok(rc == 0 and len(json.loads(out)["devices"]) == 30,
                "infra_netbox (%s token, tenant field %s) reads all 30 devices through the simulator" % (form, tf), err)
+    upper = [nm.upper() + ".dc1.example.org" for nm in names]
+    rc, out, err = probe("netbox", base, "--by-host", "--batch", "12", *upper, token="0123456789abcdef0123456789abcdef01234567")
+    ok(rc == 0 and len(json.loads(out)["devices"]) == 30,
+       "infra_netbox matching by host (name__ie=, name__isw=) finds the 30 devices from upper-case FQDNs", err)
     status, log = http("GET", base + "/_sim/requests")
     dev_reqs = [e for e in log if e["path"] == "/api/dcim/devices/"]
-    ok(len(dev_reqs) >= 6 * 4, "the clients made %d device-list requests (batches and next pages)" % len(dev_reqs))
+    ok(len(dev_reqs) >= 6 * 4 + 6 and any("name__isw" in e["query"] for e in dev_reqs), "the clients made %d device-list requests (batches and next pages)" % len(dev_reqs))
     auth = {"Token": "Token 0123456789abcdef0123456789abcdef01234567", "Bearer": "Bearer nbt_abcDEF123.v2secret"}
     ok({e["auth"] for e in dev_reqs} == {"Token", "Bearer"},
        "both header forms of the published tokenAuth scheme were used",

@@ -4,7 +4,7 @@
  * spot-agg uses them.  Secrets come from the environment (SPOTEXT_TOKEN), never
  * from argv.
  *
- *   spotext-probe netbox URL [-j N] [--batch N] [--tenant-field F] [--v1|--v2] NAME...
+ *   spotext-probe netbox URL [-j N] [--batch N] [--tenant-field F] [--v1|--v2] [--by-host] NAME...
  *   spotext-probe hyperstack URL          spotext-probe runpod URL
  *   spotext-probe cache DIR get SOURCE TTL | put SOURCE (JSON on stdin) |
  *                           clear [SOURCE] | stats SOURCE...
@@ -26,7 +26,7 @@
 
 static int usage(void)
 {
-	fputs("usage: spotext-probe netbox URL [-j N] [--batch N] [--tenant-field F] [--v1|--v2] NAME...\n"
+	fputs("usage: spotext-probe netbox URL [-j N] [--batch N] [--tenant-field F] [--v1|--v2] [--by-host] NAME...\n"
 	      "       spotext-probe hyperstack|runpod URL\n"
 	      "       spotext-probe cache DIR get SOURCE TTL | put SOURCE | clear [SOURCE] | stats SOURCE...\n",
 	      stderr);
@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 				o.token_v2 = 0;
 			else if (!strcmp(argv[i], "--v2"))
 				o.token_v2 = 1;
+			else if (!strcmp(argv[i], "--by-host"))
+				o.match_host = 1;
 			else
 				return usage();
 		}
