@@ -1,0 +1,250 @@
+/* spot-agg - GPU capacity per GPU type and pool from OpenStack (and NetBox, Hyperstack,
+ * RunPod), and moving a host between pools.  See spot-agg(1).
+ *
+ * Options -> libinfra OpenStack client -> infra_spot_collect (lib/infra_spot.c)
+ * -> report (json | prom | text) -> exit code.
+ *
+ * Exit (report): 0 all sources up, every GPU host in exactly one pool; 1 a source failed
+ * (its data missing or from a stale cache), or hosts in no pool or in two; 3 nothing
+ * usable (configuration, authentication, a non-admin token, the aggregates unknown).
+ * Exit (move): 0 moved, already there, or dry run; 1 refused (servers on the host, the
+ * lock held); 2 a remove failed (the add was undone, or the undo failed too); 3 bad
+ * usage, authentication, no such aggregate.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infra_cli.h"
+#include "infra_exit.h"
+#include "infra_lock.h"
+#include "infra_log.h"
+#include "infra_openstack.h"
+#include "infra_report.h"
+#include "infra_spot.h"
+
+enum { OPT_REGEX = 1000, OPT_TYPE_KEY, OPT_POOL_KEY, OPT_GPU_CLASS, OPT_GPUS_PER_HOST, OPT_TO, OPT_FROM,
+       OPT_CONFIRM, OPT_ALLOW_BUSY, OPT_LOCK_WAIT };
+
+#define MAXLIST 64
+static struct infra_cli cli;
+static struct infra_os_flags osf;
+static struct infra_spot_opts so;
+static const char *classes[MAXLIST], *per_host[MAXLIST];
+static struct infra_spot_move_opts mo = { .dry_run = 1 };
+static int moving;
+static double lock_wait;
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Pools:", 1 },
+	{ "aggregate-regex", OPT_REGEX, "REGEX", 0,
+	  "aggregate name -> (GPU type, pool): POSIX ERE with two groups (default " INFRA_SPOT_DEFAULT_REGEX "; '' = names never map)", 1 },
+	{ "type-key", OPT_TYPE_KEY, "KEY", 0, "aggregate metadata key of the GPU type (default gpu_type; wins over the name)", 1 },
+	{ "pool-key", OPT_POOL_KEY, "KEY", 0, "aggregate metadata key of the pool (default pool)", 1 },
+	{ "gpu-class", OPT_GPU_CLASS, "RC", 0, "also count this Placement resource class as GPUs (besides VGPU, CUSTOM_PCI_*); repeatable", 1 },
+	{ "gpus-per-host", OPT_GPUS_PER_HOST, "TYPE=N", 0, "GPUs of a host of TYPE whose GPUs are not in Placement (flavor method); repeatable", 1 },
+	{ NULL, 0, NULL, 0, "move HOST --to AGGREGATE:", 2 },
+	{ "to", OPT_TO, "AGGREGATE", 0, "aggregate to move the host into", 2 },
+	{ "from", OPT_FROM, "AGGREGATE", 0, "aggregate to take it out of (default: every other pool aggregate it is in)", 2 },
+	{ "confirm", OPT_CONFIRM, NULL, 0, "really change the aggregates (default: dry run)", 2 },
+	{ "allow-busy", OPT_ALLOW_BUSY, NULL, 0, "move even when servers run on the host", 2 },
+	{ "lock-wait", OPT_LOCK_WAIT, "SECONDS", 0, "wait this long for another move's lock (default 0)", 2 },
+	{ 0 }
+};
+
+static const struct argp_child children[] = {
+	{ &infra_cli_argp, 0, NULL, 0 },
+	{ &infra_os_argp, 0, NULL, 0 },
+	{ 0 }
+};
+
+static void add_list(struct argp_state *state, const char **list, size_t *n, const char *arg, const char *what)
+{
+	if (*n >= MAXLIST)
+		argp_error(state, "too many --%s (at most %d)", what, MAXLIST);
+	list[(*n)++] = arg;
+}
+
+static error_t parse(int key, char *arg, struct argp_state *state)
+{
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &cli;
+		state->child_inputs[1] = &osf;
+		break;
+	case OPT_REGEX: so.name_regex = arg; break;
+	case OPT_TYPE_KEY: so.type_key = arg; break;
+	case OPT_POOL_KEY: so.pool_key = arg; break;
+	case OPT_GPU_CLASS:
+		if (strncmp(arg, "CUSTOM_", 7) && strcmp(arg, "VGPU") && strcmp(arg, "PGPU"))
+			argp_error(state, "--gpu-class %s: a resource class such as CUSTOM_A100", arg);
+		add_list(state, classes, &so.ngpu_classes, arg, "gpu-class");
+		break;
+	case OPT_GPUS_PER_HOST: {
+		const char *eq = strchr(arg, '=');
+		if (!eq || eq == arg || infra_parse_long(eq + 1, 0, 1000000, &v))
+			argp_error(state, "--gpus-per-host %s: expected TYPE=N", arg);
+		add_list(state, per_host, &so.ngpus_per_host, arg, "gpus-per-host");
+		break;
+	}
+	case OPT_TO: mo.to = arg; break;
+	case OPT_FROM: mo.from = arg; break;
+	case OPT_CONFIRM: mo.dry_run = 0; break;
+	case OPT_ALLOW_BUSY: mo.allow_busy = 1; break;
+	case OPT_LOCK_WAIT:
+		if (infra_parse_duration(arg, &lock_wait))
+			argp_error(state, "--lock-wait %s: not a duration", arg);
+		break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num == 0 && !strcmp(arg, "move"))
+			moving = 1;
+		else if (state->arg_num == 1 && moving)
+			mo.host = arg;
+		else
+			argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (moving && (!mo.host || !mo.to))
+			argp_error(state, "move needs a HOST and --to AGGREGATE");
+		if (!moving && (mo.to || mo.from || !mo.dry_run || mo.allow_busy))
+			argp_error(state, "--to, --from, --confirm and --allow-busy belong to 'move'");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp argp = { options, parse, "\nmove HOST --to AGGREGATE [--from AGGREGATE] [--confirm]",
+	"GPU capacity per GPU type and pool from OpenStack host aggregates, hypervisors and Placement "
+	"(flavors of the servers for hosts whose GPUs are not in Placement), collected in parallel; "
+	"or move a host from one pool aggregate to another.\v"
+	"Credentials come from OS_* variables or OS_CLOUD and clouds.yaml (an admin account); secrets never on the command line.\n"
+	"Exit status: 0 OK, 1 a source failed or hosts in no pool or two, 3 nothing usable.  "
+	"move: 0 done (or dry run), 1 refused, 2 a remove failed (the add undone), 3 could not try.",
+	children, NULL, NULL };
+
+static const struct infra_spot_result *cur;
+
+static int text(const struct infra_report *r, struct infra_buf *out)
+{
+	if (r->status == INFRA_EXIT_UNKNOWN && (!cur || !cur->nhosts))
+		return 0;
+	return infra_spot_to_text(cur, out);
+}
+
+static struct infra_spot_move_result mres;
+
+static int move_text(const struct infra_report *r, struct infra_buf *out)
+{
+	(void)r;
+	for (size_t i = 0; mres.steps && i < json_object_array_length(mres.steps); i++) {
+		json_object *s = json_object_array_get_idx(mres.steps, i);
+		infra_buf_printf(out, "%s %s %s: %s\n", json_object_get_string(json_object_object_get(s, "action")),
+				 json_object_get_string(json_object_object_get(s, "host")),
+				 json_object_get_string(json_object_object_get(s, "aggregate")),
+				 json_object_get_string(json_object_object_get(s, "result")));
+	}
+	return 0;
+}
+
+static int do_move(struct infra_report *r, struct infra_os *os)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	char used[512];
+	int fd = -1, rc;
+
+	if ((rc = infra_lock_default("spot-agg-move.lock", lock_wait, &fd, used, sizeof used, &err))) {
+		infra_report_error(r, "%s", err.msg);
+		infra_report_status(r, rc == -EBUSY || rc == -ETIMEDOUT ? INFRA_EXIT_WARNING : INFRA_EXIT_UNKNOWN);
+		return 0;
+	}
+	rc = infra_spot_move(os, &so, &mo, &mres, &err);
+	infra_lock_release(fd);
+	json_object_object_add(r->data, "host", json_object_new_string(mo.host));
+	json_object_object_add(r->data, "to", json_object_new_string(mo.to));
+	json_object_object_add(r->data, "dry_run", json_object_new_boolean(mo.dry_run));
+	json_object_object_add(r->data, "changed", json_object_new_boolean(mres.changed));
+	json_object_object_add(r->data, "rolled_back", json_object_new_boolean(mres.rolled_back));
+	json_object_object_add(r->data, "vms", json_object_new_int64(mres.vms));
+	json_object_object_add(r->data, "steps", json_object_get(mres.steps));
+	if (rc) {
+		infra_report_error(r, "move %s --to %s: %s", mo.host, mo.to, err.msg);
+		infra_report_status(r, rc == -EBUSY ? INFRA_EXIT_WARNING : mres.action_failed ? INFRA_EXIT_CRITICAL
+										: INFRA_EXIT_UNKNOWN);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_http_opts hopts;
+	struct infra_spot_result res;
+	struct infra_report r;
+	struct infra_os *os = NULL;
+	int rc, status;
+
+	infra_cli_init(&cli, "spot-agg", 0);
+	argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	infra_cli_finish(&cli);
+	so.gpu_classes = classes;
+	so.gpus_per_host = per_host;
+	so.jobs = cli.jobs;
+	infra_spot_result_init(&res);
+	if (infra_report_init(&r, "spot-agg", "spot_agg", 0, &err)) {
+		infra_log_error("%s", err.msg);
+		return INFRA_EXIT_UNKNOWN;
+	}
+	infra_cli_http_opts(&cli, &hopts);
+	if (infra_os_connect(&osf, &hopts, &os, &err)) {
+		infra_report_error(&r, "%s", err.msg);
+		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+		goto out;
+	}
+	infra_cli_observe(infra_os_http(os), moving ? "move" : "collection");
+	if (moving) {
+		do_move(&r, os);
+		status = infra_report_done(&r, &cli, move_text, NULL);
+		infra_spot_move_result_release(&mres);
+		infra_os_free(os);
+		return status;
+	}
+	rc = infra_spot_collect(os, &so, &res, &err);
+	cur = &res;
+	if (rc) {
+		infra_report_error(&r, "%s", err.msg);
+		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+	} else {
+		for (int s = 0; s < SPOT_NSOURCES; s++)
+			if (res.src[s].used && res.src[s].error) {
+				infra_report_error(&r, "%s: %s", infra_spot_source_names[s], res.src[s].error);
+				infra_report_status(&r, res.src[s].up ? INFRA_EXIT_OK : INFRA_EXIT_WARNING);
+			}
+		if (!res.src[SPOT_SRC_AGGREGATES].up)
+			infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+		for (size_t i = 0; i < res.nhosts; i++) {
+			if (res.hosts[i].conflict)
+				infra_report_error(&r, "host %s is in two pools (%s); counted in %s", res.hosts[i].host,
+						   res.hosts[i].conflict, res.hosts[i].aggregate);
+			else if (!res.hosts[i].gpu_type && res.hosts[i].has_gpus)
+				infra_report_error(&r, "host %s has GPUs but is in no pool aggregate", res.hosts[i].host);
+		}
+		if (res.unmapped || res.conflicts)
+			infra_report_status(&r, INFRA_EXIT_WARNING);
+	}
+	if (infra_spot_to_prom(&res, r.prom, &err))
+		infra_report_error(&r, "%s", err.msg);
+	json_object_put(r.data);
+	r.data = infra_spot_to_json(&res);
+	infra_log(INFRA_LOG_INFO, "%d requests, critical path %d requests", res.requests, res.critical_path);
+out:
+	cur = &res;
+	status = infra_report_done(&r, &cli, text, NULL);
+	infra_os_free(os);
+	infra_spot_result_release(&res);
+	return status;
+}
