@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 			if (res.hosts[i].conflict)
 				infra_report_error(&r, "host %s is in two pools (%s); counted in %s", res.hosts[i].host,
 						   res.hosts[i].conflict, res.hosts[i].aggregate);
-			else if (!res.hosts[i].gpu_type && res.hosts[i].has_gpus)
+			else if (!res.hosts[i].gpu_type && res.hosts[i].has_gpus && res.src[SPOT_SRC_AGGREGATES].up)
 				infra_report_error(&r, "host %s has GPUs but is in no pool aggregate", res.hosts[i].host);
 		}
 		if (res.unmapped || res.conflicts)

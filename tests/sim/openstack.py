@@ -871,7 +871,7 @@ class Handler(BaseHTTPRequestHandler):
                     except re.error:
                         raise HTTPError(400, "Invalid regex")
                     items = [s for s in items if rx.search(s["name"])]
-                if self.ctx["admin"] and self.q1("host") is not None:  # nova ignores host= for non-admins
+                if self.ctx["admin"] and self.q1("host") is not None and not cloud.args.ignore_host:  # nova ignores host= for non-admins
                     items = [s for s in items if s.get("OS-EXT-SRV-ATTR:host") == self.q1("host")]
                 pg, more, last = self.page(items)
                 out = {"servers": [self.spot_server_view(s, micro) for s in pg]}
@@ -1364,6 +1364,8 @@ def main():
                     help="emit a next link whenever a page is full (clients must accept an empty last page)")
     ap.add_argument("--keystone-list-limit", type=int, default=0,
                     help="emulate an old keystone with [DEFAULT] list_limit: cut lists, say truncated")
+    ap.add_argument("--ignore-host-filter", dest="ignore_host", action="store_true",
+                    help="servers/detail ignores host= even for admins (what nova does for non-admins)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     cloud = Cloud(args)
