@@ -555,6 +555,7 @@ class Handler(BaseHTTPRequestHandler):
                 if k == "latency":
                     time.sleep(float(f.get("ms", 1000)) / 1000)
                 elif k in ("500", "502", "503", "504"):
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep-alive: the next request starts after this body
                     raise HTTPError(int(k), "simulated failure", "Internal Server Error")
                 elif k == "429":
                     raise HTTPError(429, "Too many requests", "Too Many Requests", {"Retry-After": f.get("retry_after", "1")})
