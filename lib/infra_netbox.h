@@ -23,7 +23,7 @@
  * Ownership: *out is malloc'd (free with infra_netbox_devices_free); strings
  * are NUL-terminated copies, NULL when NetBox has none.  Devices come in the
  * order of `names` (first occurrence); a name NetBox does not know is absent.
- * A name NetBox returns twice (same name in two sites) keeps the first.
+ * A name NetBox returns twice (same name in two sites) keeps the lowest id.
  */
 #ifndef INFRA_NETBOX_H
 #define INFRA_NETBOX_H
