@@ -16,16 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infra_cache.h"
 #include "infra_cli.h"
 #include "infra_exit.h"
+#include "infra_gpucloud.h"
 #include "infra_lock.h"
 #include "infra_log.h"
+#include "infra_netbox.h"
 #include "infra_openstack.h"
 #include "infra_report.h"
 #include "infra_spot.h"
 
 enum { OPT_REGEX = 1000, OPT_TYPE_KEY, OPT_POOL_KEY, OPT_GPU_CLASS, OPT_GPUS_PER_HOST, OPT_TO, OPT_FROM,
-       OPT_CONFIRM, OPT_ALLOW_BUSY, OPT_LOCK_WAIT };
+       OPT_CONFIRM, OPT_ALLOW_BUSY, OPT_LOCK_WAIT, OPT_NB_URL, OPT_NB_TOKEN_FILE, OPT_NB_TENANT, OPT_HS_URL,
+       OPT_HS_KEY_FILE, OPT_RP_URL, OPT_RP_KEY_FILE, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_TTL, OPT_REFRESH,
+       OPT_CLEAR_CACHE, OPT_CACHE_STATS, OPT_NB_TOKEN, OPT_HS_KEY, OPT_RP_KEY };
 
 #define MAXLIST 64
 static struct infra_cli cli;
@@ -35,6 +40,16 @@ static const char *classes[MAXLIST], *per_host[MAXLIST];
 static struct infra_spot_move_opts mo = { .dry_run = 1 };
 static int moving;
 static double lock_wait;
+static struct infra_netbox_opts nbo = { .token_v2 = -1 };
+static const char *nb_token_file, *hs_url, *hs_key_file, *rp_url, *rp_key_file, *cache_dir;
+static int no_cache, clear_cache, cache_stats;
+static const struct infra_cli_secret secrets[] = {
+	{ OPT_NB_TOKEN, "netbox-token", "NETBOX_TOKEN or --netbox-token-file" },
+	{ OPT_HS_KEY, "hyperstack-api-key", "HYPERSTACK_API_KEY or --hyperstack-api-key-file" },
+	{ OPT_RP_KEY, "runpod-api-key", "RUNPOD_API_KEY or --runpod-api-key-file" },
+	{ 0, NULL, NULL }
+};
+static const long default_ttl[SPOT_NSOURCES] = { 3600, 0, 0, 0, 1800, 0, 0 };
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Pools:", 1 },
@@ -50,6 +65,24 @@ static const struct argp_option options[] = {
 	{ "confirm", OPT_CONFIRM, NULL, 0, "really change the aggregates (default: dry run)", 2 },
 	{ "allow-busy", OPT_ALLOW_BUSY, NULL, 0, "move even when servers run on the host", 2 },
 	{ "lock-wait", OPT_LOCK_WAIT, "SECONDS", 0, "wait this long for another move's lock (default 0)", 2 },
+	{ NULL, 0, NULL, 0, "Other sources (each off unless configured):", 3 },
+	{ "netbox-url", OPT_NB_URL, "URL", 0, "NetBox (v4) base URL for site, rack and tenant of each host (env NETBOX_URL)", 3 },
+	{ "netbox-token-file", OPT_NB_TOKEN_FILE, "FILE", 0, "file holding the NetBox token, v1 or nbt_ v2 (env NETBOX_TOKEN, NETBOX_TOKEN_FILE)", 3 },
+	{ "netbox-tenant-field", OPT_NB_TENANT, "FIELD", 0, "tenant (default), owner, or cf:NAME (a custom field)", 3 },
+	{ "hyperstack-url", OPT_HS_URL, "URL", 0, "Hyperstack API base (default " INFRA_HYPERSTACK_URL "); on when a key is given", 3 },
+	{ "hyperstack-api-key-file", OPT_HS_KEY_FILE, "FILE", 0, "file holding the Hyperstack API key (env HYPERSTACK_API_KEY)", 3 },
+	{ "runpod-url", OPT_RP_URL, "URL", 0, "RunPod GraphQL endpoint (default " INFRA_RUNPOD_URL "); on when a key is given", 3 },
+	{ "runpod-api-key-file", OPT_RP_KEY_FILE, "FILE", 0, "file holding the RunPod API key (env RUNPOD_API_KEY)", 3 },
+	INFRA_CLI_SECRET_OPTION("netbox-token", OPT_NB_TOKEN),
+	INFRA_CLI_SECRET_OPTION("hyperstack-api-key", OPT_HS_KEY),
+	INFRA_CLI_SECRET_OPTION("runpod-api-key", OPT_RP_KEY),
+	{ NULL, 0, NULL, 0, "Caches:", 4 },
+	{ "cache-dir", OPT_CACHE_DIR, "DIR", 0, "per-source cache directory (default $XDG_CACHE_HOME/infrakit/spot-agg)", 4 },
+	{ "no-cache", OPT_NO_CACHE, NULL, 0, "neither read nor write the caches", 4 },
+	{ "cache-ttl", OPT_TTL, "SOURCE=SECONDS", 0, "how long a source's copy is used without asking (defaults: aggregates 3600, netbox 1800, others 0 = live); repeatable", 4 },
+	{ "refresh", OPT_REFRESH, "SOURCE", OPTION_ARG_OPTIONAL, "ask every source (or SOURCE) even when its copy is fresh", 4 },
+	{ "clear-cache", OPT_CLEAR_CACHE, NULL, 0, "remove every cached copy and exit", 4 },
+	{ "cache-stats", OPT_CACHE_STATS, NULL, 0, "print each source's cached copy (age, TTL) and exit", 4 },
 	{ 0 }
 };
 
@@ -74,6 +107,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &cli;
 		state->child_inputs[1] = &osf;
+		memcpy(so.ttl, default_ttl, sizeof so.ttl);
 		break;
 	case OPT_REGEX: so.name_regex = arg; break;
 	case OPT_TYPE_KEY: so.type_key = arg; break;
@@ -98,6 +132,46 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		if (infra_parse_duration(arg, &lock_wait))
 			argp_error(state, "--lock-wait %s: not a duration", arg);
 		break;
+	case OPT_NB_URL: nbo.url = arg; break;
+	case OPT_NB_TOKEN_FILE: nb_token_file = arg; break;
+	case OPT_NB_TENANT:
+		if (strcmp(arg, "tenant") && strcmp(arg, "owner") && strncmp(arg, "cf:", 3))
+			argp_error(state, "--netbox-tenant-field %s: tenant, owner or cf:NAME", arg);
+		nbo.tenant_field = arg;
+		break;
+	case OPT_HS_URL: hs_url = arg; break;
+	case OPT_HS_KEY_FILE: hs_key_file = arg; break;
+	case OPT_RP_URL: rp_url = arg; break;
+	case OPT_RP_KEY_FILE: rp_key_file = arg; break;
+	case OPT_CACHE_DIR: cache_dir = arg; break;
+	case OPT_NO_CACHE: no_cache = 1; break;
+	case OPT_CLEAR_CACHE: clear_cache = 1; break;
+	case OPT_CACHE_STATS: cache_stats = 1; break;
+	case OPT_TTL:
+	case OPT_REFRESH: {
+		const char *eq = arg ? strchr(arg, '=') : NULL;
+		size_t l = arg ? (key == OPT_TTL && eq ? (size_t)(eq - arg) : strlen(arg)) : 0;
+		int src = -1;
+		double secs = 0;
+		if (!arg) {
+			so.refresh = ~0u;
+			break;
+		}
+		for (int i = 0; i < SPOT_NSOURCES; i++)
+			if (strlen(infra_spot_source_names[i]) == l && !strncmp(arg, infra_spot_source_names[i], l))
+				src = i;
+		if (src < 0)
+			argp_error(state, "--%s %s: unknown source (aggregates, hypervisors, placement, servers, netbox, hyperstack, runpod)",
+				   key == OPT_TTL ? "cache-ttl" : "refresh", arg);
+		if (key == OPT_REFRESH) {
+			so.refresh |= 1u << src;
+		} else {
+			if (!eq || infra_parse_duration(eq + 1, &secs) || secs < 0)
+				argp_error(state, "--cache-ttl %s: expected SOURCE=SECONDS", arg);
+			so.ttl[src] = (long)secs;
+		}
+		break;
+	}
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0 && !strcmp(arg, "move"))
 			moving = 1;
@@ -111,6 +185,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "move needs a HOST and --to AGGREGATE");
 		if (!moving && (mo.to || mo.from || !mo.dry_run || mo.allow_busy))
 			argp_error(state, "--to, --from, --confirm and --allow-busy belong to 'move'");
+		break;
+	case OPT_NB_TOKEN:
+	case OPT_HS_KEY:
+	case OPT_RP_KEY:
+		infra_cli_refuse_secret(state, secrets, key, arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -179,13 +258,82 @@ static int do_move(struct infra_report *r, struct infra_os *os)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* A secret from ENV, else the file named by --FLAG or ENV_FILE; NULL when none. */
+static int secret(const char *env, const char *file, const char *flag, char **out, struct infra_err *err)
+{
+	char envfile[64];
+	const char *v = getenv(env);
+
+	*out = NULL;
+	if (v && *v)
+		return (*out = strdup(v)) ? 0 : -ENOMEM;
+	snprintf(envfile, sizeof envfile, "%s_FILE", env);
+	if (!file)
+		file = getenv(envfile);
+	if (!file || !*file)
+		return 0;
+	return infra_cli_read_secret_file(file, flag, out, err);
+}
+
+static int open_cache(struct infra_cache **c, struct infra_err *err)
+{
+	char buf[4096];
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (!cache_dir) {
+		if (x && x[0] == '/')
+			snprintf(buf, sizeof buf, "%s/infrakit/spot-agg", x);
+		else if (home && home[0] == '/')
+			snprintf(buf, sizeof buf, "%s/.cache/infrakit/spot-agg", home);
+		else
+			return infra_err_set(err, -ENOENT, "no cache directory: set XDG_CACHE_HOME or HOME, give --cache-dir, or --no-cache");
+		cache_dir = buf;
+	}
+	return infra_cache_open(c, cache_dir, err);
+}
+
+static int cache_command(struct infra_cache *c)
 {
 	struct infra_err err = INFRA_ERR_INIT;
+
+	if (clear_cache) {
+		if (infra_cache_clear(c, NULL, &err)) {
+			infra_log_error("%s", err.msg);
+			return INFRA_EXIT_UNKNOWN;
+		}
+		printf("cleared %s\n", infra_cache_dir(c));
+		return INFRA_EXIT_OK;
+	}
+	printf("%-12s %10s %12s  %s\n", "SOURCE", "TTL", "AGE", "STATE");
+	for (int s = 0; s < SPOT_NSOURCES; s++) {
+		struct infra_cache_stat st;
+		char age[32];
+		if (infra_cache_stats(c, infra_spot_source_names[s], &st, &err)) {
+			infra_log_error("%s", err.msg);
+			return INFRA_EXIT_UNKNOWN;
+		}
+		if (st.age_seconds < 0)
+			snprintf(age, sizeof age, "-");
+		else
+			snprintf(age, sizeof age, "%.0fs", st.age_seconds);
+		printf("%-12s %9lds %12s  %s\n", infra_spot_source_names[s], so.ttl[s], age,
+		       st.age_seconds < 0 ? "no copy" : so.ttl[s] > 0 && st.age_seconds < so.ttl[s] ? "fresh" :
+		       so.ttl[s] > 0 ? "stale (fallback)" : "live (fallback copy)");
+	}
+	printf("cache directory %s\n", infra_cache_dir(c));
+	return INFRA_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct infra_err err = INFRA_ERR_INIT, oserr = INFRA_ERR_INIT;
 	struct infra_http_opts hopts;
 	struct infra_spot_result res;
+	struct infra_spot_ext x = { 0 };
 	struct infra_report r;
 	struct infra_os *os = NULL;
+	struct infra_cache *cache = NULL;
+	char *nb_token = NULL, *hs_key = NULL, *rp_key = NULL;
 	int rc, status;
 
 	infra_cli_init(&cli, "spot-agg", 0);
@@ -195,17 +343,55 @@ int main(int argc, char **argv)
 	so.gpus_per_host = per_host;
 	so.jobs = cli.jobs;
 	infra_spot_result_init(&res);
+	if (!no_cache && !moving && open_cache(&cache, &err)) {
+		infra_log_error("cache: %s", err.msg);
+		return INFRA_EXIT_UNKNOWN;
+	}
+	if (clear_cache || cache_stats) {
+		if (!cache) {
+			infra_log_error("--clear-cache and --cache-stats need the cache (not --no-cache)");
+			return INFRA_EXIT_UNKNOWN;
+		}
+		status = cache_command(cache);
+		infra_cache_close(cache);
+		return infra_close_stdout() ? INFRA_EXIT_UNKNOWN : status;
+	}
+	so.cache = cache;
 	if (infra_report_init(&r, "spot-agg", "spot_agg", 0, &err)) {
 		infra_log_error("%s", err.msg);
 		return INFRA_EXIT_UNKNOWN;
 	}
 	infra_cli_http_opts(&cli, &hopts);
-	if (infra_os_connect(&osf, &hopts, &os, &err)) {
+	if (!nbo.url)
+		nbo.url = getenv("NETBOX_URL");
+	if (secret("NETBOX_TOKEN", nb_token_file, "--netbox-token-file", &nb_token, &err) ||
+	    secret("HYPERSTACK_API_KEY", hs_key_file, "--hyperstack-api-key-file", &hs_key, &err) ||
+	    secret("RUNPOD_API_KEY", rp_key_file, "--runpod-api-key-file", &rp_key, &err)) {
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}
-	infra_cli_observe(infra_os_http(os), moving ? "move" : "collection");
+	if (nbo.url && *nbo.url && !nb_token) {
+		infra_report_error(&r, "NetBox %s: no token (NETBOX_TOKEN or --netbox-token-file)", nbo.url);
+		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+		goto out;
+	}
+	nbo.token = nb_token;
+	x.http = &hopts;
+	x.netbox = nbo.url && *nbo.url ? &nbo : NULL;
+	x.hyperstack_url = hs_url ? hs_url : INFRA_HYPERSTACK_URL;
+	x.hyperstack_key = hs_key;
+	x.runpod_url = rp_url ? rp_url : INFRA_RUNPOD_URL;
+	x.runpod_key = rp_key;
+	if (infra_os_connect(&osf, &hopts, &os, &oserr)) {
+		if (moving || oserr.code == -EINVAL) {
+			infra_report_error(&r, "%s", oserr.msg);
+			infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+			goto out;
+		}
+	} else {
+		infra_cli_observe(infra_os_http(os), moving ? "move" : "collection");
+	}
 	if (moving) {
 		do_move(&r, os);
 		status = infra_report_done(&r, &cli, move_text, NULL);
@@ -213,7 +399,7 @@ int main(int argc, char **argv)
 		infra_os_free(os);
 		return status;
 	}
-	rc = infra_spot_collect(os, &so, &res, &err);
+	rc = infra_spot_run(os, oserr.msg, &so, &x, &res, &err);
 	cur = &res;
 	if (rc) {
 		infra_report_error(&r, "%s", err.msg);
@@ -221,8 +407,12 @@ int main(int argc, char **argv)
 	} else {
 		for (int s = 0; s < SPOT_NSOURCES; s++)
 			if (res.src[s].used && res.src[s].error) {
-				infra_report_error(&r, "%s: %s", infra_spot_source_names[s], res.src[s].error);
-				infra_report_status(&r, res.src[s].up ? INFRA_EXIT_OK : INFRA_EXIT_WARNING);
+				if (res.src[s].cached == 2)
+					infra_report_error(&r, "%s: %s (a stale copy of %.0f s is used)", infra_spot_source_names[s],
+							   res.src[s].error, res.src[s].cache_age);
+				else
+					infra_report_error(&r, "%s: %s", infra_spot_source_names[s], res.src[s].error);
+				infra_report_status(&r, INFRA_EXIT_WARNING);
 			}
 		if (!res.src[SPOT_SRC_AGGREGATES].up)
 			infra_report_status(&r, INFRA_EXIT_UNKNOWN);
@@ -240,11 +430,17 @@ int main(int argc, char **argv)
 		infra_report_error(&r, "%s", err.msg);
 	json_object_put(r.data);
 	r.data = infra_spot_to_json(&res);
+	if (cache)
+		json_object_object_add(r.data, "cache_dir", json_object_new_string(infra_cache_dir(cache)));
 	infra_log(INFRA_LOG_INFO, "%d requests, critical path %d requests", res.requests, res.critical_path);
 out:
 	cur = &res;
 	status = infra_report_done(&r, &cli, text, NULL);
 	infra_os_free(os);
 	infra_spot_result_release(&res);
+	infra_cache_close(cache);
+	free(nb_token);
+	free(hs_key);
+	free(rp_key);
 	return status;
 }

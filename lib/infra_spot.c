@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infra_cache.h"
 #include "infra_json.h"
 #include "infra_report.h"
 
@@ -170,7 +171,51 @@ struct spot_ctx {
 	double t0, tend[SPOT_NSOURCES];
 	int pending[SPOT_NSOURCES];
 	int depth_servers, depth_placement;
+	json_object *stale[SPOT_NSOURCES]; /* the cached copy when not fresh (fallback) */
+	double stale_age[SPOT_NSOURCES];
+	json_object *fresh_servers;        /* servers from a fresh cache copy */
 };
+
+/* ---- cache helpers ---- */
+
+/* 1: a fresh copy is in *doc; 0: ask the source (c->stale[s] may hold the fallback). */
+static int cache_try(struct spot_ctx *c, int s, json_object **doc)
+{
+	const struct infra_spot_opts *o = c->o;
+	double age = -1;
+	int rc;
+
+	*doc = NULL;
+	if (!o->cache)
+		return 0;
+	rc = infra_cache_get(o->cache, infra_spot_source_names[s], (o->refresh & (1u << s)) ? 0 : o->ttl[s], doc, &age, NULL);
+	if (rc == 1) {
+		c->r->src[s].cached = 1;
+		c->r->src[s].cache_age = age;
+		c->r->src[s].up = 1;
+		return 1;
+	}
+	c->stale[s] = rc == 0 ? *doc : NULL;
+	c->stale_age[s] = age;
+	*doc = NULL;
+	return 0;
+}
+
+static void cache_store(struct spot_ctx *c, int s, json_object *doc)
+{
+	if (c->o->cache && doc)
+		infra_cache_put(c->o->cache, infra_spot_source_names[s], doc, NULL); /* a cache that cannot be written is no failure */
+}
+
+/* The live source failed: take the stale copy when there is one (returns it, borrowed). */
+static json_object *cache_fallback(struct spot_ctx *c, int s)
+{
+	if (!c->stale[s])
+		return NULL;
+	c->r->src[s].cached = 2;
+	c->r->src[s].cache_age = c->stale_age[s];
+	return c->stale[s];
+}
 
 static void src_fail(struct spot_ctx *c, int s, const char *msg)
 {
@@ -192,10 +237,28 @@ static void src_step(struct spot_ctx *c, int s, int delta)
 
 /* ---- aggregates ---- */
 
+static void aggs_free(struct infra_spot_result *r)
+{
+	for (size_t i = 0; i < r->naggs; i++) {
+		free(r->aggs[i].name);
+		free(r->aggs[i].uuid);
+		free(r->aggs[i].gpu_type);
+		free(r->aggs[i].pool);
+		for (size_t j = 0; j < r->aggs[i].nhosts; j++)
+			free(r->aggs[i].hosts[j]);
+		free(r->aggs[i].hosts);
+	}
+	free(r->aggs);
+	r->aggs = NULL;
+	r->naggs = 0;
+}
+
 static int agg_ingest(struct spot_ctx *c, json_object *arr, struct infra_err *err)
 {
 	struct infra_spot_result *r = c->r;
 	size_t n = json_object_array_length(arr);
+
+	aggs_free(r);
 
 	r->aggs = calloc(n ? n : 1, sizeof *r->aggs);
 	if (!r->aggs)
@@ -326,6 +389,16 @@ static void queue_servers(struct spot_ctx *c)
 		}
 	}
 	qsort(c->hk, c->nhk, sizeof *c->hk, hk_cmp);
+	if (c->o->on_hosts) {
+		const char **names = calloc(c->nhk ? c->nhk : 1, sizeof *names);
+		for (size_t i = 0; names && i < c->nhk; i++)
+			names[i] = c->hk[i].host;
+		if (names)
+			c->o->on_hosts(c->o->on_hosts_ud, names, c->nhk);
+		free(names);
+	}
+	if (cache_try(c, SPOT_SRC_SERVERS, &c->fresh_servers))
+		return; /* filled from the copy after the batch */
 	for (size_t i = 0; i < c->nhk; i++) {
 		struct infra_os_list spec = { 0 };
 		char url[1024], enc[600];
@@ -357,7 +430,7 @@ static void agg_done(void *ud, long status, json_object *body, const struct infr
 {
 	struct spot_ctx *c = ud;
 	struct infra_err err = INFRA_ERR_INIT;
-	json_object *arr;
+	json_object *arr = NULL;
 	char msg[INFRA_ERR_MSG_MAX + 64];
 
 	(void)resp;
@@ -382,6 +455,12 @@ static void agg_done(void *ud, long status, json_object *body, const struct infr
 		src_fail(c, SPOT_SRC_AGGREGATES, err.msg[0] ? err.msg : "out of memory");
 	} else {
 		c->r->src[SPOT_SRC_AGGREGATES].up = 1;
+		cache_store(c, SPOT_SRC_AGGREGATES, arr);
+		queue_servers(c);
+	}
+	if (!c->r->src[SPOT_SRC_AGGREGATES].up && !c->fatal && (arr = cache_fallback(c, SPOT_SRC_AGGREGATES)) &&
+	    !agg_ingest(c, arr, &err)) {
+		c->r->src[SPOT_SRC_AGGREGATES].up = 1;
 		queue_servers(c);
 	}
 	src_step(c, SPOT_SRC_AGGREGATES, -1);
@@ -401,10 +480,18 @@ static void hyp_done(void *ud, int rc, const struct infra_err *err, int pages)
 
 	c->r->src[SPOT_SRC_HYPERVISORS].requests += pages > 1 ? pages - 1 : 0;
 	c->r->requests += pages > 1 ? pages - 1 : 0;
-	if (rc)
+	if (rc) {
+		json_object *st;
 		src_fail(c, SPOT_SRC_HYPERVISORS, err->msg);
-	else
+		if ((st = cache_fallback(c, SPOT_SRC_HYPERVISORS))) {
+			json_object_put(c->hyps);
+			c->hyps = json_object_get(st);
+			c->r->src[SPOT_SRC_HYPERVISORS].up = 1;
+		}
+	} else {
 		c->r->src[SPOT_SRC_HYPERVISORS].up = 1;
+		cache_store(c, SPOT_SRC_HYPERVISORS, c->hyps);
+	}
 	src_step(c, SPOT_SRC_HYPERVISORS, -1);
 }
 
@@ -568,6 +655,106 @@ static void rps_done(void *ud, long status, json_object *body, const struct infr
 	src_step(c, SPOT_SRC_PLACEMENT, -1);
 }
 
+/* placement and servers as cached documents */
+static void rps_free(struct spot_ctx *c)
+{
+	for (size_t i = 0; i < c->nrps; i++) {
+		free(c->rps[i].uuid);
+		free(c->rps[i].name);
+		free(c->rps[i].parent);
+		free(c->rps[i].root);
+		free(c->rps[i].classes);
+	}
+	free(c->rps);
+	c->rps = NULL;
+	c->nrps = 0;
+}
+
+static json_object *rps_to_doc(struct spot_ctx *c)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < c->nrps; i++) {
+		struct rp *p = &c->rps[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
+		json_object_object_add(o, "name", json_object_new_string(p->name));
+		json_object_object_add(o, "parent", p->parent ? json_object_new_string(p->parent) : NULL);
+		json_object_object_add(o, "root", json_object_new_string(p->root));
+		json_object_object_add(o, "gpu", json_object_new_boolean(p->has_gpu));
+		json_object_object_add(o, "capacity", json_object_new_double(p->cap));
+		json_object_object_add(o, "used", json_object_new_double(p->used));
+		json_object_object_add(o, "classes", p->classes ? json_object_new_string(p->classes) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static int rps_from_doc(struct spot_ctx *c, json_object *a)
+{
+	size_t n = json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+
+	rps_free(c);
+	c->rps = calloc(n ? n : 1, sizeof *c->rps);
+	if (!c->rps)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(a, i);
+		const char *u = infra_json_opt_string(o, "uuid", NULL), *nm = infra_json_opt_string(o, "name", NULL);
+		struct rp *p = &c->rps[c->nrps];
+		if (!u || !nm)
+			continue;
+		p->uuid = strdup(u);
+		p->name = strdup(nm);
+		p->parent = xstrdup(infra_json_opt_string(o, "parent", NULL));
+		p->root = strdup(infra_json_opt_string(o, "root", u));
+		p->has_gpu = infra_json_opt_int64(o, "gpu", 0) != 0;
+		p->cap = infra_json_opt_double(o, "capacity", 0);
+		p->used = infra_json_opt_double(o, "used", 0);
+		p->classes = xstrdup(infra_json_opt_string(o, "classes", NULL));
+		c->nrps++;
+	}
+	qsort(c->rps, c->nrps, sizeof *c->rps, rp_cmp);
+	return 0;
+}
+
+static json_object *servers_to_doc(struct spot_ctx *c)
+{
+	json_object *d = json_object_new_object();
+
+	for (size_t i = 0; d && i < c->nhk; i++) {
+		json_object *a;
+		if (!c->hk[i].servers_ok)
+			continue;
+		a = json_object_new_array();
+		json_object_array_add(a, json_object_new_int64(c->hk[i].vms));
+		json_object_array_add(a, json_object_new_int64(c->hk[i].flavor_gpus));
+		json_object_object_add(d, c->hk[i].key, a);
+	}
+	return d;
+}
+
+/* fill hosts not asked (fresh copy) or failed (stale copy) from doc; returns how many are still unknown */
+static size_t servers_from_doc(struct spot_ctx *c, json_object *d)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < c->nhk; i++) {
+		json_object *a;
+		if (c->hk[i].servers_ok)
+			continue;
+		if (d && json_object_object_get_ex(d, c->hk[i].key, &a) && json_object_is_type(a, json_type_array) &&
+		    json_object_array_length(a) == 2) {
+			c->hk[i].vms = (long)json_object_get_int64(json_object_array_get_idx(a, 0));
+			c->hk[i].flavor_gpus = (long)json_object_get_int64(json_object_array_get_idx(a, 1));
+			c->hk[i].servers_ok = 1;
+		} else {
+			missing++;
+		}
+	}
+	return missing;
+}
+
 /* ------------------------------------------------------------ result */
 
 void infra_spot_result_init(struct infra_spot_result *r)
@@ -579,16 +766,7 @@ void infra_spot_result_init(struct infra_spot_result *r)
 
 void infra_spot_result_release(struct infra_spot_result *r)
 {
-	for (size_t i = 0; i < r->naggs; i++) {
-		free(r->aggs[i].name);
-		free(r->aggs[i].uuid);
-		free(r->aggs[i].gpu_type);
-		free(r->aggs[i].pool);
-		for (size_t j = 0; j < r->aggs[i].nhosts; j++)
-			free(r->aggs[i].hosts[j]);
-		free(r->aggs[i].hosts);
-	}
-	free(r->aggs);
+	aggs_free(r);
 	for (size_t i = 0; i < r->nhosts; i++) {
 		struct infra_spot_host *h = &r->hosts[i];
 		free(h->key);
@@ -936,6 +1114,7 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 	char url[1024];
 	int rc = 0;
 	char *t = NULL, *p = NULL;
+	json_object *doc = NULL;
 
 	c.os = os;
 	c.o = o;
@@ -961,10 +1140,18 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 		goto out;
 	}
 	c.t0 = infra_now_mono();
-	snprintf(url, sizeof url, "%s/os-aggregates", c.compute);
-	src_step(&c, SPOT_SRC_AGGREGATES, 1);
-	if (infra_os_batch_request(os, c.b, "GET", url, MV_AGG, NULL, agg_done, &c))
-		src_step(&c, SPOT_SRC_AGGREGATES, -1);
+	if (cache_try(&c, SPOT_SRC_AGGREGATES, &doc)) {
+		rc = agg_ingest(&c, doc, err);
+		json_object_put(doc);
+		if (rc)
+			goto out;
+		queue_servers(&c);
+	} else {
+		snprintf(url, sizeof url, "%s/os-aggregates", c.compute);
+		src_step(&c, SPOT_SRC_AGGREGATES, 1);
+		if (infra_os_batch_request(os, c.b, "GET", url, MV_AGG, NULL, agg_done, &c))
+			src_step(&c, SPOT_SRC_AGGREGATES, -1);
+	}
 	snprintf(url, sizeof url, "%s/os-hypervisors/detail", c.compute);
 	spec.url = url;
 	spec.key = "hypervisors";
@@ -973,10 +1160,20 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 	spec.item = hyp_item;
 	spec.done = hyp_done;
 	spec.ud = &c;
-	src_step(&c, SPOT_SRC_HYPERVISORS, 1);
-	if (infra_os_list(os, c.b, &spec))
-		src_step(&c, SPOT_SRC_HYPERVISORS, -1);
-	if (c.placement) {
+	if (cache_try(&c, SPOT_SRC_HYPERVISORS, &doc)) {
+		json_object_put(c.hyps);
+		c.hyps = doc;
+	} else {
+		src_step(&c, SPOT_SRC_HYPERVISORS, 1);
+		if (infra_os_list(os, c.b, &spec))
+			src_step(&c, SPOT_SRC_HYPERVISORS, -1);
+	}
+	if (cache_try(&c, SPOT_SRC_PLACEMENT, &doc)) {
+		rc = rps_from_doc(&c, doc);
+		json_object_put(doc);
+		if (rc)
+			goto out;
+	} else if (c.placement) {
 		snprintf(url, sizeof url, "%s/resource_providers", c.placement);
 		src_step(&c, SPOT_SRC_PLACEMENT, 1);
 		if (infra_os_batch_request(os, c.b, "GET", url, MV_PLC, NULL, rps_done, &c))
@@ -999,8 +1196,25 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 		if (!r->src[s].error && s == SPOT_SRC_SERVERS)
 			r->src[s].up = r->src[SPOT_SRC_AGGREGATES].up;
 	}
-	if (r->src[SPOT_SRC_PLACEMENT].error)
+	if (r->src[SPOT_SRC_PLACEMENT].error) {
 		r->src[SPOT_SRC_PLACEMENT].up = 0;
+		if ((doc = cache_fallback(&c, SPOT_SRC_PLACEMENT)) && !rps_from_doc(&c, doc))
+			r->src[SPOT_SRC_PLACEMENT].up = 1;
+	} else if (!r->src[SPOT_SRC_PLACEMENT].cached && c.nrps) {
+		doc = rps_to_doc(&c);
+		cache_store(&c, SPOT_SRC_PLACEMENT, doc);
+		json_object_put(doc);
+	}
+	if (c.fresh_servers) {
+		servers_from_doc(&c, c.fresh_servers);
+	} else if (r->src[SPOT_SRC_SERVERS].error) {
+		if ((doc = cache_fallback(&c, SPOT_SRC_SERVERS)) && !servers_from_doc(&c, doc))
+			r->src[SPOT_SRC_SERVERS].up = 1;
+	} else if (c.nhk) {
+		doc = servers_to_doc(&c);
+		cache_store(&c, SPOT_SRC_SERVERS, doc);
+		json_object_put(doc);
+	}
 	if (!r->src[SPOT_SRC_AGGREGATES].up && !r->src[SPOT_SRC_SERVERS].error)
 		src_fail(&c, SPOT_SRC_SERVERS, "not asked: the aggregates are unknown");
 	r->critical_path = 1 + (c.depth_servers > 0 ? 1 + c.depth_servers : 1);
@@ -1013,14 +1227,12 @@ out:
 	infra_http_batch_free(c.b);
 	if (c.hyps)
 		json_object_put(c.hyps);
-	for (size_t i = 0; i < c.nrps; i++) {
-		free(c.rps[i].uuid);
-		free(c.rps[i].name);
-		free(c.rps[i].parent);
-		free(c.rps[i].root);
-		free(c.rps[i].classes);
-	}
-	free(c.rps);
+	rps_free(&c);
+	for (int s = 0; s < SPOT_NSOURCES; s++)
+		if (c.stale[s])
+			json_object_put(c.stale[s]);
+	if (c.fresh_servers)
+		json_object_put(c.fresh_servers);
 	for (size_t i = 0; i < c.nhk; i++) {
 		free(c.hk[i].key);
 		free(c.hk[i].host);
@@ -1111,6 +1323,8 @@ json_object *infra_spot_to_json(const struct infra_spot_result *r)
 		json_object_object_add(o, "duration_seconds", json_object_new_double(st->seconds));
 		json_object_object_add(o, "cache_age_seconds", st->cache_age >= 0 ? json_object_new_double(st->cache_age) : NULL);
 		json_object_object_add(o, "requests", json_object_new_int(st->requests));
+		json_object_object_add(o, "cache_hits", json_object_new_int64((int64_t)st->cache_hits));
+		json_object_object_add(o, "cache_misses", json_object_new_int64((int64_t)st->cache_misses));
 		json_object_object_add(o, "error", str_or_null(st->error));
 		json_object_array_add(srcs, o);
 	}
@@ -1184,6 +1398,8 @@ int infra_spot_to_prom(const struct infra_spot_result *r, struct infra_prom *p, 
 	rc = rc ? rc : fam(p, "spot_agg_source_duration_seconds", "Time the source's live requests took", err);
 	rc = rc ? rc : fam(p, "spot_agg_source_cache_age_seconds", "Age of the cached copy used for the source (absent when live)", err);
 	rc = rc ? rc : fam(p, "spot_agg_source_requests", "HTTP requests made for the source in this run", err);
+	rc = rc ? rc : fam(p, "spot_agg_source_cache_hits", "Fresh cache copies used for the source in this run", err);
+	rc = rc ? rc : fam(p, "spot_agg_source_cache_misses", "Cache lookups for the source that found no fresh copy in this run", err);
 	for (int s = 0; !rc && s < SPOT_NSOURCES; s++) {
 		const struct infra_spot_source_status *st = &r->src[s];
 		const char *n = infra_spot_source_names[s];
@@ -1194,6 +1410,8 @@ int infra_spot_to_prom(const struct infra_spot_result *r, struct infra_prom *p, 
 		rc = rc ? rc : infra_prom_addl(p, "spot_agg_source_requests", st->requests, err, "source", n, NULL);
 		if (!rc && st->cached)
 			rc = infra_prom_addl(p, "spot_agg_source_cache_age_seconds", st->cache_age, err, "source", n, NULL);
+		rc = rc ? rc : infra_prom_addl(p, "spot_agg_source_cache_hits", (double)st->cache_hits, err, "source", n, NULL);
+		rc = rc ? rc : infra_prom_addl(p, "spot_agg_source_cache_misses", (double)st->cache_misses, err, "source", n, NULL);
 	}
 	return rc;
 }
@@ -1469,4 +1687,206 @@ void infra_spot_move_result_release(struct infra_spot_move_result *res)
 	if (res->steps)
 		json_object_put(res->steps);
 	res->steps = NULL;
+}
+
+/* ------------------------------------------------------------ all sources */
+
+#include <pthread.h>
+
+#include "infra_gpucloud.h"
+#include "infra_netbox.h"
+
+struct ext_job {
+	int src;
+	struct infra_spot_opts *o;
+	const struct infra_spot_ext *x;
+	pthread_t th;
+	int started;
+	/* results */
+	struct infra_gpucloud_count *counts;
+	size_t ncounts;
+	struct infra_netbox_device *devs;
+	size_t ndevs;
+	char **names;
+	size_t nnames;
+	int rc, cached;       /* cached: 1 fresh, 2 stale */
+	double seconds, age;
+	struct infra_err err;
+};
+
+static void *ext_thread(void *arg)
+{
+	struct ext_job *j = arg;
+	const char *name = infra_spot_source_names[j->src];
+	struct infra_http *h;
+	json_object *doc = NULL;
+	double t0 = infra_now_mono(), age = -1;
+	int c;
+
+	j->age = -1;
+	if (j->o->cache) {
+		c = infra_cache_get(j->o->cache, name, (j->o->refresh & (1u << j->src)) ? 0 : j->o->ttl[j->src], &doc, &age, NULL);
+		if (c == 1) {
+			if (j->src == SPOT_SRC_NETBOX) {
+				j->rc = infra_netbox_devices_from_json(doc, &j->devs, &j->ndevs, &j->err);
+			} else {
+				j->rc = infra_gpucloud_counts_from_json(doc, &j->counts, &j->ncounts, &j->err);
+			}
+			json_object_put(doc);
+			if (!j->rc) {
+				j->cached = 1;
+				j->age = age;
+				return NULL;
+			}
+			doc = NULL;
+		}
+	}
+	h = infra_http_new(j->x->http, &j->err);
+	if (!h) {
+		j->rc = j->err.code ? j->err.code : -ENOMEM;
+	} else if (j->src == SPOT_SRC_NETBOX) {
+		j->rc = infra_netbox_devices(h, j->o->jobs > 0 ? j->o->jobs : 8, j->x->netbox, (const char *const *)j->names,
+					     j->nnames, &j->devs, &j->ndevs, &j->err);
+	} else if (j->src == SPOT_SRC_HYPERSTACK) {
+		j->rc = infra_hyperstack_gpus(h, j->x->hyperstack_url, j->x->hyperstack_key, &j->counts, &j->ncounts, &j->err);
+	} else {
+		j->rc = infra_runpod_gpus(h, j->x->runpod_url, j->x->runpod_key, &j->counts, &j->ncounts, &j->err);
+	}
+	infra_http_free(h);
+	j->seconds = infra_now_mono() - t0;
+	if (!j->rc && j->o->cache) {
+		json_object *d = j->src == SPOT_SRC_NETBOX ? infra_netbox_devices_to_json(j->devs, j->ndevs)
+							   : infra_gpucloud_counts_to_json(j->counts, j->ncounts);
+		if (d) {
+			infra_cache_put(j->o->cache, name, d, NULL);
+			json_object_put(d);
+		}
+	} else if (j->rc && doc) { /* stale copy */
+		int c2 = j->src == SPOT_SRC_NETBOX ? infra_netbox_devices_from_json(doc, &j->devs, &j->ndevs, NULL)
+						   : infra_gpucloud_counts_from_json(doc, &j->counts, &j->ncounts, NULL);
+		if (!c2) {
+			j->cached = 2;
+			j->age = age;
+		}
+	}
+	if (doc)
+		json_object_put(doc);
+	return NULL;
+}
+
+static void ext_start(struct ext_job *j)
+{
+	j->started = pthread_create(&j->th, NULL, ext_thread, j) == 0;
+	if (!j->started) {
+		j->rc = -EAGAIN;
+		infra_err_set(&j->err, -EAGAIN, "cannot start a thread");
+	}
+}
+
+static void on_hosts_netbox(void *ud, const char *const *hosts, size_t n)
+{
+	struct ext_job *j = ud;
+
+	j->names = calloc(n ? n : 1, sizeof *j->names);
+	if (!j->names)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((j->names[j->nnames] = strdup(hosts[i])))
+			j->nnames++;
+	ext_start(j);
+}
+
+static void ext_finish(struct ext_job *j, struct infra_spot_result *r)
+{
+	struct infra_spot_source_status *st = &r->src[j->src];
+
+	if (j->started)
+		pthread_join(j->th, NULL);
+	st->used = 1;
+	st->seconds = j->seconds;
+	st->cached = j->cached;
+	st->cache_age = j->age;
+	st->up = !j->rc || j->cached == 2;
+	if (j->rc && !j->started && !j->names && j->src == SPOT_SRC_NETBOX)
+		infra_err_set(&j->err, -ENOENT, "not asked: no pool hosts are known");
+	if (j->rc) {
+		free(st->error);
+		st->error = strdup(j->err.msg[0] ? j->err.msg : "failed");
+	}
+	if (j->src == SPOT_SRC_NETBOX) {
+		for (size_t i = 0; i < j->ndevs; i++) {
+			char key[256];
+			struct infra_spot_host k = { .key = key }, *h;
+			infra_spot_host_key(j->devs[i].name, key, sizeof key);
+			h = r->nhosts ? bsearch(&k, r->hosts, r->nhosts, sizeof *h, host_cmp) : NULL;
+			if (!h)
+				continue;
+			free(h->site);
+			free(h->rack);
+			free(h->tenant);
+			h->site = xstrdup(j->devs[i].site);
+			h->rack = xstrdup(j->devs[i].rack);
+			h->tenant = xstrdup(j->devs[i].tenant);
+		}
+		infra_netbox_devices_free(j->devs, j->ndevs);
+	} else {
+		for (size_t i = 0; i < j->ncounts; i++)
+			infra_spot_add_external(r, infra_spot_source_names[j->src], j->counts[i].gpu_type, j->counts[i].state,
+						j->counts[i].gpus);
+		infra_gpucloud_counts_free(j->counts, j->ncounts);
+	}
+	for (size_t i = 0; i < j->nnames; i++)
+		free(j->names[i]);
+	free(j->names);
+}
+
+int infra_spot_run(struct infra_os *os, const char *os_error, struct infra_spot_opts *o,
+		   const struct infra_spot_ext *x, struct infra_spot_result *r, struct infra_err *err)
+{
+	struct ext_job jobs[3];
+	int use[3], rc = 0;
+
+	memset(jobs, 0, sizeof jobs);
+	use[0] = x->netbox && x->netbox->url;
+	use[1] = x->hyperstack_key != NULL;
+	use[2] = x->runpod_key != NULL;
+	for (int i = 0; i < 3; i++) {
+		jobs[i].src = SPOT_SRC_NETBOX + i;
+		jobs[i].o = o;
+		jobs[i].x = x;
+		jobs[i].rc = -ENOENT;
+	}
+	for (int i = 1; i < 3; i++)
+		if (use[i]) {
+			jobs[i].rc = 0;
+			ext_start(&jobs[i]);
+		}
+	if (use[0]) {
+		o->on_hosts = on_hosts_netbox;
+		o->on_hosts_ud = &jobs[0];
+		jobs[0].rc = 0;
+	}
+	if (os) {
+		rc = infra_spot_collect(os, o, r, err);
+	} else {
+		for (int s = SPOT_SRC_AGGREGATES; s <= SPOT_SRC_SERVERS; s++) {
+			r->src[s].used = 1;
+			r->src[s].error = strdup(os_error ? os_error : "OpenStack not reachable");
+		}
+	}
+	o->on_hosts = NULL;
+	if (use[0] && !jobs[0].started && !jobs[0].names)
+		jobs[0].rc = -ENOENT;
+	for (int i = 0; i < 3; i++)
+		if (use[i])
+			ext_finish(&jobs[i], r);
+	if (o->cache)
+		for (int s = 0; s < SPOT_NSOURCES; s++) {
+			struct infra_cache_stat cs;
+			if (r->src[s].used && !infra_cache_stats(o->cache, infra_spot_source_names[s], &cs, NULL)) {
+				r->src[s].cache_hits = cs.hits;
+				r->src[s].cache_misses = cs.misses;
+			}
+		}
+	return rc;
 }

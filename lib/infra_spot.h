@@ -50,18 +50,6 @@
 #include "infra_openstack.h"
 #include "infra_prom.h"
 
-#define INFRA_SPOT_DEFAULT_REGEX "^([A-Za-z0-9.]+)[-_]([A-Za-z0-9.]+)$"
-
-struct infra_spot_opts {
-	const char *name_regex;         /* NULL: INFRA_SPOT_DEFAULT_REGEX; "" : names never map */
-	const char *type_key, *pool_key; /* NULL: "gpu_type", "pool"; "" : metadata never maps */
-	const char *const *gpu_classes; /* extra resource classes counted as GPUs (CUSTOM_*) */
-	size_t ngpu_classes;
-	const char *const *gpus_per_host; /* "TYPE=N" totals for the flavor method */
-	size_t ngpus_per_host;
-	int jobs;                       /* concurrency of the batch (<1: 8) */
-};
-
 enum infra_spot_source {
 	SPOT_SRC_AGGREGATES,
 	SPOT_SRC_HYPERVISORS,
@@ -73,6 +61,31 @@ enum infra_spot_source {
 	SPOT_NSOURCES
 };
 extern const char *const infra_spot_source_names[SPOT_NSOURCES];
+
+struct infra_cache;
+
+#define INFRA_SPOT_DEFAULT_REGEX "^([A-Za-z0-9.]+)[-_]([A-Za-z0-9.]+)$"
+
+struct infra_spot_opts {
+	const char *name_regex;         /* NULL: INFRA_SPOT_DEFAULT_REGEX; "" : names never map */
+	const char *type_key, *pool_key; /* NULL: "gpu_type", "pool"; "" : metadata never maps */
+	const char *const *gpu_classes; /* extra resource classes counted as GPUs (CUSTOM_*) */
+	size_t ngpu_classes;
+	const char *const *gpus_per_host; /* "TYPE=N" totals for the flavor method */
+	size_t ngpus_per_host;
+	int jobs;                       /* concurrency of the batch (<1: 8) */
+	/* caching (infra_cache.h): NULL = none.  ttl per source in seconds (0 = live: always
+	 * asked, the copy kept only as the stale fallback); refresh = bit (1 << source):
+	 * ignore a fresh copy this run. */
+	struct infra_cache *cache;
+	long ttl[SPOT_NSOURCES];
+	unsigned refresh;
+	/* called once the pool hosts are known (from the aggregates), inside the batch:
+	 * spot-agg starts its NetBox lookup there, in parallel with the rest */
+	void (*on_hosts)(void *ud, const char *const *hosts, size_t n);
+	void *on_hosts_ud;
+};
+
 
 struct infra_spot_source_status {
 	int used;           /* configured / asked for */
@@ -163,6 +176,22 @@ int infra_spot_map_aggregate(const char *name, json_object *metadata, const stru
  * -EINVAL (bad options), -ENOMEM. */
 int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, struct infra_spot_result *r,
 		       struct infra_err *err);
+
+/* Everything, in parallel: Hyperstack and RunPod (threads with their own infra_http) from
+ * the start, NetBox (a thread) once the pool hosts are known, OpenStack on the calling
+ * thread (os NULL: OpenStack could not be reached; os_error says why, and the other
+ * sources still run).  Each source goes through opts->cache with its ttl: a fresh copy is
+ * used without a request; a failed source falls back to a stale copy (cached = 2, its
+ * age) and stays up.  Returns as infra_spot_collect. */
+struct infra_netbox_opts;
+struct infra_spot_ext {
+	const struct infra_http_opts *http;
+	const struct infra_netbox_opts *netbox;        /* NULL or url NULL: off */
+	const char *hyperstack_url, *hyperstack_key;   /* key NULL: off */
+	const char *runpod_url, *runpod_key;           /* key NULL: off */
+};
+int infra_spot_run(struct infra_os *os, const char *os_error, struct infra_spot_opts *o,
+		   const struct infra_spot_ext *x, struct infra_spot_result *r, struct infra_err *err);
 
 /* Add an external cloud's count (provider "hyperstack" | "runpod"). */
 int infra_spot_add_external(struct infra_spot_result *r, const char *provider, const char *gpu_type,
