@@ -275,53 +275,22 @@ static int secret(const char *env, const char *file, const char *flag, char **ou
 	return infra_cli_read_secret_file(file, flag, out, err);
 }
 
-static int open_cache(struct infra_cache **c, struct infra_err *err)
-{
-	char buf[4096];
-	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-
-	if (!cache_dir) {
-		if (x && x[0] == '/')
-			snprintf(buf, sizeof buf, "%s/infrakit/spot-agg", x);
-		else if (home && home[0] == '/')
-			snprintf(buf, sizeof buf, "%s/.cache/infrakit/spot-agg", home);
-		else
-			return infra_err_set(err, -ENOENT, "no cache directory: set XDG_CACHE_HOME or HOME, give --cache-dir, or --no-cache");
-		cache_dir = buf;
-	}
-	return infra_cache_open(c, cache_dir, err);
-}
-
 static int cache_command(struct infra_cache *c)
 {
 	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_buf b;
+	int rc;
 
-	if (clear_cache) {
-		if (infra_cache_clear(c, NULL, &err)) {
-			infra_log_error("%s", err.msg);
-			return INFRA_EXIT_UNKNOWN;
-		}
-		printf("cleared %s\n", infra_cache_dir(c));
-		return INFRA_EXIT_OK;
-	}
-	printf("%-12s %10s %12s  %s\n", "SOURCE", "TTL", "AGE", "STATE");
-	for (int s = 0; s < SPOT_NSOURCES; s++) {
-		struct infra_cache_stat st;
-		char age[32];
-		if (infra_cache_stats(c, infra_spot_source_names[s], &st, &err)) {
-			infra_log_error("%s", err.msg);
-			return INFRA_EXIT_UNKNOWN;
-		}
-		if (st.age_seconds < 0)
-			snprintf(age, sizeof age, "-");
-		else
-			snprintf(age, sizeof age, "%.0fs", st.age_seconds);
-		printf("%-12s %9lds %12s  %s\n", infra_spot_source_names[s], so.ttl[s], age,
-		       st.age_seconds < 0 ? "no copy" : so.ttl[s] > 0 && st.age_seconds < so.ttl[s] ? "fresh" :
-		       so.ttl[s] > 0 ? "stale (fallback)" : "live (fallback copy)");
-	}
-	printf("cache directory %s\n", infra_cache_dir(c));
-	return INFRA_EXIT_OK;
+	infra_buf_init(&b, 0);
+	rc = clear_cache ? infra_cache_clear(c, NULL, &err) : infra_spot_cache_table(c, so.ttl, &b, &err);
+	if (!rc && clear_cache)
+		rc = infra_buf_printf(&b, "cleared %s\n", infra_cache_dir(c));
+	if (rc)
+		infra_log_error("%s", err.msg);
+	else
+		fwrite(b.data, 1, b.len, stdout);
+	infra_buf_release(&b);
+	return rc ? INFRA_EXIT_UNKNOWN : INFRA_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -343,7 +312,7 @@ int main(int argc, char **argv)
 	so.gpus_per_host = per_host;
 	so.jobs = cli.jobs;
 	infra_spot_result_init(&res);
-	if (!no_cache && !moving && open_cache(&cache, &err)) {
+	if (!no_cache && !moving && infra_spot_cache_open(cache_dir, &cache, &err)) {
 		infra_log_error("cache: %s", err.msg);
 		return INFRA_EXIT_UNKNOWN;
 	}
@@ -405,26 +374,7 @@ int main(int argc, char **argv)
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 	} else {
-		for (int s = 0; s < SPOT_NSOURCES; s++)
-			if (res.src[s].used && res.src[s].error) {
-				if (res.src[s].cached == 2)
-					infra_report_error(&r, "%s: %s (a stale copy of %.0f s is used)", infra_spot_source_names[s],
-							   res.src[s].error, res.src[s].cache_age);
-				else
-					infra_report_error(&r, "%s: %s", infra_spot_source_names[s], res.src[s].error);
-				infra_report_status(&r, INFRA_EXIT_WARNING);
-			}
-		if (!res.src[SPOT_SRC_AGGREGATES].up)
-			infra_report_status(&r, INFRA_EXIT_UNKNOWN);
-		for (size_t i = 0; i < res.nhosts; i++) {
-			if (res.hosts[i].conflict)
-				infra_report_error(&r, "host %s is in two pools (%s); counted in %s", res.hosts[i].host,
-						   res.hosts[i].conflict, res.hosts[i].aggregate);
-			else if (!res.hosts[i].gpu_type && res.hosts[i].has_gpus && res.src[SPOT_SRC_AGGREGATES].up)
-				infra_report_error(&r, "host %s has GPUs but is in no pool aggregate", res.hosts[i].host);
-		}
-		if (res.unmapped || res.conflicts)
-			infra_report_status(&r, INFRA_EXIT_WARNING);
+		infra_spot_report_status(&res, &r);
 	}
 	if (infra_spot_to_prom(&res, r.prom, &err))
 		infra_report_error(&r, "%s", err.msg);

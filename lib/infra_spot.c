@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "infra_cache.h"
+#include "infra_exit.h"
 #include "infra_json.h"
 #include "infra_report.h"
 
@@ -152,6 +153,7 @@ struct hostacc {             /* per host key, before the result is built */
 	char *key, *host;
 	long vms, flavor_gpus;
 	int servers_ok;
+	char *leak;           /* a server of another host came back for host= */
 };
 
 struct spot_ctx {
@@ -322,10 +324,9 @@ static int srv_item(void *ud, json_object *s)
 	json_object *specs = NULL;
 
 	if (!on || strcmp(on, h->host)) {
-		/* nova ignored host=: not an admin token (or a broken proxy) */
-		infra_err_set(&c->fatal_err, -EACCES,
-			      "GET servers/detail?host=%s returned a server on %s: the token is not admin, numbers would be wrong",
-			      h->host, on ? on : "(no host attribute)");
+		/* nova ignored host=: not an admin token (or a broken proxy); reported after the
+		 * batch for the first such host by name, so the message does not depend on timing */
+		h->leak = strdup(on ? on : "(no host attribute)");
 		c->fatal = -EACCES;
 		return 1;
 	}
@@ -1183,6 +1184,13 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 	}
 	if ((rc = infra_http_batch_run(c.b, err)))
 		goto out;
+	for (size_t i = 0; i < c.nhk; i++)
+		if (c.hk[i].leak) {
+			infra_err_set(&c.fatal_err, -EACCES,
+				      "GET servers/detail?host=%s returned a server on %s: the token is not admin, numbers would be wrong",
+				      c.hk[i].host, c.hk[i].leak);
+			break;
+		}
 	if (c.fatal) {
 		rc = c.fatal;
 		if (c.fatal_err.msg[0])
@@ -1236,6 +1244,7 @@ out:
 	for (size_t i = 0; i < c.nhk; i++) {
 		free(c.hk[i].key);
 		free(c.hk[i].host);
+		free(c.hk[i].leak);
 	}
 	free(c.hk);
 	free(c.sq);
@@ -1889,4 +1898,71 @@ int infra_spot_run(struct infra_os *os, const char *os_error, struct infra_spot_
 			}
 		}
 	return rc;
+}
+
+/* ------------------------------------------------------------ report helpers */
+
+void infra_spot_report_status(const struct infra_spot_result *res, struct infra_report *r)
+{
+	for (int s = 0; s < SPOT_NSOURCES; s++) {
+		const struct infra_spot_source_status *st = &res->src[s];
+		if (!st->used || !st->error)
+			continue;
+		if (st->cached == 2)
+			infra_report_error(r, "%s: %s (a stale copy of %.0f s is used)", infra_spot_source_names[s], st->error,
+					   st->cache_age);
+		else
+			infra_report_error(r, "%s: %s", infra_spot_source_names[s], st->error);
+		infra_report_status(r, INFRA_EXIT_WARNING);
+	}
+	if (!res->src[SPOT_SRC_AGGREGATES].up)
+		infra_report_status(r, INFRA_EXIT_UNKNOWN);
+	for (size_t i = 0; i < res->nhosts; i++) {
+		const struct infra_spot_host *h = &res->hosts[i];
+		if (h->conflict)
+			infra_report_error(r, "host %s is in two pools (%s); counted in %s", h->host, h->conflict, h->aggregate);
+		else if (!h->gpu_type && h->has_gpus && res->src[SPOT_SRC_AGGREGATES].up)
+			infra_report_error(r, "host %s has GPUs but is in no pool aggregate", h->host);
+	}
+	if ((res->unmapped || res->conflicts) && res->src[SPOT_SRC_AGGREGATES].up)
+		infra_report_status(r, INFRA_EXIT_WARNING);
+}
+
+int infra_spot_cache_open(const char *dir, struct infra_cache **c, struct infra_err *err)
+{
+	char buf[4096];
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (!dir) {
+		if (x && x[0] == '/')
+			snprintf(buf, sizeof buf, "%s/infrakit/spot-agg", x);
+		else if (home && home[0] == '/')
+			snprintf(buf, sizeof buf, "%s/.cache/infrakit/spot-agg", home);
+		else
+			return infra_err_set(err, -ENOENT, "no cache directory: set XDG_CACHE_HOME or HOME, give --cache-dir, or --no-cache");
+		dir = buf;
+	}
+	return infra_cache_open(c, dir, err);
+}
+
+int infra_spot_cache_table(struct infra_cache *c, const long ttl[SPOT_NSOURCES], struct infra_buf *out,
+			   struct infra_err *err)
+{
+	int rc;
+
+	infra_buf_printf(out, "%-12s %10s %12s  %s\n", "SOURCE", "TTL", "AGE", "STATE");
+	for (int s = 0; s < SPOT_NSOURCES; s++) {
+		struct infra_cache_stat st;
+		char age[32];
+		if ((rc = infra_cache_stats(c, infra_spot_source_names[s], &st, err)))
+			return rc;
+		if (st.age_seconds < 0)
+			snprintf(age, sizeof age, "-");
+		else
+			snprintf(age, sizeof age, "%.0fs", st.age_seconds);
+		infra_buf_printf(out, "%-12s %9lds %12s  %s\n", infra_spot_source_names[s], ttl[s], age,
+				 st.age_seconds < 0 ? "no copy" : ttl[s] > 0 && st.age_seconds < ttl[s] ? "fresh" :
+				 ttl[s] > 0 ? "stale (fallback)" : "live (fallback copy)");
+	}
+	return infra_buf_printf(out, "cache directory %s\n", infra_cache_dir(c));
 }

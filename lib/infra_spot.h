@@ -193,6 +193,19 @@ struct infra_spot_ext {
 int infra_spot_run(struct infra_os *os, const char *os_error, struct infra_spot_opts *o,
 		   const struct infra_spot_ext *x, struct infra_spot_result *r, struct infra_err *err);
 
+/* The errors and status of a collection in a report (infra_report.h): each failed source
+ * (WARNING; "a stale copy of N s is used"), hosts in two pools or GPUs in no pool (WARNING),
+ * the aggregates unknown (UNKNOWN). */
+struct infra_report;
+void infra_spot_report_status(const struct infra_spot_result *res, struct infra_report *r);
+
+/* The cache directory: dir, else $XDG_CACHE_HOME/infrakit/spot-agg, else
+ * ~/.cache/infrakit/spot-agg (infra_cache_open's rules). */
+int infra_spot_cache_open(const char *dir, struct infra_cache **c, struct infra_err *err);
+/* The --cache-stats table: each source's TTL, the age and state of its copy. */
+int infra_spot_cache_table(struct infra_cache *c, const long ttl[SPOT_NSOURCES], struct infra_buf *out,
+			   struct infra_err *err);
+
 /* Add an external cloud's count (provider "hyperstack" | "runpod"). */
 int infra_spot_add_external(struct infra_spot_result *r, const char *provider, const char *gpu_type,
 			    const char *state, long gpus);
