@@ -60,7 +60,9 @@ static long alias_count(const char *s)
 
 	while (s && *s) {
 		const char *colon = strchr(s, ':'), *comma = strchr(s, ',');
-		if (colon && (!comma || colon < comma)) {
+		while (*s == ' ')
+			s++;
+		if (colon && (!comma || colon < comma) && colon > s) { /* nova's [^:]+:\d+ */
 			char *end;
 			long v = strtol(colon + 1, &end, 10);
 			if (end != colon + 1 && v > 0)
