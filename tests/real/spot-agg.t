@@ -23,7 +23,7 @@ ok() { N=$((N + 1)); echo "ok $N - $*"; }
 not_ok() { N=$((N + 1)); echo "not ok $N - $*"; }
 check() { local d=$1 out rc; shift; out=$("$@" 2>&1); rc=$?
 	if (( rc == 0 )); then ok "$d"; else not_ok "$d"; printf '%s\n' "$out" | tail -n 15 | sed 's/^/#   /'; fi; return $rc; }
-echo "1..17"
+echo "1..18"
 
 STARTED=0
 if [[ -n ${DEVCLOUD_STATE:-} ]] && "$DC" status --state-dir "$DEVCLOUD_STATE" >/dev/null 2>&1; then
@@ -37,7 +37,7 @@ else
 		ok "devcloud up keystone,glance,neutron,placement,nova ($(($(date +%s) - t)) s)"
 	else
 		not_ok "devcloud up failed"; tail -20 "$TMP/up.log" | sed 's/^/#   /'
-		for i in $(seq 2 17); do not_ok "not run: no devcloud"; done
+		for i in $(seq 2 18); do not_ok "not run: no devcloud"; done
 		exit 1
 	fi
 fi
