@@ -26,11 +26,12 @@
 #include "infra_openstack.h"
 #include "infra_report.h"
 #include "infra_spot.h"
+#include "infra_tui.h"
 
 enum { OPT_REGEX = 1000, OPT_TYPE_KEY, OPT_POOL_KEY, OPT_GPU_CLASS, OPT_GPUS_PER_HOST, OPT_TO, OPT_FROM,
        OPT_CONFIRM, OPT_ALLOW_BUSY, OPT_LOCK_WAIT, OPT_NB_URL, OPT_NB_TOKEN_FILE, OPT_NB_TENANT, OPT_HS_URL,
        OPT_HS_KEY_FILE, OPT_RP_URL, OPT_RP_KEY_FILE, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_TTL, OPT_REFRESH,
-       OPT_CLEAR_CACHE, OPT_CACHE_STATS, OPT_NB_TOKEN, OPT_HS_KEY, OPT_RP_KEY };
+       OPT_CLEAR_CACHE, OPT_CACHE_STATS, OPT_TUI, OPT_INTERVAL, OPT_NB_TOKEN, OPT_HS_KEY, OPT_RP_KEY };
 
 #define MAXLIST 64
 static struct infra_cli cli;
@@ -42,7 +43,8 @@ static int moving;
 static double lock_wait;
 static struct infra_netbox_opts nbo = { .token_v2 = -1 };
 static const char *nb_token_file, *hs_url, *hs_key_file, *rp_url, *rp_key_file, *cache_dir;
-static int no_cache, clear_cache, cache_stats;
+static int no_cache, clear_cache, cache_stats, tui;
+static double interval = 30;
 static const struct infra_cli_secret secrets[] = {
 	{ OPT_NB_TOKEN, "netbox-token", "NETBOX_TOKEN or --netbox-token-file" },
 	{ OPT_HS_KEY, "hyperstack-api-key", "HYPERSTACK_API_KEY or --hyperstack-api-key-file" },
@@ -59,6 +61,8 @@ static const struct argp_option options[] = {
 	{ "pool-key", OPT_POOL_KEY, "KEY", 0, "aggregate metadata key of the pool (default pool)", 1 },
 	{ "gpu-class", OPT_GPU_CLASS, "RC", 0, "also count this Placement resource class as GPUs (besides VGPU, CUSTOM_PCI_*); repeatable", 1 },
 	{ "gpus-per-host", OPT_GPUS_PER_HOST, "TYPE=N", 0, "GPUs of a host of TYPE whose GPUs are not in Placement (flavor method); repeatable", 1 },
+	{ "tui", OPT_TUI, NULL, 0, "live view: totals per GPU type and pool, Tab to a pool's hosts; q quits", 1 },
+	{ "interval", OPT_INTERVAL, "SECONDS", 0, "--tui refresh interval (default 30; the caches still apply)", 1 },
 	{ NULL, 0, NULL, 0, "move HOST --to AGGREGATE:", 2 },
 	{ "to", OPT_TO, "AGGREGATE", 0, "aggregate to move the host into", 2 },
 	{ "from", OPT_FROM, "AGGREGATE", 0, "aggregate to take it out of (default: every other pool aggregate it is in)", 2 },
@@ -147,6 +151,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_NO_CACHE: no_cache = 1; break;
 	case OPT_CLEAR_CACHE: clear_cache = 1; break;
 	case OPT_CACHE_STATS: cache_stats = 1; break;
+	case OPT_TUI: tui = 1; break;
+	case OPT_INTERVAL:
+		if (infra_parse_duration(arg, &interval) || interval < 0.2)
+			argp_error(state, "--interval %s: a duration of at least 0.2 s", arg);
+		break;
 	case OPT_TTL:
 	case OPT_REFRESH: {
 		const char *eq = arg ? strchr(arg, '=') : NULL;
@@ -258,6 +267,17 @@ static int do_move(struct infra_report *r, struct infra_os *os)
 	return 0;
 }
 
+static int run_tui(struct infra_os *os, const char *os_error, const struct infra_spot_ext *x)
+{
+	struct infra_err err = INFRA_ERR_INIT;
+
+	if (infra_spot_tui(os, os_error, &so, x, interval, &err)) {
+		infra_log_error("--tui: %s", err.msg);
+		return INFRA_EXIT_UNKNOWN;
+	}
+	return INFRA_EXIT_OK;
+}
+
 /* A secret from ENV, else the file named by --FLAG or ENV_FILE; NULL when none. */
 static int secret(const char *env, const char *file, const char *flag, char **out, struct infra_err *err)
 {
@@ -366,6 +386,16 @@ int main(int argc, char **argv)
 		status = infra_report_done(&r, &cli, move_text, NULL);
 		infra_spot_move_result_release(&mres);
 		infra_os_free(os);
+		return status;
+	}
+	if (tui) {
+		infra_report_release(&r);
+		status = run_tui(os, oserr.msg, &x);
+		infra_os_free(os);
+		infra_cache_close(cache);
+		free(nb_token);
+		free(hs_key);
+		free(rp_key);
 		return status;
 	}
 	rc = infra_spot_run(os, oserr.msg, &so, &x, &res, &err);

@@ -1227,9 +1227,13 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 	}
 	if (!r->src[SPOT_SRC_AGGREGATES].up && !r->src[SPOT_SRC_SERVERS].error)
 		src_fail(&c, SPOT_SRC_SERVERS, "not asked: the aggregates are unknown");
-	r->critical_path = 1 + (c.depth_servers > 0 ? 1 + c.depth_servers : 1);
-	if (c.nrps && r->critical_path < 3)
-		r->critical_path = 3;
+	{	/* auth, then the longest of: aggregates -> servers pages; providers -> inventories/usages;
+		 * hypervisor pages (sources taken from a fresh cache copy make no request) */
+		int agg = r->src[SPOT_SRC_AGGREGATES].cached == 1 ? 0 : 1, plc = r->src[SPOT_SRC_PLACEMENT].requests > 1 ? 2 :
+			  r->src[SPOT_SRC_PLACEMENT].requests, hyp = r->src[SPOT_SRC_HYPERVISORS].requests;
+		int path = agg + c.depth_servers;
+		r->critical_path = 1 + (plc > path ? (hyp > plc ? hyp : plc) : (hyp > path ? hyp : path));
+	}
 	rc = join(&c);
 	if (rc)
 		infra_err_set(err, rc, "out of memory");
@@ -1967,4 +1971,127 @@ int infra_spot_cache_table(struct infra_cache *c, const long ttl[SPOT_NSOURCES],
 				 ttl[s] > 0 ? "stale (fallback)" : "live (fallback copy)");
 	}
 	return infra_buf_printf(out, "cache directory %s\n", infra_cache_dir(c));
+}
+
+/* ------------------------------------------------------------ --tui tables */
+
+#include "infra_tui.h"
+
+int infra_spot_tui_tables(const struct infra_spot_result *r, struct infra_tui_table ***tabs, size_t *n)
+{
+	static const char *const ph[] = { "GPU TYPE/POOL", "TOTAL", "USED", "FREE", "HOSTS", "UP", "VMS" };
+	static const char *const hh[] = { "HOST", "AGGREGATE", "METHOD", "USED", "FREE", "VMS", "STATE", "SITE", "RACK", "TENANT" };
+	struct infra_tui_table **t = calloc(r->npools + 1, sizeof *t);
+	char a[32], b[32], c[32], d[32], e[32], f[32], name[160], det[512];
+
+	if (!t)
+		return -ENOMEM;
+	*n = 0;
+	t[0] = infra_tui_table_new("pools", 7, ph);
+	for (size_t i = 1; t[0] && i < 7; i++)
+		infra_tui_table_col(t[0], i, INFRA_TUI_NUM);
+	for (size_t i = 0; t[0] && i < r->npools; i++) {
+		const struct infra_spot_pool *p = &r->pools[i];
+		const char *cells[7] = { name, a, b, c, d, e, f };
+		snprintf(name, sizeof name, "%s/%s", p->gpu_type, p->pool);
+		fmt_num(a, sizeof a, p->gpus_total, p->total_known);
+		fmt_num(b, sizeof b, p->gpus_used, 1);
+		fmt_num(c, sizeof c, p->gpus_free, p->total_known);
+		snprintf(d, sizeof d, "%ld", p->hosts);
+		snprintf(e, sizeof e, "%ld", p->hosts_up);
+		snprintf(f, sizeof f, "%ld", p->vms);
+		snprintf(det, sizeof det, "%s %s: %s of %s GPUs free on %ld hosts (%ld up and enabled), %ld servers; Tab: its hosts",
+			 p->gpu_type, p->pool, c, a, p->hosts, p->hosts_up, p->vms);
+		infra_tui_table_add(t[0], !p->total_known ? INFRA_TUI_WARN : p->gpus_free > 0 ? INFRA_TUI_GOOD : INFRA_TUI_BAD,
+				    cells, det);
+	}
+	for (size_t i = 0; t[0] && i < r->next; i++) {
+		const char *cells[7] = { name, "", b, "", "", "", "" };
+		snprintf(name, sizeof name, "%s %s (%s)", r->ext[i].provider, r->ext[i].gpu_type, r->ext[i].state);
+		snprintf(b, sizeof b, "%ld", r->ext[i].gpus);
+		infra_tui_table_add(t[0], INFRA_TUI_DIM, cells, "external GPU cloud");
+	}
+	for (int s = 0; t[0] && s < SPOT_NSOURCES; s++) {
+		const struct infra_spot_source_status *st = &r->src[s];
+		const char *cells[7] = { name, "", "", "", "", "", "" };
+		if (!st->used || (!st->error && !st->cached))
+			continue;
+		snprintf(name, sizeof name, "source %s: %s", infra_spot_source_names[s],
+			 st->error ? (st->cached == 2 ? "FAILED, stale copy" : "FAILED") : "cached");
+		snprintf(det, sizeof det, "%s%s(copy %.0f s old)", st->error ? st->error : "", st->error ? " " : "",
+			 st->cache_age);
+		infra_tui_table_add(t[0], st->error ? (st->up ? INFRA_TUI_WARN : INFRA_TUI_BAD) : INFRA_TUI_DIM, cells, det);
+	}
+	if (!t[0])
+		goto nomem;
+	infra_tui_table_empty_text(t[0], "no pool aggregates found");
+	*n = 1;
+	for (size_t i = 0; i < r->npools; i++) {
+		const struct infra_spot_pool *p = &r->pools[i];
+		snprintf(name, sizeof name, "%s/%s", p->gpu_type, p->pool);
+		t[*n] = infra_tui_table_new(name, 10, hh);
+		if (!t[*n])
+			goto nomem;
+		for (size_t col = 3; col < 6; col++)
+			infra_tui_table_col(t[*n], col, INFRA_TUI_NUM);
+		for (size_t j = 0; j < r->nhosts; j++) {
+			const struct infra_spot_host *h = &r->hosts[j];
+			const char *st = h->state_up < 0 ? "?" : h->state_up && h->enabled ? "up" : h->state_up ? "disabled" : "down";
+			const char *cells[10] = { h->host, h->aggregate, h->method, b, c, d, st, h->site, h->rack, h->tenant };
+			if (!h->gpu_type || strcmp(h->gpu_type, p->gpu_type) || strcmp(h->pool, p->pool))
+				continue;
+			fmt_num(b, sizeof b, h->gpus_used, 1);
+			fmt_num(c, sizeof c, h->gpus_total > h->gpus_used ? h->gpus_total - h->gpus_used : 0, h->gpus_total >= 0);
+			fmt_num(d, sizeof d, (double)h->vms, h->vms >= 0);
+			snprintf(det, sizeof det, "%s: hypervisor %s, classes %s%s%s", h->host, h->hypervisor ? h->hypervisor : "?",
+				 h->gpu_classes ? h->gpu_classes : "-", h->conflict ? ", CONFLICT " : "", h->conflict ? h->conflict : "");
+			infra_tui_table_add(t[*n], h->conflict ? INFRA_TUI_WARN : strcmp(st, "up") ? INFRA_TUI_BAD : INFRA_TUI_NORMAL,
+					    cells, det);
+		}
+		(*n)++;
+	}
+	*tabs = t;
+	return 0;
+nomem:
+	for (size_t i = 0; i <= r->npools; i++)
+		infra_tui_table_free(t[i]);
+	free(t);
+	return -ENOMEM;
+}
+
+int infra_spot_tui(struct infra_os *os, const char *os_error, struct infra_spot_opts *o, const struct infra_spot_ext *x,
+		   double interval, struct infra_err *err)
+{
+	struct infra_tui *ui = infra_tui_new(1, err);
+	struct infra_tui_table **tabs = NULL, **old = NULL;
+	size_t n = 0, nold = 0;
+	char status[600];
+	int key = 0;
+
+	if (!ui)
+		return err->code ? err->code : -ENOTTY;
+	while (key != 'q') {
+		struct infra_spot_result res;
+		struct infra_err e = INFRA_ERR_INIT;
+		infra_spot_result_init(&res);
+		o->refresh = key == 'r' ? ~0u : 0; /* r asks every source; a timed refresh keeps the caches */
+		if (infra_spot_run(os, os_error, o, x, &res, &e))
+			snprintf(status, sizeof status, "FAILED: %s", e.msg);
+		else
+			snprintf(status, sizeof status, "%d requests; refresh every %.0f s (r: now, asking every source)",
+				 res.requests, interval);
+		if (!infra_spot_tui_tables(&res, &tabs, &n))
+			infra_tui_show(ui, "spot-agg: GPUs per type and pool", status, tabs, n);
+		for (size_t i = 0; i < nold; i++)
+			infra_tui_table_free(old[i]);
+		free(old);
+		old = tabs, nold = n, tabs = NULL, n = 0;
+		infra_spot_result_release(&res);
+		key = infra_tui_wait(ui, interval);
+	}
+	infra_tui_free(ui);
+	for (size_t i = 0; i < nold; i++)
+		infra_tui_table_free(old[i]);
+	free(old);
+	return 0;
 }

@@ -206,6 +206,17 @@ int infra_spot_cache_open(const char *dir, struct infra_cache **c, struct infra_
 int infra_spot_cache_table(struct infra_cache *c, const long ttl[SPOT_NSOURCES], struct infra_buf *out,
 			   struct infra_err *err);
 
+/* The --tui tables: "pools" (one row per GPU type and pool, the external clouds, the
+ * sources), then one table per pool with its hosts (drill in with Tab or 2..N).
+ * *tabs is malloc'd; free each with infra_tui_table_free, then the array. */
+struct infra_tui_table;
+int infra_spot_tui_tables(const struct infra_spot_result *r, struct infra_tui_table ***tabs, size_t *n);
+
+/* The live view: infra_spot_run every `interval` seconds (the caches apply; 'r' asks every
+ * source now) until q.  -ENOTTY without a terminal. */
+int infra_spot_tui(struct infra_os *os, const char *os_error, struct infra_spot_opts *o, const struct infra_spot_ext *x,
+		   double interval, struct infra_err *err);
+
 /* Add an external cloud's count (provider "hyperstack" | "runpod"). */
 int infra_spot_add_external(struct infra_spot_result *r, const char *provider, const char *gpu_type,
 			    const char *state, long gpus);
