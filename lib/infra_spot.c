@@ -354,7 +354,8 @@ static void srv_done(void *ud, int rc, const struct infra_err *err, int pages)
 			c->fatal = -EACCES;
 			infra_err_set(&c->fatal_err, -EACCES, "%s (spot-agg needs an admin token)", err->msg);
 		}
-		src_fail(c, SPOT_SRC_SERVERS, err->msg);
+		if (!c->hk[q->host].leak) /* a leak is reported once, by name, after the batch */
+			src_fail(c, SPOT_SRC_SERVERS, err->msg);
 	} else {
 		c->hk[q->host].servers_ok = 1;
 	}
