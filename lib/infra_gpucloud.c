@@ -180,7 +180,7 @@ int infra_hyperstack_gpus(struct infra_http *h, const char *url, const char *api
 		json_object *body = NULL;
 		struct infra_err e = INFRA_ERR_INIT;
 		char pageurl[1200];
-		size_t items = 0;
+		size_t items = 0, full = HS_PAGE_SIZE;
 		long long first = -1;
 
 		if (page > HS_MAX_PAGES) {
@@ -204,14 +204,17 @@ int infra_hyperstack_gpus(struct infra_http *h, const char *url, const char *api
 		} else if (infra_json_parse(resp.body, resp.body_len, &body, &e)) {
 			rc = infra_err_set(err, -EPROTO, "Hyperstack GET %s: malformed response: %s", shown, e.msg);
 		} else {
+			int64_t ps = infra_json_opt_int64(body, "page_size", 0);
 			rc = hs_page(body, shown, &cs, &items, &first, err);
+			if (ps > 0 && ps < HS_PAGE_SIZE)
+				full = (size_t)ps; /* the server caps pageSize: a page of that size is full */
 			if (!rc && items && first == prev_first)
 				rc = infra_err_set(err, -ELOOP, "Hyperstack GET %s: the page repeats the previous one (paging ignored)",
 						   shown);
 		}
 		json_object_put(body);
 		infra_http_resp_release(&resp);
-		if (rc || items < HS_PAGE_SIZE)
+		if (rc || items == 0 || items < full)
 			break;
 		prev_first = first;
 	}

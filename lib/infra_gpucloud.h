@@ -2,7 +2,9 @@
  *
  * Hyperstack (NexGen Cloud Infrahub REST): GET <url>/core/virtual-machines
  * ?page=N&pageSize=50 with header "api_key: <key>", pages until a short or
- * empty page (the envelope's `count` is not trusted as a grand total); every
+ * empty page (short against the envelope's `page_size` when the server caps it
+ * lower; `count` is not trusted as a grand total), a page that repeats the
+ * previous one is an error (-ELOOP: the server ignores page=); every
  * VM's flavor.gpu (model) and flavor.gpu_count.  url default (NULL):
  * https://infrahub-api.nexgencloud.com/v1.  A body with "status": false is a
  * failure naming its `message`.

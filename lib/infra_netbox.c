@@ -15,6 +15,7 @@
 
 struct nb_dev {
 	struct infra_netbox_device d;
+	char *key;            /* what names are matched on: the name, or its host key */
 	long long id;
 	int taken;            /* moved to the result (d.name shared with it) */
 };
@@ -35,6 +36,32 @@ struct nb_ctx {
 static char *dupnull(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+void infra_netbox_host_key(const char *name, char *out, size_t size)
+{
+	size_t n = strcspn(name, "."), i;
+
+	if (!size)
+		return;
+	if (n >= size)
+		n = size - 1;
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[n] = '\0';
+}
+
+/* The key a name is matched on (malloc'd): itself, or its host key. */
+static char *match_key(const char *name, int host)
+{
+	char *k;
+
+	if (!host)
+		return strdup(name);
+	k = malloc(strlen(name) + 1);
+	if (k)
+		infra_netbox_host_key(name, k, strlen(name) + 1);
+	return k;
 }
 
 static void dev_release(struct infra_netbox_device *d)
@@ -174,8 +201,9 @@ static int add_dev(struct nb_ctx *c, json_object *item, struct infra_err *err)
 	nd->d.rack = dupnull(infra_json_opt_string(item, "rack.name", NULL));
 	nd->d.tenant = dupnull(tenant_of(item, c->o->tenant_field));
 	nd->d.status = dupnull(infra_json_opt_string(item, "status.value", NULL));
+	nd->key = match_key(name, c->o->match_host);
 	c->ndevs++;
-	if (!nd->d.name)
+	if (!nd->d.name || !nd->key)
 		return infra_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -254,7 +282,19 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 	next = json_object_object_get(body, "next");
 	if (next && !json_object_is_type(next, json_type_null)) {
 		const char *nx = json_object_get_string(next);
-		char norigin[512];
+		char norigin[512], *abs = NULL;
+		if (json_object_is_type(next, json_type_string) && nx[0] == '/' && nx[1] != '/' &&
+		    origin_of(c->base, norigin, sizeof(norigin)) == 0) {
+			/* a relative link (path and query): on our own origin */
+			struct infra_buf u;
+			const char *h = strstr(c->base, "://") + 3; /* origin_of() checked it is there */
+			size_t ol = (size_t)(h - c->base) + strcspn(h, "/?#");
+			infra_buf_init(&u, 0);
+			infra_buf_printf(&u, "%.*s%s", (int)ol, c->base, nx);
+			abs = infra_buf_steal(&u, NULL);
+			if (abs)
+				nx = abs;
+		}
 		if (!json_object_is_type(next, json_type_string) || !*nx) {
 			infra_err_set(&e, -EPROTO, "NetBox GET %s: field 'next' is not a URL", shown);
 			fail(c, -EPROTO, &e);
@@ -273,6 +313,7 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 			if (r)
 				fail(c, r, &e);
 		}
+		free(abs);
 	}
 	json_object_put(body);
 }
@@ -280,7 +321,7 @@ static void page_done(void *ud, const struct infra_http_req *req, struct infra_h
 static int cmp_dev(const void *a, const void *b)
 {
 	const struct nb_dev *x = a, *y = b;
-	int r = strcmp(x->d.name, y->d.name);
+	int r = strcmp(x->key, y->key);
 
 	if (r)
 		return r;
@@ -289,11 +330,12 @@ static int cmp_dev(const void *a, const void *b)
 
 static int cmp_key(const void *key, const void *elt)
 {
-	return strcmp(key, ((const struct nb_dev *)elt)->d.name);
+	return strcmp(key, ((const struct nb_dev *)elt)->key);
 }
 
 /* Build the request URL of one batch of names. */
-static char *batch_url(struct nb_ctx *c, const char *const *names, size_t n, size_t limit)
+static char *batch_url(struct nb_ctx *c, const char *lookup, const char *suffix, char *const *names, size_t n,
+		       size_t limit)
 {
 	struct infra_buf u;
 	char enc[1024];
@@ -305,7 +347,7 @@ static char *batch_url(struct nb_ctx *c, const char *const *names, size_t n, siz
 			infra_buf_release(&u);
 			return NULL;
 		}
-		infra_buf_printf(&u, "name=%s&", enc);
+		infra_buf_printf(&u, "%s=%s%s&", lookup, enc, suffix);
 	}
 	if (infra_buf_printf(&u, "fields=%s&exclude=config_context&limit=%zu", fields_param(c->o->tenant_field), limit)) {
 		infra_buf_release(&u);
@@ -323,6 +365,8 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 	const char *hdrs[3];
 	size_t batch = o->batch ? o->batch : 50, bl, i, k = 0;
 	struct infra_netbox_device *res = NULL;
+	char **keys = NULL, key[1024];
+	size_t nkeys = 0;
 	int v2, rc = 0;
 
 	*out = NULL;
@@ -356,15 +400,39 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 		rc = infra_err_set(err, -ENOMEM, "NetBox: out of memory");
 		goto out;
 	}
-	for (i = 0; i < n && !rc; i += batch) {
-		size_t m = n - i < batch ? n - i : batch;
-		char *url = batch_url(&c, names + i, m, batch);
-		if (!url) {
-			rc = infra_err_set(err, -EINVAL, "NetBox: a host name is too long to query");
-			break;
+	keys = calloc(n, sizeof(*keys));
+	if (!keys) {
+		rc = infra_err_set(err, -ENOMEM, "NetBox: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		size_t j;
+		char *mk = match_key(names[i], o->match_host);
+		if (!mk) {
+			rc = infra_err_set(err, -ENOMEM, "NetBox: out of memory");
+			goto out;
 		}
-		rc = queue(&c, url, err);
-		free(url);
+		for (j = 0; j < nkeys && strcmp(keys[j], mk) != 0; j++)
+			;
+		if (j < nkeys || !*mk)
+			free(mk); /* asked twice (or nothing left of it) */
+		else
+			keys[nkeys++] = mk;
+	}
+	for (i = 0; i < nkeys && !rc; i += batch) {
+		size_t m = nkeys - i < batch ? nkeys - i : batch;
+		/* exact: name=; by host: name__ie=<key> (gpu-01, GPU-01) and, as a separate
+		 * request (different lookups are ANDed), name__isw=<key>. (gpu-01.dc1...) */
+		for (int pass = 0; pass < (o->match_host ? 2 : 1) && !rc; pass++) {
+			char *url = batch_url(&c, !o->match_host ? "name" : pass ? "name__isw" : "name__ie",
+					      pass ? "." : "", keys + i, m, batch);
+			if (!url) {
+				rc = infra_err_set(err, -EINVAL, "NetBox: a host name is too long to query");
+				break;
+			}
+			rc = queue(&c, url, err);
+			free(url);
+		}
 	}
 	if (!rc)
 		rc = infra_http_batch_run(c.b, err);
@@ -382,11 +450,14 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		struct nb_dev *d = bsearch(names[i], c.devs, c.ndevs, sizeof(*c.devs), cmp_key);
+		struct nb_dev *d;
+		if (o->match_host)
+			infra_netbox_host_key(names[i], key, sizeof(key));
+		d = bsearch(o->match_host ? key : names[i], c.devs, c.ndevs, sizeof(*c.devs), cmp_key);
 		if (!d)
 			continue;
-		while (d > c.devs && strcmp(d[-1].d.name, names[i]) == 0)
-			d--; /* the lowest id of that name */
+		while (d > c.devs && strcmp(d[-1].key, d->key) == 0)
+			d--; /* the lowest id of that name (key) */
 		if (d->taken)
 			continue; /* name given twice */
 		res[k++] = d->d;
@@ -400,7 +471,11 @@ out:
 		if (c.devs[i].taken)
 			c.devs[i].d.name = NULL; /* owned by the result */
 		dev_release(&c.devs[i].d);
+		free(c.devs[i].key);
 	}
+	for (i = 0; i < nkeys; i++)
+		free(keys[i]);
+	free(keys);
 	free(c.devs);
 	if (c.b)
 		infra_http_batch_free(c.b);

@@ -8,7 +8,9 @@ Options, faults and the /_sim/ control endpoints: see extsim.py.
 
 Serves
   GET /api/dcim/devices/   filters: name (repeatable, exact, OR), name__ie (case-insensitive
-                           exact, repeatable), id (repeatable), cf_<field>=value;
+                           exact, repeatable), name__isw (case-insensitive starts-with,
+                           repeatable), id (repeatable), cf_<field>=value; different
+                           filters are ANDed, as in NetBox;
                            limit (default page_size; larger than max_page_size is cut to it;
                            0 = max_page_size, or everything when max_page_size is 0), offset;
                            fields= (only these top-level fields), omit= (all but these),
@@ -32,6 +34,7 @@ World (the "netbox" key of a world file, or the whole file):
    "next_base": null,                                  # e.g. "http://other:1": next/previous
                                                        # links on another origin (a proxy
                                                        # without X-Forwarded-Host)
+   "relative_next": false,                             # true: next/previous as path?query
    "devices": [{"name": "gpu-001", "site": "ams1", "rack": "r12" | null,
                 "tenant": "research" | null, "owner": "team-a" | null,
                 "status": "active", "role": "gpu-server", "device_type": "XE9680",
@@ -171,6 +174,9 @@ class NetBox:
         if "name__ie" in q:
             want = {n.lower() for n in q["name__ie"]}
             devs = [d for d in devs if d["name"].lower() in want]
+        if "name__isw" in q:
+            want = tuple(n.lower() for n in q["name__isw"])
+            devs = [d for d in devs if d["name"].lower().startswith(want)]
         if "id" in q:
             try:
                 want = {int(x) for x in q["id"]}
@@ -193,7 +199,7 @@ class NetBox:
             limit = mps
         limit = max(limit, 1)
         page = devs[offset:offset + limit]
-        base = self.world["next_base"] or req.base
+        base = "" if self.world.get("relative_next") else (self.world["next_base"] or req.base)
 
         def link(off):
             pairs = [(k, v) for k, vs in q.items() for v in vs if k not in ("limit", "offset")]

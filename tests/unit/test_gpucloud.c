@@ -144,6 +144,23 @@ static void test_hyperstack(void)
 	       "150 VMs: 4 requests (the 4th page is empty), same counts (%d requests)", reqs);
 	infra_gpucloud_counts_free(c, n);
 
+	{
+		/* a server that caps pageSize at 20: pages of 20 are full, not the last one */
+		char *w2 = hs_world(20, 0);
+		json_object *jw = json_tokener_parse(w2);
+		json_object_object_add(jw, "max_page_size", json_object_new_int(20));
+		sim_post(base, "/_sim/world", json_object_to_json_string(jw));
+		json_object_put(jw);
+		free(w2);
+		int before = logged(base, "/v1/core/virtual-machines", 0, "api_key", &keyed);
+		rc = infra_hyperstack_gpus(H, api, "hs-secret-key", &c, &n, &err);
+		reqs = logged(base, "/v1/core/virtual-machines", 0, "api_key", &keyed) - before;
+		tap_ok(rc == 0 && reqs == 8 && gpus_of(c, n, "H100-80G-SXM5", "used") == 320 && gpus_of(c, n, "L40", "used") == 32,
+		       "pageSize capped at 20 by the server: 150 VMs in 7 full pages and a short one, nothing missed (%d requests)",
+		       reqs);
+		infra_gpucloud_counts_free(c, n);
+	}
+
 	w = hs_world(20, 1);
 	sim_post(base, "/_sim/world", w);
 	free(w);

@@ -295,12 +295,65 @@ static void test_paging(const char *base)
 		nexts += strstr(infra_json_opt_string(e, "query", ""), "offset=") != NULL;
 	}
 	json_object_put(log);
-	tap_ok(nexts >= 17 && reqs == nexts + 2, "pages after the first were fetched through next links (%d of %d requests)", nexts, reqs);
+	/* 123 distinct names in batches of 100: 100 devices (15 pages) and 21 (gpu-007 twice: 3 pages) */
+	tap_ok(nexts == 16 && reqs == nexts + 2, "pages after the first were fetched through next links (%d of %d requests)", nexts, reqs);
+
+	{
+		json_object *w = world(7, NULL);
+		json_object_object_add(w, "relative_next", json_object_new_boolean(1));
+		set_world(base, w);
+	}
+	rc = infra_netbox_devices(H, 3, &o, names, nn, &d, &n, &err);
+	tap_ok(rc == 0 && n == NDEV, "relative next links (path?query) are followed on NetBox's own origin (%zu, %s)", n, err.msg);
+	infra_netbox_devices_free(d, n);
 
 	set_world(base, world(7, "http://127.0.0.2:9"));
 	rc = infra_netbox_devices(H, 3, &o, names, nn, &d, &n, &err);
 	tap_ok(rc == -EPROTO && strstr(err.msg, "next page is on http://127.0.0.2:9,") && strstr(err.msg, "refusing"),
 	       "a next link on another origin is refused, never followed (%s)", err.msg);
+	set_world(base, world(1000, NULL));
+}
+
+static void test_match_host(const char *base)
+{
+	const char *names[] = { "gpu-01", "GPU-02.dc9.example.org", "gpu-04", "gpu-05", "gpu-01.x", "." };
+	const char *w = "{\"tokens_v1\": [\"" TOKEN_V1 "\"], \"devices\": ["
+			"{\"id\": 1, \"name\": \"GPU-01.dc1.example.org\", \"site\": \"a\"},"
+			"{\"id\": 2, \"name\": \"gpu-02\", \"site\": \"b\"},"
+			"{\"id\": 3, \"name\": \"gpu-010\", \"site\": \"c\"},"
+			"{\"id\": 5, \"name\": \"gpu-04.b.example\", \"site\": \"e\"},"
+			"{\"id\": 4, \"name\": \"gpu-04.a.example\", \"site\": \"d\"},"
+			"{\"id\": 6, \"name\": \"other\", \"site\": \"f\"}]}";
+	struct infra_netbox_opts o = { .url = base, .token = TOKEN_V1, .token_v2 = 0, .match_host = 1 };
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_netbox_device *d = NULL;
+	json_object *log;
+	size_t n = 0, since;
+	char key[16];
+	int rc, ie = 0, isw = 0;
+
+	set_world(base, json_tokener_parse(w));
+	log = requests_log(base);
+	since = json_object_array_length(log);
+	json_object_put(log);
+	rc = infra_netbox_devices(H, 2, &o, names, 6, &d, &n, &err);
+	tap_ok(rc == 0 && n == 3, "match by host: 3 devices for 6 names (%zu, %s)", n, err.msg);
+	tap_ok(n == 3 && !strcmp(d[0].name, "GPU-01.dc1.example.org") && !strcmp(d[1].name, "gpu-02") &&
+		       !strcmp(d[2].name, "gpu-04.a.example"),
+	       "gpu-01 finds GPU-01.dc1.example.org, GPU-02.dc9... finds gpu-02, gpu-04 the lower id of two; never gpu-010");
+	infra_netbox_devices_free(d, n);
+	log = requests_log(base);
+	for (size_t i = since; i < json_object_array_length(log); i++) {
+		const char *q = infra_json_opt_string(json_object_array_get_idx(log, i), "query", "");
+		ie += strstr(q, "name__ie=gpu-01&name__ie=gpu-02&name__ie=gpu-04&name__ie=gpu-05&") != NULL;
+		isw += strstr(q, "name__isw=gpu-01.&name__isw=gpu-02.") != NULL;
+	}
+	json_object_put(log);
+	tap_ok(ie == 1 && isw == 1, "one name__ie= and one name__isw=<key>. request per batch, keys asked once");
+	infra_netbox_host_key("GPU-01.dc1.example.org.", key, sizeof(key));
+	tap_streq(key, "gpu-01", "host key: up to the first dot, lower case");
+	infra_netbox_host_key("ABCDEFGHIJKLMNOPQRSTUVWXYZ", key, 5);
+	tap_streq(key, "abcd", "host key: cut to the buffer");
 	set_world(base, world(1000, NULL));
 }
 
@@ -390,6 +443,7 @@ int main(void)
 	test_tokens(base);
 	test_tenant_fields(base);
 	test_paging(base);
+	test_match_host(base);
 	test_faults(base);
 	test_parallel();
 	sim_stop_all();
