@@ -41,7 +41,7 @@ static const char *classes[MAXLIST], *per_host[MAXLIST];
 static struct infra_spot_move_opts mo = { .dry_run = 1 };
 static int moving;
 static double lock_wait;
-static struct infra_netbox_opts nbo = { .token_v2 = -1 };
+static struct infra_netbox_opts nbo = { .token_v2 = -1, .match_host = 1 };
 static const char *nb_token_file, *hs_url, *hs_key_file, *rp_url, *rp_key_file, *cache_dir;
 static int no_cache, clear_cache, cache_stats, tui;
 static double interval = 30;

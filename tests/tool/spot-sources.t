@@ -14,8 +14,9 @@ vg=()
 cat >"$tmp/world.json" <<'W'
 {"netbox": {"tokens_v1": ["0123456789abcdef0123456789abcdef01234567"],
             "devices": [{"name": "gpu-01", "site": "ams1", "rack": "r12", "tenant": "research"},
-                        {"name": "gpu-02", "site": "ams1", "rack": "r13", "tenant": null},
-                        {"name": "gpu-04", "site": "fra2", "rack": null, "tenant": "ml-team"},
+                        {"name": "GPU-02", "site": "ams1", "rack": "r13", "tenant": null},
+                        {"name": "gpu-04.dc1.example.org", "site": "fra2", "rack": null, "tenant": "ml-team"},
+                        {"name": "gpu-010", "site": "wrong", "rack": "wrong", "tenant": "wrong"},
                         {"name": "other", "site": "x", "rack": "y", "tenant": "z"}]},
  "hyperstack": {"api_key": "hs-test-key",
                 "vms": [{"name": "rent-in-1", "status": "ACTIVE", "gpu": "H100-80G-PCIe", "gpu_count": 8, "flavor": "n3-H100x8"},
@@ -59,7 +60,7 @@ run -f json
 check "all sources: exit 1 (gpu-07 is in no pool), every source up" \
 	test "$(rc),$(py "','.join('%s=%d' % (k, S[k]['up']) for k in sorted(S))")" = \
 	"1,aggregates=1,hyperstack=1,hypervisors=1,netbox=1,placement=1,runpod=1,servers=1"
-check "NetBox site/rack/tenant per host (tenant null -> null; a host NetBox lacks -> null)" \
+check "NetBox site/rack/tenant joined by the host rule (GPU-02 and gpu-04.dc1.example.org in NetBox; gpu-010 is not gpu-01; tenant null -> null)" \
 	test "$(py "H['gpu-01']['site'],H['gpu-01']['rack'],H['gpu-01']['tenant'],H['gpu-02']['rack'],H['gpu-02']['tenant'],H['gpu-04']['tenant'],H['gpu-03']['site']")" = \
 	"('ams1', 'r12', 'research', 'r13', None, 'ml-team', None)"
 check "external GPUs: Hyperstack H100 12 used, L40 1 stopped; RunPod H100 2 used, A100 1 stopped" \
