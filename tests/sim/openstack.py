@@ -63,7 +63,7 @@ LOAD_ORDER = ["users", "networks", "subnets", "security_groups", "routers", "ser
               "containers", "stacks"]
 SERVICES = {"identity": "identity", "compute": "compute", "network": "network",
             "volume": "volumev3", "image": "image", "object": "object-store",
-            "orchestration": "orchestration"}
+            "orchestration": "orchestration", "placement": "placement"}
 
 
 def iso(t, micro=False):
@@ -92,7 +92,7 @@ class Cloud:
         self.tokens = {}
         self.faults = []
         self.requests = []
-        self.services = list(SERVICES)
+        self.services = [s for s in SERVICES if s != "placement"]  # placement: with spot data (load_spot)
         self.db = {t: {} for t in TYPES}
         self.objects = {}  # container id -> {name: object}
         self.creds = []    # application credentials
@@ -126,6 +126,7 @@ class Cloud:
         for t in LOAD_ORDER:
             for i, r in enumerate(seed.get(t, [])):
                 self.add(t, dict(r), now, i)
+        self.load_spot(seed)
 
     def pid(self, ref):
         if ref is None:
@@ -163,6 +164,10 @@ class Cloud:
             r.setdefault("locked", False)
             r.setdefault("image", "")  # booted from a volume (the API writes "" then)
             r.setdefault("flavor", {"id": "1", "original_name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1})
+            if "host" in r:  # spot-agg: the compute service host and hypervisor of the server
+                h = r.pop("host")
+                r["OS-EXT-SRV-ATTR:host"] = h
+                r.setdefault("OS-EXT-SRV-ATTR:hypervisor_hostname", r.pop("node", h))
             self._age(r, now, "created")
             r["updated"] = r["created"]
         elif t == "keypairs":
@@ -327,6 +332,67 @@ class Cloud:
                 r = {"stack_name": nm, "project": r["project"], "_age": r["_age"]}
             seed.setdefault(t, []).append(r)
         return seed
+
+    # ---- spot-agg: aggregates, hypervisors, placement (seed keys below) ----
+    def load_spot(self, seed):
+        """Seed keys (all optional; any of them puts placement in the catalog):
+          "aggregates": [{"name", "metadata": {}, "hosts": [service hosts], "availability_zone",
+                          "fail_actions": ["remove_host"|"add_host"] (answer 500: fault injection)}]
+          "hypervisors": [{"host" (service host), "hypervisor_hostname" (default host),
+                           "state": "up", "status": "enabled", "disabled_reason": null}]
+          "resource_providers": [{"name", "uuid"?, "parent": NAME?, "inventories": {RC: {"total",
+                           "reserved", "allocation_ratio", ...}}}]
+          "allocations": [{"consumer": server name or uuid, "project": NAME?,
+                           "resources": {RP name: {RC: N}}}]
+        Servers take "host" (and "node") for OS-EXT-SRV-ATTR:host/hypervisor_hostname and a flavor
+        with extra_specs (shown at compute 2.47+, as nova embeds it)."""
+        keys = ("aggregates", "hypervisors", "resource_providers", "allocations")
+        self.aggs, self.hyps, self.rps, self.allocs = {}, [], {}, {}
+        if not any(k in seed for k in keys):
+            return
+        if "placement" not in self.services:
+            self.services.append("placement")
+        for i, a in enumerate(seed.get("aggregates", [])):
+            a = dict(a)
+            a.setdefault("id", i + 1)
+            a.setdefault("uuid", det_id("aggregate", a["name"]))
+            a.setdefault("metadata", {})
+            a.setdefault("hosts", [])
+            a.setdefault("availability_zone", a["metadata"].get("availability_zone"))
+            self.aggs[a["id"]] = a
+        for h in seed.get("hypervisors", []):
+            h = dict(h)
+            h.setdefault("hypervisor_hostname", h["host"])
+            h.setdefault("id", det_id("hypervisor", h["host"]))
+            h.setdefault("state", "up")
+            h.setdefault("status", "enabled")
+            h.setdefault("disabled_reason", None)
+            self.hyps.append(h)
+        byname = {}
+        for r in seed.get("resource_providers", []):
+            r = dict(r)
+            r.setdefault("uuid", det_id("rp", r["name"]))
+            r.setdefault("inventories", {})
+            for inv in r["inventories"].values():
+                for k, v in (("reserved", 0), ("allocation_ratio", 1.0), ("min_unit", 1),
+                             ("max_unit", inv.get("total", 0)), ("step_size", 1)):
+                    inv.setdefault(k, v)
+            r["generation"] = 1
+            byname[r["name"]] = r
+            self.rps[r["uuid"]] = r
+        for r in self.rps.values():
+            par = r.pop("parent", None)
+            r["parent_provider_uuid"] = byname[par]["uuid"] if par in byname else par
+        for r in self.rps.values():
+            root = r
+            while root["parent_provider_uuid"]:
+                root = self.rps[root["parent_provider_uuid"]]
+            r["root_provider_uuid"] = root["uuid"]
+        for a in seed.get("allocations", []):
+            cons = self.ref("servers", a["consumer"])
+            for rpname, res in a["resources"].items():
+                rp = byname[rpname] if rpname in byname else self.rps[rpname]
+                self.allocs.setdefault(rp["uuid"], {}).setdefault(cons, {}).update(res)
 
     # ---- lazy async completion ----
     def tick(self):
@@ -495,6 +561,7 @@ class Handler(BaseHTTPRequestHandler):
                 if k == "latency":
                     time.sleep(float(f.get("ms", 1000)) / 1000)
                 elif k in ("500", "502", "503", "504"):
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep-alive: the next request starts after this body
                     raise HTTPError(int(k), "simulated failure", "Internal Server Error")
                 elif k == "429":
                     raise HTTPError(429, "Too many requests", "Too Many Requests", {"Retry-After": f.get("retry_after", "1")})
@@ -635,9 +702,10 @@ class Handler(BaseHTTPRequestHandler):
         b = self.server.cloud.base
         urls = {"identity": b + "/identity/v3", "compute": b + "/compute/v2.1", "network": b + "/network",
                 "volume": "%s/volume/v3/%s" % (b, pid), "image": b + "/image",
-                "object": "%s/object/v1/AUTH_%s" % (b, pid), "orchestration": "%s/orchestration/v1/%s" % (b, pid)}
+                "object": "%s/object/v1/AUTH_%s" % (b, pid), "orchestration": "%s/orchestration/v1/%s" % (b, pid),
+                "placement": b + "/placement"}
         names = {"identity": "keystone", "compute": "nova", "network": "neutron", "volume": "cinderv3",
-                 "image": "glance", "object": "swift", "orchestration": "heat"}
+                 "image": "glance", "object": "swift", "orchestration": "heat", "placement": "placement"}
         cat = []
         for s in self.server.cloud.services:
             eps = []
@@ -681,6 +749,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"version": v} if one else {"versions": [v]})
         if service == "object":
             return self.send(200, {"swift": {"version": "2.30.0", "account_listing_limit": 10000}})
+        if service == "placement":
+            return self.send(200, {"versions": [{"id": "v1.0", "max_version": "1.39", "min_version": "1.0",
+                                                 "status": "CURRENT", "links": [{"rel": "self", "href": ""}]}]})
         if service == "network":
             v = {"versions": [{"id": "v2.0", "status": "CURRENT",
                                "links": [{"href": b + "/network/v2.0/", "rel": "self"}]}]}
@@ -788,6 +859,8 @@ class Handler(BaseHTTPRequestHandler):
         micro = (int(m.group(1)), int(m.group(2))) if m else (2, 1)
         if not parts:
             raise HTTPError(404, "not found")
+        if parts[0] in ("os-aggregates", "os-hypervisors"):
+            return self.spot_compute(method, parts, body, micro)
         if parts[0] == "servers":
             if len(parts) == 2 and parts[1] == "detail" or len(parts) == 1:
                 items = list(cloud.db["servers"].values())
@@ -805,8 +878,10 @@ class Handler(BaseHTTPRequestHandler):
                     except re.error:
                         raise HTTPError(400, "Invalid regex")
                     items = [s for s in items if rx.search(s["name"])]
+                if self.ctx["admin"] and self.q1("host") is not None and not cloud.args.ignore_host:  # nova ignores host= for non-admins
+                    items = [s for s in items if s.get("OS-EXT-SRV-ATTR:host") == self.q1("host")]
                 pg, more, last = self.page(items)
-                out = {"servers": [self.pub(s) for s in pg]}
+                out = {"servers": [self.spot_server_view(s, micro) for s in pg]}
                 if more:
                     out["servers_links"] = [{"rel": "next", "href": self.next_url("/compute/v2.1/servers/detail", last)}]
                 return self.send(200, out)
@@ -1150,6 +1225,135 @@ class Handler(BaseHTTPRequestHandler):
         v["links"] = [{"href": "%s/orchestration/v1/%s/stacks/%s/%s" % (self.server.cloud.base, s["project"], s["stack_name"], s["id"]), "rel": "self"}]
         return v
 
+    # ---- spot-agg: nova aggregates/hypervisors, servers with flavors, placement ----
+    def spot_server_view(self, s, micro):
+        v = self.pub(s)
+        if micro < (2, 47) and isinstance(v.get("flavor"), dict) and "extra_specs" in v["flavor"]:
+            v["flavor"] = {"id": v["flavor"].get("id", "1"), "links": []}  # before 2.47: a reference only
+        return v
+
+    def spot_compute(self, method, parts, body, micro):
+        cloud = self.server.cloud
+        if not self.ctx["admin"]:
+            raise HTTPError(403, "Policy doesn't allow os_compute_api:%s:index to be performed." % parts[0])
+        if parts[0] == "os-hypervisors":
+            if parts[1:] != ["detail"]:
+                raise HTTPError(404, "not found")
+            out = []
+            for h in sorted(cloud.hyps, key=lambda h: h["id"]):
+                d = {"id": h["id"] if micro >= (2, 53) else abs(hash(h["id"])) % 100000,
+                     "hypervisor_hostname": h["hypervisor_hostname"], "hypervisor_type": "fake",
+                     "hypervisor_version": 1000, "host_ip": "192.0.2.1", "state": h["state"],
+                     "status": h["status"], "service": {"host": h["host"], "id": det_id("service", h["host"]),
+                                                        "disabled_reason": h["disabled_reason"]}}
+                if micro < (2, 88):
+                    d.update({"vcpus": 64, "vcpus_used": 0, "running_vms": 0, "memory_mb": 515072})
+                else:
+                    d["uptime"] = None
+                out.append(d)
+            pg, more, last = self.page(out)
+            res = {"hypervisors": pg}
+            if more:
+                res["hypervisors_links"] = [{"rel": "next", "href": self.next_url("/compute/v2.1/os-hypervisors/detail", last)}]
+            return self.send(200, res)
+        if len(parts) == 1 and method == "GET":
+            return self.send(200, {"aggregates": [self.spot_agg_view(a, micro) for a in
+                                                  sorted(cloud.aggs.values(), key=lambda a: a["id"])]})
+        try:
+            a = cloud.aggs[int(parts[1])]
+        except (ValueError, KeyError, IndexError):
+            raise HTTPError(404, "Aggregate %s could not be found." % (parts[1:2] or [""])[0])
+        if len(parts) == 2 and method == "GET":
+            return self.send(200, {"aggregate": self.spot_agg_view(a, micro)})
+        if parts[2:] != ["action"] or method != "POST" or not isinstance(body, dict) or len(body) != 1:
+            raise HTTPError(400, "Invalid input for aggregate action")
+        act, arg = next(iter(body.items()))
+        if act in ("add_host", "remove_host"):
+            host = (arg or {}).get("host")
+            if act in a.get("fail_actions", []):
+                raise HTTPError(500, "simulated %s failure" % act)
+            if host not in [h["host"] for h in cloud.hyps]:
+                raise HTTPError(404, "Compute host %s could not be found." % host)
+            if act == "add_host":
+                if host in a["hosts"]:
+                    raise HTTPError(409, "Aggregate %s already has host %s." % (a["id"], host))
+                a["hosts"].append(host)
+            else:
+                if host not in a["hosts"]:
+                    raise HTTPError(404, "Cannot remove host %s in aggregate %s" % (host, a["id"]))
+                a["hosts"].remove(host)
+            return self.send(200, {"aggregate": self.spot_agg_view(a, micro)})
+        if act == "set_metadata":
+            for k, v in arg.get("metadata", {}).items():
+                if v is None:
+                    a["metadata"].pop(k, None)
+                else:
+                    a["metadata"][k] = v
+            return self.send(200, {"aggregate": self.spot_agg_view(a, micro)})
+        raise HTTPError(400, "Invalid input for aggregate action")
+
+    @staticmethod
+    def spot_agg_view(a, micro):
+        v = {k: a[k] for k in ("id", "name", "availability_zone", "hosts", "metadata")}
+        v.update({"created_at": "2026-01-01T00:00:00.000000", "updated_at": None, "deleted": False,
+                  "deleted_at": None})
+        if micro >= (2, 41):
+            v["uuid"] = a["uuid"]
+        return v
+
+    def svc_placement(self, method, parts, body):
+        cloud = self.server.cloud
+        mv = self.headers.get("OpenStack-API-Version", "")
+        m = re.search(r"placement (\d+)\.(\d+)", mv)
+        micro = (int(m.group(1)), int(m.group(2))) if m else (1, 0)
+        if micro > (1, 39):
+            raise HTTPError(406, "Unacceptable version header: %s" % mv)
+        if not self.ctx["admin"]:
+            raise HTTPError(403, "Policy does not allow placement:resource_providers:list to be performed.")
+        if method != "GET" or not parts or parts[0] != "resource_providers":
+            raise HTTPError(404, "not found")
+
+        def view(r):
+            v = {"uuid": r["uuid"], "name": r["name"], "generation": r["generation"],
+                 "links": [{"rel": "self", "href": "/resource_providers/" + r["uuid"]}]}
+            if micro >= (1, 14):
+                v["parent_provider_uuid"] = r["parent_provider_uuid"]
+                v["root_provider_uuid"] = r["root_provider_uuid"]
+            return v
+        if len(parts) == 1:
+            items = list(cloud.rps.values())
+            if self.q1("in_tree") is not None:
+                if micro < (1, 14):
+                    raise HTTPError(400, "Invalid query string parameters: 'in_tree' was unexpected")
+                t = cloud.rps.get(self.q1("in_tree"))
+                items = [r for r in items if t and r["root_provider_uuid"] == t["root_provider_uuid"]]
+            if self.q1("name") is not None:
+                items = [r for r in items if r["name"] == self.q1("name")]
+            return self.send(200, {"resource_providers": [view(r) for r in sorted(items, key=lambda r: r["uuid"])]})
+        r = cloud.rps.get(parts[1])
+        if not r:
+            raise HTTPError(404, "No resource provider with uuid %s found" % parts[1])
+        sub = parts[2:]
+        allocs = cloud.allocs.get(r["uuid"], {})
+        if not sub:
+            return self.send(200, view(r))
+        if sub == ["inventories"]:
+            return self.send(200, {"inventories": r["inventories"], "resource_provider_generation": r["generation"]})
+        if sub == ["usages"]:
+            use = {rc: 0 for rc in r["inventories"]}
+            for res in allocs.values():
+                for rc, n in res.items():
+                    use[rc] = use.get(rc, 0) + n
+            return self.send(200, {"usages": use, "resource_provider_generation": r["generation"]})
+        if sub == ["allocations"]:
+            return self.send(200, {"allocations": {c: {"resources": res} for c, res in allocs.items()},
+                                   "resource_provider_generation": r["generation"]})
+        if sub == ["aggregates"]:
+            host = [h["host"] for h in cloud.hyps if h["hypervisor_hostname"] == r["name"]]
+            aggs = [a["uuid"] for a in cloud.aggs.values() if set(host) & set(a["hosts"])]
+            return self.send(200, {"aggregates": aggs, "resource_provider_generation": r["generation"]})
+        raise HTTPError(404, "not found")
+
 
 def main():
     ap = argparse.ArgumentParser(description="stateful OpenStack simulator")
@@ -1170,6 +1374,8 @@ def main():
     ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (READY https://...)")
     ap.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
     ap.add_argument("--client-ca", metavar="PEM", help="with --tls-cert: require a client certificate from this CA")
+    ap.add_argument("--ignore-host-filter", dest="ignore_host", action="store_true",
+                    help="servers/detail ignores host= even for admins (what nova does for non-admins)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     cloud = Cloud(args)
