@@ -42,7 +42,7 @@ run "osmon-orphans with OS_CACERT/OS_CERT/OS_KEY works" 1 env OS_CACERT=$T/ca.pe
 
 # keystone refusing the handshake is keystone unreachable: CRITICAL (2), as for any endpoint down
 run "osmon-run --health without a client certificate: keystone unreachable, CRITICAL" 2 osmon-run --health --cacert $T/ca.pem --state-dir "$tmp/st1" -f prom
-grep -qx 'osmon_health_up{service="keystone"} 0' "$tmp/out" && ok "osmon-run --health without a certificate: keystone down" || nok "keystone not reported down"
+grep -qx 'osmon_health_up{service="identity"} 0' "$tmp/out" && ok "osmon-run --health without a certificate: keystone down" || nok "keystone not reported down"
 refused "osmon-run --health without a certificate"
 run "osmon-run --health with --cacert/--cert/--key: every service up" 0 osmon-run --health "${tls[@]}" --state-dir "$tmp/st2" -f prom
 grep -qx 'osmon_health_check_up 1' "$tmp/out" && ok "osmon-run --health: osmon_health_check_up 1" || nok "osmon_health_check_up is not 1"
