@@ -131,6 +131,16 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--tui, --html and --health cannot be used together");
 		if (!health && (cli.format == INFRA_FORMAT_NAGIOS || ncli.warn || ncli.crit))
 			argp_error(state, "-f nagios, --warning and --critical are for the --health check");
+		if (health && services_explicit)
+			for (const char *p = cfg.services; *p;) {
+				char name[64];
+				size_t n = strcspn(p, ",");
+				snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), p);
+				if (n && !infra_osmon_health_known(name))
+					argp_error(state, "--health cannot check '%s'; it checks %s", name,
+						   infra_osmon_health_list());
+				p += n + (p[n] == ',');
+			}
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);

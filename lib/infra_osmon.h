@@ -72,7 +72,8 @@ int infra_osmon_task_file(const struct infra_osmon_cfg *cfg, const char *service
 
 /* --health: one small read-only request per service in parallel (keystone: token
  * issue + GET /auth/projects; compute servers, network networks, image images,
- * block-storage volumes, object-store account: limit=1), status and latency per
+ * block-storage volumes, object-store account: limit=1; placement: resource
+ * providers by name, the version document for non-admins), status and latency per
  * service type.  Writes
  * STATE/health.json and appends to STATE/health_history.json (672 entries); its
  * own lock STATE/health.lock, so checks run while a test run is going.  A service
@@ -90,6 +91,10 @@ struct infra_osmon_health_cfg {
 	const char *warn, *crit; /* -w/-c ranges on the number of services down (NULL: any down is CRITICAL) */
 };
 int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_report *r);
+/* 1 if --health can check the service NAME (a type or an alias); the list of the
+ * types it checks, comma-separated, for messages. */
+int infra_osmon_health_known(const char *name);
+const char *infra_osmon_health_list(void);
 /* Text rendering of a health report. */
 int infra_osmon_health_text(const struct infra_report *r, struct infra_buf *out);
 

@@ -32,6 +32,8 @@ static const struct probe probes[] = {
 	{ "image", "/images?limit=1" },
 	{ "block-storage", "/volumes?limit=1" },
 	{ "object-store", "?format=json&limit=1" },
+	/* resource providers are admin-only: non-admins get the version document */
+	{ "placement", "/resource_providers?name=osmon-health-probe" },
 };
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
 
@@ -55,6 +57,26 @@ static int selected(const char *list, const char *name)
 		p += l + (p[l] == ',');
 	}
 	return 0;
+}
+
+int infra_osmon_health_known(const char *name)
+{
+	const char *type = infra_ossvc_type(name);
+
+	for (size_t i = 0; i < NPROBES; i++)
+		if (!strcmp(probes[i].type, type))
+			return 1;
+	return 0;
+}
+
+const char *infra_osmon_health_list(void)
+{
+	static char list[256];
+
+	if (!list[0])
+		for (size_t i = 0; i < NPROBES; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", probes[i].type);
+	return list;
 }
 
 static void set_result(json_object *svc, int up, double latency, long status, const char *error)
@@ -189,8 +211,12 @@ int infra_osmon_health(const struct infra_osmon_health_cfg *cfg, struct infra_re
 				continue;
 			}
 			/* identity: the project list needs admin; others list the projects they may use */
-			snprintf(url, sizeof(url), "%s%s", base,
-				 i == 0 && infra_os_is_admin(os) ? "/projects?limit=1" : probes[i].path);
+			if (!strcmp(probes[i].type, "identity") && infra_os_is_admin(os))
+				snprintf(url, sizeof(url), "%s/projects?limit=1", base);
+			else if (!strcmp(probes[i].type, "placement") && !infra_os_is_admin(os))
+				snprintf(url, sizeof(url), "%s/", base);
+			else
+				snprintf(url, sizeof(url), "%s%s", base, probes[i].path);
 			json_object_object_add(svc, "endpoint", json_object_new_string(base));
 			checks[i].svc = svc;
 			checks[i].extra = i == 0 ? token : 0; /* identity: token issue + list projects */
