@@ -20,7 +20,7 @@ static pid_t sim_pids[16];
 static int sim_n;
 
 /* args: NULL-terminated, at most 10.  Returns 0 and the URL in where, or -1. */
-static int sim_start(const char *script, const char *const *args, char *where, size_t wn)
+static inline int sim_start(const char *script, const char *const *args, char *where, size_t wn)
 {
 	const char *srcdir = getenv("INFRA_SRCDIR");
 	char path[PATH_MAX], line[512];
@@ -80,7 +80,7 @@ static int sim_start(const char *script, const char *const *args, char *where, s
 	return 0;
 }
 
-static void sim_stop_all(void)
+static inline void sim_stop_all(void)
 {
 	for (int i = 0; i < sim_n; i++) {
 		kill(sim_pids[i], SIGTERM);
@@ -90,7 +90,7 @@ static void sim_stop_all(void)
 }
 
 /* Write text to a file in dir; the path goes to out. */
-static int sim_write_file(const char *dir, const char *name, const char *text, char *out, size_t on)
+static inline int sim_write_file(const char *dir, const char *name, const char *text, char *out, size_t on)
 {
 	FILE *f;
 

@@ -4,6 +4,7 @@
  * handlers) and exit by themselves after --max-seconds anyway. */
 #include "infra_http.h"
 #include "tap.h"
+#include "sim.h"
 
 #include <curl/curl.h>
 
@@ -92,68 +93,13 @@ static void src_path(char *out, size_t n, const char *rel)
 	snprintf(out, n, "%s/%s", srcdir && *srcdir ? srcdir : ".", rel);
 }
 
-/* Start faultserver.py with up to 8 extra args (NULL-terminated list);
- * copy what follows "READY " into where. */
+/* Start faultserver.py with up to 8 extra args (NULL-terminated list), through
+ * sim.h; copy what follows "READY " into where.  Its pid is also ours to kill. */
 static int start_server_v(const char *const *args, char *where, size_t wn)
 {
-	char script[PATH_MAX], line[512];
-	const char *argv[16];
-	int fds[2];
-	size_t len = 0;
-	pid_t pid;
-	double deadline;
-	int i;
-
-	if (nservers >= MAX_SERVERS)
+	if (nservers >= MAX_SERVERS || sim_start("faultserver.py", args, where, wn))
 		return -1;
-	src_path(script, sizeof(script), "tests/sim/faultserver.py");
-	argv[0] = "python3";
-	argv[1] = script;
-	argv[2] = "--max-seconds";
-	argv[3] = "120";
-	for (i = 0; args[i] && i < 8; i++)
-		argv[4 + i] = args[i];
-	argv[4 + i] = NULL;
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	server_pids[nservers++] = pid;
-	close(fds[1]);
-	deadline = now_s() + 10;
-	while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
-		struct pollfd p = { fds[0], POLLIN, 0 };
-		ssize_t n;
-		int ms = (int)((deadline - now_s()) * 1000);
-
-		if (ms <= 0 || poll(&p, 1, ms) <= 0)
-			break;
-		n = read(fds[0], line + len, sizeof(line) - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	line[len] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	if (strncmp(line, "READY ", 6) != 0) {
-		tap_diag("faultserver did not start (%s): [%s]", script, line);
-		return -1;
-	}
-	copy_str(where, wn, line + 6);
+	server_pids[nservers++] = sim_pids[sim_n - 1];
 	return 0;
 }
 
