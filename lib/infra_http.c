@@ -40,7 +40,7 @@
 
 struct infra_http {
 	struct infra_http_opts opts;  /* defaults applied; strings below */
-	char *cacert, *cert, *key, *user_agent;
+	char *cacert, *cert, *key, *user_agent, *proxy;
 	void *blob[3];                /* copies of the cacert/cert/key blobs */
 	CURLSH *share;
 	uint64_t rng;                 /* xorshift64* state, seeded once at _new */
@@ -496,6 +496,8 @@ struct infra_http *infra_http_new(const struct infra_http_opts *opts, struct inf
 	h->cert = http_strdup(o->cert);
 	h->key = http_strdup(o->key);
 	h->user_agent = http_strdup(o->user_agent ? o->user_agent : ua);
+	h->proxy = http_strdup(o->proxy);
+	o->proxy = h->proxy;
 	o->cacert = h->cacert;
 	o->cert = h->cert;
 	o->key = h->key;
@@ -504,7 +506,7 @@ struct infra_http *infra_http_new(const struct infra_http_opts *opts, struct inf
 	h->blob[1] = http_blobdup(&o->cert_blob, o->cert_blob_len);
 	h->blob[2] = http_blobdup(&o->key_blob, o->key_blob_len);
 	if ((opts && opts->cacert && !h->cacert) || (opts && opts->cert && !h->cert) ||
-	    (opts && opts->key && !h->key) || !h->user_agent ||
+	    (opts && opts->key && !h->key) || !h->user_agent || (opts && opts->proxy && !h->proxy) ||
 	    (opts && opts->cacert_blob && !h->blob[0]) || (opts && opts->cert_blob && !h->blob[1]) ||
 	    (opts && opts->key_blob && !h->blob[2])) {
 		infra_err_set(err, -ENOMEM, "http: out of memory");
@@ -531,6 +533,7 @@ void infra_http_free(struct infra_http *h)
 	if (h->share)
 		curl_share_cleanup(h->share);
 	free(h->cacert);
+	free(h->proxy);
 	free(h->cert);
 	free(h->key);
 	free(h->user_agent);
@@ -927,6 +930,8 @@ static int http_xfer_setup(struct http_xfer *x)
 		else
 			HTTP_SETOPT(CURLOPT_UNIX_SOCKET_PATH, x->sock);
 	}
+	if (o->proxy)
+		HTTP_SETOPT(CURLOPT_PROXY, o->proxy);
 	if (o->cacert_blob) {
 		struct curl_blob b = { (void *)o->cacert_blob, o->cacert_blob_len, CURL_BLOB_NOCOPY };
 

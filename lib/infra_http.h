@@ -62,6 +62,8 @@ struct infra_http_opts {
 	int insecure;             /* skip TLS verification */
 	const char *user_agent;   /* default "infrakit/<version>" */
 	int http2_prior_knowledge; /* speak h2c without upgrade (gRPC over a unix socket) */
+	const char *proxy;        /* proxy URL (http://, https://, socks5://; kubeconfig proxy-url);
+				   * NULL: libcurl's own rule (https_proxy, no_proxy, ...) */
 	/* PEM in memory (kubeconfig *-data), copied by infra_http_new; each one replaces its
 	 * file option above (CURLOPT_*_BLOB).  A CA blob is the only trust anchor. */
 	const void *cacert_blob, *cert_blob, *key_blob;

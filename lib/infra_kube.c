@@ -42,6 +42,7 @@ struct kube_creds {
 	char *ca_pem, *cert_pem, *key_pem;   /* decoded -data */
 	size_t ca_len, cert_len, key_len;
 	int insecure;
+	char *proxy;                         /* the cluster's proxy-url */
 };
 
 static void wipe_free(char *p, size_t len)
@@ -60,6 +61,7 @@ static void creds_free(struct kube_creds *c)
 	free(c->ca_file);
 	free(c->cert_file);
 	free(c->key_file);
+	free(c->proxy);
 	wipe_free(c->ca_pem, c->ca_len);
 	wipe_free(c->cert_pem, c->cert_len);
 	wipe_free(c->key_pem, c->key_len);
@@ -263,21 +265,103 @@ static int kc_pem(const char *kcpath, json_object *o, const char *key, const cha
 	return 0;
 }
 
-static int from_kubeconfig(const char *path, const char *context, struct kube_creds *c, struct infra_err *err)
+/* The file an entry came from (kc_load marks them): relative paths are relative to it. */
+static const char *kc_origin(json_object *entry, const char *path)
+{
+	const char *f = yget(entry, "__kcpath");
+
+	return f ? f : path;
+}
+
+/* Load one kubeconfig, or merge a KUBECONFIG colon list as kubectl does: files that do
+ * not exist are skipped, current-context comes from the first file that sets it, and
+ * for a context, cluster or user of the same name the first file wins (entries are
+ * appended in file order; named() takes the first).  Every context/cluster/user body
+ * is marked with the file it came from. */
+static json_object *kc_load(const char *list, int is_list, struct infra_err *err)
+{
+	static const char *const lists[][2] = { { "contexts", "context" }, { "clusters", "cluster" }, { "users", "user" } };
+	json_object *merged = json_object_new_object();
+	char file[PATH_MAX];
+	int loaded = 0;
+
+	if (!merged) {
+		infra_err_set(err, -ENOMEM, "kube: out of memory");
+		return NULL;
+	}
+	for (const char *p = list; *p;) {
+		size_t n = is_list ? strcspn(p, ":") : strlen(p);
+		json_object *root;
+		const char *cc;
+		struct stat st;
+
+		if (n == 0 || n >= sizeof(file)) {
+			if (n >= sizeof(file)) {
+				infra_err_set(err, -EINVAL, "KUBECONFIG: path too long");
+				json_object_put(merged);
+				return NULL;
+			}
+			p += n + (p[n] == ':');
+			continue;
+		}
+		memcpy(file, p, n);
+		file[n] = '\0';
+		p += n + (p[n] == ':');
+		if (is_list && stat(file, &st) != 0 && errno == ENOENT)
+			continue;
+		root = infra_yaml_load_file(file, err);
+		if (!root) {
+			infra_err_prefix(err, "kubeconfig");
+			json_object_put(merged);
+			return NULL;
+		}
+		if (!json_object_is_type(root, json_type_object)) {
+			infra_err_set(err, -EINVAL, "kubeconfig %s: not a mapping", file);
+			json_object_put(root);
+			json_object_put(merged);
+			return NULL;
+		}
+		loaded++;
+		cc = yget(root, "current-context");
+		if (cc && *cc && !yget(merged, "current-context"))
+			json_object_object_add(merged, "current-context", json_object_new_string(cc));
+		for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+			json_object *arr, *dst;
+
+			if (!json_object_object_get_ex(root, lists[l][0], &arr) || !json_object_is_type(arr, json_type_array))
+				continue;
+			if (!json_object_object_get_ex(merged, lists[l][0], &dst)) {
+				dst = json_object_new_array();
+				json_object_object_add(merged, lists[l][0], dst);
+			}
+			for (size_t i = 0; i < json_object_array_length(arr); i++) {
+				json_object *e = json_object_array_get_idx(arr, i), *body;
+
+				if (json_object_object_get_ex(e, lists[l][1], &body) && json_object_is_type(body, json_type_object))
+					json_object_object_add(body, "__kcpath", json_object_new_string(file));
+				json_object_array_add(dst, json_object_get(e));
+			}
+		}
+		json_object_put(root);
+	}
+	if (!loaded) {
+		infra_err_set(err, -ENOENT, "KUBECONFIG: none of its files exists (%s)", list);
+		json_object_put(merged);
+		return NULL;
+	}
+	return merged;
+}
+
+static int from_kubeconfig(const char *path, int is_list, const char *context, struct kube_creds *c,
+			   struct infra_err *err)
 {
 	json_object *root, *ctx, *cl, *user = NULL, *ap;
 	const char *cname, *clname, *uname, *v;
 	int rc = 0;
 
-	root = infra_yaml_load_file(path, err);
-	if (!root) {
-		infra_err_prefix(err, "kubeconfig");
+	root = kc_load(path, is_list, err);
+	if (!root)
 		return err && err->code == -ENOMEM ? -ENOMEM : -EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		rc = infra_err_set(err, -EINVAL, "kubeconfig %s: not a mapping", path);
-		goto out;
-	}
 	cname = context ? context : yget(root, "current-context");
 	if (!cname || !*cname) {
 		rc = infra_err_set(err, -EINVAL, "kubeconfig %s: no current-context is set", path);
@@ -307,7 +391,17 @@ static int from_kubeconfig(const char *path, const char *context, struct kube_cr
 		goto out;
 	}
 	c->insecure = kc_bool(yget(cl, "insecure-skip-tls-verify"));
-	if ((rc = kc_pem(path, cl, "certificate-authority", "cluster", &c->ca_file, &c->ca_pem, &c->ca_len, err)))
+	if ((v = yget(cl, "proxy-url")) && *v) {
+		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8) && strncmp(v, "socks5://", 9) &&
+		    strncmp(v, "socks5h://", 10)) {
+			rc = infra_err_set(err, -EINVAL,
+					   "kubeconfig %s: cluster '%s' proxy-url is not an http, https or socks5 URL", path, clname);
+			goto out;
+		}
+		if ((rc = set_str(&c->proxy, v, err)))
+			goto out;
+	}
+	if ((rc = kc_pem(kc_origin(cl, path), cl, "certificate-authority", "cluster", &c->ca_file, &c->ca_pem, &c->ca_len, err)))
 		goto out;
 	if (uname && *uname) {
 		user = named(root, "users", uname, "user");
@@ -343,7 +437,7 @@ static int from_kubeconfig(const char *path, const char *context, struct kube_cr
 		if ((rc = set_str(&c->token, v, err)))
 			goto out;
 	} else if (user && (v = yget(user, "tokenFile")) && *v) {
-		char *tf = kc_path(path, v), what[512];
+		char *tf = kc_path(kc_origin(user, path), v), what[512];
 
 		if (!tf) {
 			rc = infra_err_set(err, -ENOMEM, "kube: out of memory");
@@ -356,8 +450,9 @@ static int from_kubeconfig(const char *path, const char *context, struct kube_cr
 			goto out;
 	}
 	if (user) {
-		if ((rc = kc_pem(path, user, "client-certificate", "user", &c->cert_file, &c->cert_pem, &c->cert_len, err)) ||
-		    (rc = kc_pem(path, user, "client-key", "user", &c->key_file, &c->key_pem, &c->key_len, err)))
+		if ((rc = kc_pem(kc_origin(user, path), user, "client-certificate", "user", &c->cert_file, &c->cert_pem,
+				 &c->cert_len, err)) ||
+		    (rc = kc_pem(kc_origin(user, path), user, "client-key", "user", &c->key_file, &c->key_pem, &c->key_len, err)))
 			goto out;
 		if ((c->cert_file || c->cert_pem) != (c->key_file || c->key_pem)) {
 			rc = infra_err_set(err, -EINVAL, "kubeconfig %s: user '%s' has a client certificate without a key, or a key without a certificate",
@@ -421,29 +516,15 @@ static int resolve(const struct infra_kube_opts *o, struct kube_creds *c, struct
 		return 0;
 	}
 	if (o->kubeconfig && *o->kubeconfig)
-		return from_kubeconfig(o->kubeconfig, o->context, c, err);
-	if (env && *env) {
-		/* a colon list: only its first non-empty entry is read (no merging) */
-		const char *p = env;
-		size_t n;
-
-		while (*p == ':')
-			p++;
-		n = strcspn(p, ":");
-		if (n > 0) {
-			if (n >= sizeof(path))
-				return infra_err_set(err, -EINVAL, "KUBECONFIG: path too long");
-			memcpy(path, p, n);
-			path[n] = '\0';
-			return from_kubeconfig(path, o->context, c, err);
-		}
-	}
+		return from_kubeconfig(o->kubeconfig, 0, o->context, c, err);
+	if (env && env[strspn(env, ":")]) /* a colon list, merged as kubectl does (kc_load) */
+		return from_kubeconfig(env, 1, o->context, c, err);
 	if (home && *home) {
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/.kube/config", home);
 		if (stat(path, &st) == 0)
-			return from_kubeconfig(path, o->context, c, err);
+			return from_kubeconfig(path, 0, o->context, c, err);
 	}
 	host = getenv("KUBERNETES_SERVICE_HOST");
 	if (host && *host)
@@ -516,6 +597,8 @@ int infra_kube_open(struct infra_kube **out, const struct infra_kube_opts *o, st
 		ho.key_blob_len = c.key_len;
 	}
 	ho.insecure = ho.insecure || c.insecure;
+	if (c.proxy)
+		ho.proxy = c.proxy;
 	k = calloc(1, sizeof(*k));
 	if (!k) {
 		rc = infra_err_set(err, -ENOMEM, "kube: out of memory");

@@ -352,7 +352,14 @@ static void test_resolution_order(void)
 	snprintf(p, sizeof(p), "%s/does-not-exist.yaml:%s", tmpdir, kc2);
 	setenv("KUBECONFIG", p, 1);
 	rc = open_k(&k, &o, &err);
-	tap_ok(rc == -EINVAL && strstr(err.msg, "does-not-exist.yaml"), "$KUBECONFIG: only the first file is read, and it must exist: '%s'",
+	tap_ok(rc == 0 && strcmp(infra_kube_server(k), "https://env.example:6443") == 0,
+	       "$KUBECONFIG: a file of the list that does not exist is skipped, as kubectl does (%s)",
+	       k ? infra_kube_server(k) : err.msg);
+	infra_kube_close(k);
+	snprintf(p, sizeof(p), "%s/does-not-exist.yaml:%s/nor-this.yaml", tmpdir, tmpdir);
+	setenv("KUBECONFIG", p, 1);
+	rc = open_k(&k, &o, &err);
+	tap_ok(rc == -EINVAL && strstr(err.msg, "none of its files exists"), "$KUBECONFIG: none of the files exists: '%s'",
 	       err.msg);
 	setenv("KUBECONFIG", kc2, 1);
 
@@ -675,6 +682,49 @@ static void test_tls_and_kubeconfig(void)
 	tap_ok(rc == -EACCES, "--kube-token-file overrides the kubeconfig's token (a bad one: 401): '%s'", err.msg);
 	infra_kube_close(k);
 	o.token_file = NULL;
+
+	/* $KUBECONFIG as a colon list, merged as kubectl does: current-context from the first
+	 * file that sets it, the first file wins for a name, relative paths are relative to the
+	 * file an entry comes from */
+	{
+		char d2[PATH_MAX], a[PATH_MAX], b2[PATH_MAX], txt[16384];
+
+		snprintf(d2, sizeof(d2), "%s/other-dir", tmpdir);
+		mkdir(d2, 0700);
+		put("other-dir/tok", "good-token\n", p, sizeof(p));
+		snprintf(txt, sizeof(txt),
+			 "apiVersion: v1\nkind: Config\ncurrent-context: merged\n"
+			 "contexts:\n- name: merged\n  context: {cluster: k, user: u2}\n"
+			 "clusters:\n- name: k\n  cluster:\n    server: %s\n    certificate-authority: %s\n",
+			 sim_url, ca);
+		put("merge-a.yaml", txt, a, sizeof(a));
+		snprintf(txt, sizeof(txt),
+			 "apiVersion: v1\nkind: Config\ncurrent-context: not-this-one\n"
+			 "clusters:\n- name: k\n  cluster:\n    server: https://loser.example:6443\n"
+			 "users:\n- name: u2\n  user:\n    tokenFile: tok\n");
+		put("other-dir/merge-b.yaml", txt, b2, sizeof(b2));
+		snprintf(txt, sizeof(txt), "%s:%s", a, b2);
+		setenv("KUBECONFIG", txt, 1);
+		rc = open_list(&o, "/api/v1/nodes", &k, &items, &err);
+		tap_ok(rc == 0 && strcmp(infra_kube_server(k), sim_url) == 0,
+		       "$KUBECONFIG a:b merged: context of a, user and its relative tokenFile of b, cluster of a wins (%s)",
+		       k ? infra_kube_server(k) : err.msg);
+		close_list(k, &items);
+	}
+	/* proxy-url is used (a proxy that cannot be resolved fails the request, said so) */
+	snprintf(cl, sizeof(cl), "    server: %s\n    certificate-authority: %s\n    proxy-url: http://no-such-proxy.invalid:3128\n",
+		 sim_url, ca);
+	kubeconfig("kc-proxy.yaml", cl, "    token: good-token\n", kc, sizeof(kc));
+	setenv("KUBECONFIG", kc, 1);
+	rc = open_list(&o, "/api/v1/nodes", &k, &items, &err);
+	tap_ok(rc != 0 && strstr(err.msg, "proxy"), "kubeconfig proxy-url is used, not ignored: '%s'", err.msg);
+	close_list(k, &items);
+	snprintf(cl, sizeof(cl), "    server: %s\n    proxy-url: ftp://proxy.example\n", sim_url);
+	kubeconfig("kc-proxy2.yaml", cl, "    token: good-token\n", kc, sizeof(kc));
+	setenv("KUBECONFIG", kc, 1);
+	rc = open_k(&k, &o, &err);
+	tap_ok(rc == -EINVAL && strstr(err.msg, "proxy-url"), "a proxy-url that is not http/https/socks5 is refused: '%s'", err.msg);
+	infra_kube_close(k);
 	unsetenv("KUBECONFIG");
 
 	/* in-cluster against the simulator; the token is re-read at every open */
