@@ -443,7 +443,8 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 	}
 	if (rc)
 		goto out;
-	qsort(c.devs, c.ndevs, sizeof(*c.devs), cmp_dev);
+	if (c.ndevs)
+		qsort(c.devs, c.ndevs, sizeof(*c.devs), cmp_dev);
 	res = calloc(n, sizeof(*res));
 	if (!res) {
 		rc = infra_err_set(err, -ENOMEM, "NetBox: out of memory");

@@ -392,7 +392,8 @@ static void queue_servers(struct spot_ctx *c)
 			c->nhk++;
 		}
 	}
-	qsort(c->hk, c->nhk, sizeof *c->hk, hk_cmp);
+	if (c->nhk)
+		qsort(c->hk, c->nhk, sizeof *c->hk, hk_cmp);
 	if (c->o->on_hosts) {
 		const char **names = calloc(c->nhk ? c->nhk : 1, sizeof *names);
 		for (size_t i = 0; names && i < c->nhk; i++)
@@ -646,7 +647,8 @@ static void rps_done(void *ud, long status, json_object *body, const struct infr
 		p->root = strdup(infra_json_opt_string(o, "root_provider_uuid", u));
 		c->nrps++;
 	}
-	qsort(c->rps, c->nrps, sizeof *c->rps, rp_cmp);
+	if (c->nrps)
+		qsort(c->rps, c->nrps, sizeof *c->rps, rp_cmp);
 	for (size_t i = 0; i < c->nrps; i++) {
 		struct rp *root = rp_find(c, c->rps[i].root);
 		if (root && root != &c->rps[i])
@@ -718,7 +720,8 @@ static int rps_from_doc(struct spot_ctx *c, json_object *a)
 		p->classes = xstrdup(infra_json_opt_string(o, "classes", NULL));
 		c->nrps++;
 	}
-	qsort(c->rps, c->nrps, sizeof *c->rps, rp_cmp);
+	if (c->nrps)
+		qsort(c->rps, c->nrps, sizeof *c->rps, rp_cmp);
 	return 0;
 }
 
@@ -874,7 +877,8 @@ static int join(struct spot_ctx *c)
 		h->method = "placement";
 		h->in_pool_aggregate = 1;
 	}
-	qsort(r->hosts, r->nhosts, sizeof *r->hosts, host_cmp);
+	if (r->nhosts) /* qsort(NULL, 0) is undefined (UBSan) */
+		qsort(r->hosts, r->nhosts, sizeof *r->hosts, host_cmp);
 	for (size_t i = 0; i < r->naggs; i++) {
 		struct infra_spot_aggregate *g = &r->aggs[i];
 		if (!g->gpu_type)
@@ -1010,7 +1014,8 @@ static int join(struct spot_ctx *c)
 		h->has_gpus = h->gpus_used > 0 || h->gpus_total > 0;
 	}
 	/* unmapped hosts of hypervisors with GPUs found only in flavors are not listed (no servers asked) */
-	qsort(r->hosts, r->nhosts, sizeof *r->hosts, host_cmp);
+	if (r->nhosts)
+		qsort(r->hosts, r->nhosts, sizeof *r->hosts, host_cmp);
 	for (size_t i = 0; i < nh; i++) {
 		free(hmap[i].hkey);
 		free(hmap[i].skey);
