@@ -278,7 +278,7 @@ static const char *kc_origin(json_object *entry, const char *path)
  * for a context, cluster or user of the same name the first file wins (entries are
  * appended in file order; named() takes the first).  Every context/cluster/user body
  * is marked with the file it came from. */
-static json_object *kc_load(const char *list, int is_list, struct infra_err *err)
+static json_object *kc_load(const char *list, int is_list, struct infra_buf *used, struct infra_err *err)
 {
 	static const char *const lists[][2] = { { "contexts", "context" }, { "clusters", "cluster" }, { "users", "user" } };
 	json_object *merged = json_object_new_object();
@@ -321,6 +321,12 @@ static json_object *kc_load(const char *list, int is_list, struct infra_err *err
 			json_object_put(merged);
 			return NULL;
 		}
+		if (infra_buf_printf(used, "%s%s", loaded ? ":" : "", file)) {
+			infra_err_set(err, -ENOMEM, "kube: out of memory");
+			json_object_put(root);
+			json_object_put(merged);
+			return NULL;
+		}
 		loaded++;
 		cc = yget(root, "current-context");
 		if (cc && *cc && !yget(merged, "current-context"))
@@ -357,11 +363,15 @@ static int from_kubeconfig(const char *path, int is_list, const char *context, s
 {
 	json_object *root, *ctx, *cl, *user = NULL, *ap;
 	const char *cname, *clname, *uname, *v;
+	struct infra_buf used = INFRA_BUF_INIT;
 	int rc = 0;
 
-	root = kc_load(path, is_list, err);
-	if (!root)
+	root = kc_load(path, is_list, &used, err);
+	if (!root) {
+		infra_buf_release(&used);
 		return err && err->code == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	path = used.data; /* the files that were read: messages and auth_source name them */
 	cname = context ? context : yget(root, "current-context");
 	if (!cname || !*cname) {
 		rc = infra_err_set(err, -EINVAL, "kubeconfig %s: no current-context is set", path);
@@ -472,6 +482,7 @@ static int from_kubeconfig(const char *path, int is_list, const char *context, s
 	}
 out:
 	json_object_put(root);
+	infra_buf_release(&used);
 	return rc;
 }
 

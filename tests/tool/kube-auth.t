@@ -22,7 +22,7 @@ check "flags: auth_source flags" test "$(jf "$tmp/f.json" "d['auth_source']")" =
 check "flags: 3 PVs" test "$(jf "$tmp/f.json" "d['lists']['/api/v1/persistentvolumes']['count']")" = 3
 check "flags: the server saw a bearer token" test "$(last_auth)" = token
 
-# 2. $KUBECONFIG (first of a colon list) with certificate-authority-data and client -data
+# 2. $KUBECONFIG (a colon list: the absent file is skipped) with certificate-authority-data and client -data
 kubeconfig "$tmp/kc-data.yaml" "    server: $U
     certificate-authority-data: $(b64 "$tmp/tls/ca.pem")" "    client-certificate-data: $(b64 "$tmp/tls/client.pem")
     client-key-data: $(b64 "$tmp/tls/client.key")"
