@@ -65,13 +65,14 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 check "a dry run needs no lock and deletes nothing" state --count 103
 
 # 3. SIGKILL in the middle of a purge, then a rerun converges
-start_sim --latency-ms 40
+start_sim --latency-ms 60
 "$BIN/osmon-purge" --confirm --lock-file "$tmp/kill.lock" -f json -j 2 >/dev/null 2>"$tmp/err" &
 victim=$!
 count() { python3 -c "import json,urllib.request as u; s=json.load(u.urlopen('$URL/_sim/state')); print(sum(len(v) for v in s.values() if isinstance(v,list)))"; }
-# kill it once it is well into the deletions (networks and below), whatever the machine's speed
+# kill it once it is into the deletions, whatever the machine's speed (well before the end: a loaded
+# machine, e.g. make check-asan, polls slowly)
 for _ in $(seq 300); do
-	[ "$(count)" -le 75 ] && break
+	[ "$(count)" -le 92 ] && break
 	sleep 0.05
 done
 kill -KILL "$victim" 2>/dev/null
