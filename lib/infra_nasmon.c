@@ -2169,13 +2169,24 @@ static void check_cfg_tn(struct ctx *c)
 			continue;
 		gauge(c, "nasmon_truenas_service_running", "1 if the TrueNAS service is RUNNING", !strcmp(state, "RUNNING"),
 		      "service", name, NULL);
+		gauge(c, "nasmon_truenas_service_enabled", "1 if the TrueNAS service starts at boot (service.query enable)",
+		      jtrue(s, "enable"), "service", name, NULL);
 		for (int k = 0; k < 4; k++) {
-			if (strcmp(name, svc[k]) || !kinds[k] || !strcmp(state, "RUNNING"))
+			int running = !strcmp(state, "RUNNING");
+
+			/* a service no democratic-csi volume needs may be stopped or disabled */
+			if (strcmp(name, svc[k]) || !kinds[k] || (running && (!jo(s, "enable") || jtrue(s, "enable"))))
 				continue;
 			ev = json_object_new_object();
 			ev_add(ev, "state", jstr(state));
-			finding(c, NASMON_SEV_CRITICAL, "Service", name, NULL, name, ev,
-				"TrueNAS service %s is %s but democratic-csi volumes need it", name, state);
+			ev_add(ev, "enable", json_object_new_boolean(jtrue(s, "enable")));
+			if (!running)
+				finding(c, NASMON_SEV_CRITICAL, "Service", name, NULL, name, ev,
+					"TrueNAS service %s is %s but democratic-csi volumes need it", name, state);
+			else
+				finding(c, NASMON_SEV_WARNING, "Service", name, NULL, name, ev,
+					"TrueNAS service %s is running but not enabled: it will not start after a reboot, "
+					"and democratic-csi volumes need it", name);
 		}
 	}
 	if (c->in->transport && !strcmp(c->in->transport, "rest") && version && version_num(version) >= 251001) {

@@ -124,8 +124,6 @@ try:
        "status critical, TrueNAS over JSON-RPC", doc["data"]["sources"])
     for check, p in sorted(w["scenario"]["plants"].items()):
         for e in p["fire"]:
-            if check == "CFG-TN" and e["kind"] == "Service":
-                continue  # truenas.py serves no service.query; the unit tier covers it
             got = worst(doc, check, e["name"])
             ok(got == rank(e["severity"]), "%s fires %s on %s %s" % (check, e["severity"], e["kind"], e["name"]),
                "got rank %d" % got)
@@ -161,6 +159,7 @@ try:
     for fam in ('nasmon_source_up{source="kubernetes"} 1', 'nasmon_source_up{source="truenas"} 1',
                 'nasmon_truenas_info{version="TrueNAS-25.10', 'nasmon_check_status{check="ORPH-PV"} 2',
                 'nasmon_check_findings{check="ORPH-PV",severity="critical"} 1', 'nasmon_pool_overcommit_ratio{pool="fast"}',
+                'nasmon_truenas_service_running{service="iscsitarget"} 0', 'nasmon_truenas_service_enabled{service="nfs"} 0',
                 "nasmon_up 1", "nasmon_last_success_timestamp_seconds"):
         ok(fam in text, "prom has %s" % fam)
     pc = subprocess.run([os.path.join(SRC, "tests/real/promcheck"), out], capture_output=True, text=True)
@@ -223,7 +222,7 @@ try:
     stop(tp)
 
     # ---- snapshot CRDs not installed, TrueNAS 24.10 over REST ----
-    wp2 = world("nocrd.json", "--without", "volumesnapshots,volumesnapshotcontents,volumesnapshotclasses", "--plants", "SNAP-MISSING,ORPH-PV")
+    wp2 = world("nocrd.json", "--without", "volumesnapshots,volumesnapshotcontents,volumesnapshotclasses", "--plants", "SNAP-MISSING,ORPH-PV,CFG-TN")
     w2 = json.load(open(wp2))
     kp, kurl, tp, turl = sims(wp2, tn_version="24.10")
     r = run(kurl, turl, "-f", "json", *cfgargs(w2))
@@ -231,6 +230,9 @@ try:
     ok(d7["data"]["checks"]["SNAP-MISSING"]["status"] == "ok" and d7["data"]["sources"]["truenas"]["transport"] == "rest",
        "snapshot CRDs absent: SNAP-MISSING ok (not an error); 24.10 read over REST", d7["data"]["checks"].get("SNAP-MISSING"))
     ok(d7["data"]["checks"]["ORPH-PV"]["status"] == "critical", "ORPH-PV over REST fires")
+    ok(worst(d7, "CFG-TN", "iscsitarget") == 3 and worst(d7, "CFG-TN", "nfs") == 2 and worst(d7, "CFG-TN", "nvmet") == 0,
+       "CFG-TN over REST (GET /api/v2.0/service): iscsitarget stopped critical, nfs not enabled warning, nvmet unused quiet",
+       [f for f in d7["data"]["findings"] if f["check"] == "CFG-TN"])
     stop(kp)
     stop(tp)
 
