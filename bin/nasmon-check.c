@@ -22,6 +22,7 @@
 #include "infra_log.h"
 #include "infra_nagios.h"
 #include "infra_nasmon.h"
+#include "infra_nasmon_html.h"
 #include "infra_report.h"
 #include "infra_truenas.h"
 
@@ -29,7 +30,7 @@ enum {
 	OPT_KUBE_API = 0x3000, OPT_KUBE_TOKEN_FILE, OPT_KUBE_CA, OPT_KUBECONFIG, OPT_KUBE_CONTEXT,
 	OPT_TN_URL, OPT_TN_KEY_FILE, OPT_TN_KEY, OPT_TN_API, OPT_DRIVER, OPT_DSPARENT, OPT_SNPARENT,
 	OPT_INSTANCE, OPT_CONFIG, OPT_CHECK, OPT_SKIP, OPT_SET, OPT_GRACE, OPT_STATE_DIR, OPT_LIST_CHECKS,
-	OPT_NO_KUBE, OPT_NO_TRUENAS, OPT_KUBE_PAGE,
+	OPT_NO_KUBE, OPT_NO_TRUENAS, OPT_KUBE_PAGE, OPT_HTML,
 };
 
 static const struct argp_option options[] = {
@@ -41,6 +42,7 @@ static const struct argp_option options[] = {
 	{ "config", OPT_CONFIG, "FILE", 0, "YAML config: drivers, parents, instance ids, checks (flags win)", 1 },
 	{ "list-checks", OPT_LIST_CHECKS, NULL, 0, "list the check ids with their defaults and exit", 1 },
 	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "keep a fill history here and report days until full", 1 },
+	{ "html", OPT_HTML, "FILE", 0, "also write a self-contained HTML report (findings, pool fill and trend)", 1 },
 	{ NULL, 0, NULL, 0, "democratic-csi:", 2 },
 	{ "csi-driver", OPT_DRIVER, "NAMES", 0, "CSI driver names (default: the org.democratic-csi.* provisioners)", 2 },
 	{ "dataset-parent", OPT_DSPARENT, "DATASETS", 0, "zfs.datasetParentName of the drivers (default: inferred)", 2 },
@@ -72,7 +74,7 @@ static const struct infra_cli_secret secrets[] = {
 static struct infra_cli cli;
 static struct infra_nagios_cli ncli;
 static struct infra_kube_opts kopts = { .page_limit = 2000 };
-static const char *tn_url, *tn_key_file, *config_file, *state_dir, *grace;
+static const char *tn_url, *tn_key_file, *config_file, *state_dir, *grace, *html;
 static enum infra_tn_api tn_api = INFRA_TN_AUTO;
 static int no_kube, no_tn;
 /* flags that change the config, applied in order after the config file */
@@ -118,6 +120,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CONFIG: config_file = arg; break;
 	case OPT_STATE_DIR: state_dir = arg; break;
+	case OPT_HTML: html = arg; break;
 	case OPT_GRACE: grace = arg; break;
 	case OPT_LIST_CHECKS: {
 		struct infra_buf lb;
@@ -387,6 +390,20 @@ out:
 		infra_prom_addl(r.prom, "nasmon_truenas_info", 1, NULL, "version",
 				json_object_get_string(json_object_object_get(ts, "version")), "transport",
 				json_object_get_string(json_object_object_get(ts, "transport")), NULL);
+	}
+	if (html) {
+		struct infra_nasmon_html_run hr = { have_res ? &res : NULL, &cfg, sources, r.errors,
+						    infra_status_name(r.status), r.start_time };
+		size_t bytes = 0;
+
+		if (infra_nasmon_html_write(&hr, html, &bytes, &err)) {
+			/* like a failed -o FILE: the run failed, whatever it found (exit 3, nasmon_up 0) */
+			infra_report_error(&r, "--html: %s", err.msg);
+			infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+			r.status = INFRA_EXIT_UNKNOWN;
+		} else {
+			infra_log(INFRA_LOG_INFO, "wrote %s (%zu bytes)", html, bytes);
+		}
 	}
 	status = infra_report_done(&r, &cli, text, infra_nagios_render);
 	if (have_res)
