@@ -23,6 +23,7 @@
 #include "infra_nagios.h"
 #include "infra_nasmon.h"
 #include "infra_nasmon_html.h"
+#include "infra_nasmon_state.h"
 #include "infra_report.h"
 #include "infra_truenas.h"
 
@@ -358,12 +359,18 @@ int main(int argc, char **argv)
 	in.truenas_failed = tfailed;
 	in.transport = json_object_get_string(json_object_object_get(ts, "transport"));
 	in.now = r.start_time;
+	if (state_dir && kube && infra_nasmon_restarts_load(state_dir, &in.restarts_prev, &in.restarts_prev_time, &err))
+		infra_report_error(&r, "state: %s", err.msg);
 	if (infra_nasmon_run(&cfg, &in, &res, r.prom, &err)) {
+		json_object_put(in.restarts_prev);
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}
 	have_res = 1;
+	json_object_put(in.restarts_prev);
+	if (state_dir && infra_nasmon_restarts_save(state_dir, &res, r.start_time, &err))
+		infra_report_error(&r, "state: %s", err.msg);
 	if (state_dir && tn && infra_nasmon_history(&cfg, state_dir, r.start_time, &res, r.prom, &err))
 		infra_report_error(&r, "history: %s", err.msg);
 	infra_nasmon_nagios(&r, &res, ncli.warn, ncli.crit);

@@ -266,6 +266,44 @@ try:
        "TRUENAS_API_KEY from the environment works", r.stderr)
     r = run(kurl, "ws://192.0.2.1:1", "-f", "json", "--truenas-api", "jsonrpc")
     ok(r.returncode == 3 and "1-nasmonkey" not in r.stderr, "API key to a non-loopback ws:// host refused, exit 3", r.stderr)
+
+    # ---- HLTH-PODS with --state-dir: a restartCount that grew since the last run fires, a stable
+    # one above zero (the near miss, 3 restarts) does not ----
+    stop(kp)
+    stop(tp)
+    wp4 = world("restarts.json", "--plants", "HLTH-PODS")
+    w4 = json.load(open(wp4))
+    near = w4["scenario"]["plants"]["HLTH-PODS"]["near"][0]["name"]
+    calm = next(p for p in w4["kube"]["pods"] if p["metadata"]["name"] != near and
+                p["metadata"]["labels"].get("app.kubernetes.io/csi-role") == "node" and
+                all(c["restartCount"] == 0 and c["ready"] for c in p["status"]["containerStatuses"]))["metadata"]["name"]
+    st4 = os.path.join(TMP, "state-restarts")
+    kp, kurl, tp, turl = sims(wp4)
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", "--state-dir", st4, *cfgargs(w4))
+    d8 = json.loads(r.stdout)
+    ok(worst(d8, "HLTH-PODS", calm) == 0 and worst(d8, "HLTH-PODS", near) == 0 and
+       os.path.exists(os.path.join(st4, "restarts.json")), "first run with --state-dir: restart counts kept, no delta yet",
+       d8["data"]["findings"])
+    stop(kp)
+    for p in w4["kube"]["pods"]:
+        if p["metadata"]["name"] == calm:
+            p["status"]["containerStatuses"][0]["restartCount"] = 2
+    with open(wp4, "w") as f:
+        json.dump(w4, f)
+    kp, kurl, _, _ = sims(wp4)
+    stop(procs[-1])
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", "--state-dir", st4, *cfgargs(w4))
+    d9 = json.loads(r.stdout)
+    fc = [f for f in d9["data"]["findings"] if f["object"]["name"] == calm]
+    ok(len(fc) == 1 and fc[0]["severity"] == "warning" and fc[0]["evidence"].get("restarts_since_last_run") == {"csi-driver": 2}
+       and "restarted 2 times since the last run" in fc[0]["message"],
+       "restartCount 0 -> 2 since the last run: HLTH-PODS warning on the pod, naming the container", d9["data"]["findings"])
+    ok(worst(d9, "HLTH-PODS", near) == 0, "near miss: a stable restart count of 3 (below warn) does not fire")
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", "--state-dir", st4, *cfgargs(w4))
+    ok(worst(json.loads(r.stdout), "HLTH-PODS", calm) == 0, "the next run: the count is stable again, no finding")
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", *cfgargs(w4))
+    ok(worst(json.loads(r.stdout), "HLTH-PODS", calm) == 0, "without --state-dir: no delta")
+
     stop(kp)
     stop(tp)
 finally:
