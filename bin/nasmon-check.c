@@ -42,7 +42,7 @@ static const struct argp_option options[] = {
 	{ "grace", OPT_GRACE, "DURATION", 0, "grace period of every check (objects younger are not judged)", 1 },
 	{ "config", OPT_CONFIG, "FILE", 0, "YAML config: drivers, parents, instance ids, checks (flags win)", 1 },
 	{ "list-checks", OPT_LIST_CHECKS, NULL, 0, "list the check ids with their defaults and exit", 1 },
-	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "keep a fill history here and report days until full", 1 },
+	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "keep fill history and pod restart counts here: days until full, restarts since the last run", 1 },
 	{ "html", OPT_HTML, "FILE", 0, "also write a self-contained HTML report (findings, pool fill and trend)", 1 },
 	{ NULL, 0, NULL, 0, "democratic-csi:", 2 },
 	{ "csi-driver", OPT_DRIVER, "NAMES", 0, "CSI driver names (default: the org.democratic-csi.* provisioners)", 2 },
@@ -298,7 +298,10 @@ int main(int argc, char **argv)
 	infra_cli_init(&cli, "nasmon-check", INFRA_CLI_NAGIOS);
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
-	if (infra_report_init(&r, "nasmon-check", "nasmon", 0, &err)) {
+	/* padded labels: the run's nasmon_up (added by the report without labels) shares its family
+	 * with the per-source samples as nasmon_up{source=""}, which Prometheus stores as the plain
+	 * nasmon_up of every other tool */
+	if (infra_report_init(&r, "nasmon-check", "nasmon", INFRA_PROM_PAD_LABELS, &err)) {
 		infra_log_error("%s", err.msg);
 		return INFRA_EXIT_UNKNOWN;
 	}
@@ -389,9 +392,11 @@ out:
 	json_object_object_add(ts, "error", tn ? NULL : json_object_new_string(twhy ? twhy : "not reached"));
 	json_object_object_add(ks, "requests", json_object_new_int(requests));
 	json_object_object_add(r.data, "sources", sources);
-	infra_prom_family(r.prom, "nasmon_source_up", INFRA_PROM_GAUGE, "1 if the source could be read", NULL);
-	infra_prom_addl(r.prom, "nasmon_source_up", kube ? 1 : 0, NULL, "source", "kubernetes", NULL);
-	infra_prom_addl(r.prom, "nasmon_source_up", tn ? 1 : 0, NULL, "source", "truenas", NULL);
+	infra_prom_family(r.prom, "nasmon_up", INFRA_PROM_GAUGE,
+			  "1 if the last run could do its job (source=\"\") or could read the source (source=kubernetes|truenas), 0 otherwise",
+			  NULL);
+	infra_prom_addl(r.prom, "nasmon_up", kube ? 1 : 0, NULL, "source", "kubernetes", NULL);
+	infra_prom_addl(r.prom, "nasmon_up", tn ? 1 : 0, NULL, "source", "truenas", NULL);
 	if (tn) {
 		infra_prom_family(r.prom, "nasmon_truenas_info", INFRA_PROM_GAUGE, "TrueNAS version and API transport, value 1", NULL);
 		infra_prom_addl(r.prom, "nasmon_truenas_info", 1, NULL, "version",

@@ -156,11 +156,11 @@ try:
     r = run(kurl, turl, "-o", out, *cfgargs(w))
     ok(r.returncode == 2 and os.path.exists(out), "-o FILE.prom written, exit 2", r.stderr)
     text = open(out).read() if os.path.exists(out) else ""
-    for fam in ('nasmon_source_up{source="kubernetes"} 1', 'nasmon_source_up{source="truenas"} 1',
+    for fam in ('nasmon_up{source="kubernetes"} 1', 'nasmon_up{source="truenas"} 1', 'nasmon_up{source=""} 1',
                 'nasmon_truenas_info{version="TrueNAS-25.10', 'nasmon_check_status{check="ORPH-PV"} 2',
                 'nasmon_check_findings{check="ORPH-PV",severity="critical"} 1', 'nasmon_pool_overcommit_ratio{pool="fast"}',
                 'nasmon_truenas_service_running{service="iscsitarget"} 0', 'nasmon_truenas_service_enabled{service="nfs"} 0',
-                "nasmon_up 1", "nasmon_last_success_timestamp_seconds"):
+                "nasmon_last_success_timestamp_seconds"):
         ok(fam in text, "prom has %s" % fam)
     pc = subprocess.run([os.path.join(SRC, "tests/real/promcheck"), out], capture_output=True, text=True)
     ok(pc.returncode == 0, "promcheck (promtool + node_exporter textfile) accepts the output", pc.stderr)
@@ -201,7 +201,8 @@ try:
     ok(r.returncode == 3 and r.stdout.startswith("NASMON_CHECK UNKNOWN: truenas:") and "ORPH-PV UNKNOWN:" in r.stdout,
        "nagios UNKNOWN with the unknown checks in the long output", r.stdout[:400])
     r = run(kurl, turl, "-f", "prom", *cfgargs(w))
-    ok('nasmon_source_up{source="truenas"} 0' in r.stdout and "nasmon_up 0" in r.stdout and
+    ok('nasmon_up{source="truenas"} 0' in r.stdout and 'nasmon_up{source="kubernetes"} 1' in r.stdout and
+       'nasmon_up{source=""} 0' in r.stdout and "nasmon_source_up" not in r.stdout and
        'nasmon_check_status{check="ORPH-PV"} 3' in r.stdout, "prom: source down, check status 3", r.stdout[:300])
     stop(kp)
 
