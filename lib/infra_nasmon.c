@@ -2634,6 +2634,7 @@ int infra_nasmon_history(const struct infra_nasmon_config *cfg, const char *stat
 	json_object_put(sorted);
 	json_object_object_add(entry, "volumes", vols);
 	rc = infra_history_append(path, entry, cfg->history_max, &entries, err);
+	json_object_put(entry); /* the history took its own reference */
 	if (rc && rc != -EILSEQ) {
 		json_object_put(entries);
 		return rc;
