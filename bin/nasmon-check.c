@@ -22,6 +22,8 @@
 #include "infra_log.h"
 #include "infra_nagios.h"
 #include "infra_nasmon.h"
+#include "infra_nasmon_html.h"
+#include "infra_nasmon_state.h"
 #include "infra_report.h"
 #include "infra_truenas.h"
 
@@ -29,7 +31,7 @@ enum {
 	OPT_KUBE_API = 0x3000, OPT_KUBE_TOKEN_FILE, OPT_KUBE_CA, OPT_KUBECONFIG, OPT_KUBE_CONTEXT,
 	OPT_TN_URL, OPT_TN_KEY_FILE, OPT_TN_KEY, OPT_TN_API, OPT_DRIVER, OPT_DSPARENT, OPT_SNPARENT,
 	OPT_INSTANCE, OPT_CONFIG, OPT_CHECK, OPT_SKIP, OPT_SET, OPT_GRACE, OPT_STATE_DIR, OPT_LIST_CHECKS,
-	OPT_NO_KUBE, OPT_NO_TRUENAS, OPT_KUBE_PAGE,
+	OPT_NO_KUBE, OPT_NO_TRUENAS, OPT_KUBE_PAGE, OPT_HTML,
 };
 
 static const struct argp_option options[] = {
@@ -40,7 +42,8 @@ static const struct argp_option options[] = {
 	{ "grace", OPT_GRACE, "DURATION", 0, "grace period of every check (objects younger are not judged)", 1 },
 	{ "config", OPT_CONFIG, "FILE", 0, "YAML config: drivers, parents, instance ids, checks (flags win)", 1 },
 	{ "list-checks", OPT_LIST_CHECKS, NULL, 0, "list the check ids with their defaults and exit", 1 },
-	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "keep a fill history here and report days until full", 1 },
+	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "keep fill history and pod restart counts here: days until full, restarts since the last run", 1 },
+	{ "html", OPT_HTML, "FILE", 0, "also write a self-contained HTML report (findings, pool fill and trend)", 1 },
 	{ NULL, 0, NULL, 0, "democratic-csi:", 2 },
 	{ "csi-driver", OPT_DRIVER, "NAMES", 0, "CSI driver names (default: the org.democratic-csi.* provisioners)", 2 },
 	{ "dataset-parent", OPT_DSPARENT, "DATASETS", 0, "zfs.datasetParentName of the drivers (default: inferred)", 2 },
@@ -72,7 +75,7 @@ static const struct infra_cli_secret secrets[] = {
 static struct infra_cli cli;
 static struct infra_nagios_cli ncli;
 static struct infra_kube_opts kopts = { .page_limit = 2000 };
-static const char *tn_url, *tn_key_file, *config_file, *state_dir, *grace;
+static const char *tn_url, *tn_key_file, *config_file, *state_dir, *grace, *html;
 static enum infra_tn_api tn_api = INFRA_TN_AUTO;
 static int no_kube, no_tn;
 /* flags that change the config, applied in order after the config file */
@@ -118,6 +121,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CONFIG: config_file = arg; break;
 	case OPT_STATE_DIR: state_dir = arg; break;
+	case OPT_HTML: html = arg; break;
 	case OPT_GRACE: grace = arg; break;
 	case OPT_LIST_CHECKS: {
 		struct infra_buf lb;
@@ -294,7 +298,10 @@ int main(int argc, char **argv)
 	infra_cli_init(&cli, "nasmon-check", INFRA_CLI_NAGIOS);
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
-	if (infra_report_init(&r, "nasmon-check", "nasmon", 0, &err)) {
+	/* padded labels: the run's nasmon_up (added by the report without labels) shares its family
+	 * with the per-source samples as nasmon_up{source=""}, which Prometheus stores as the plain
+	 * nasmon_up of every other tool */
+	if (infra_report_init(&r, "nasmon-check", "nasmon", INFRA_PROM_PAD_LABELS, &err)) {
 		infra_log_error("%s", err.msg);
 		return INFRA_EXIT_UNKNOWN;
 	}
@@ -355,12 +362,18 @@ int main(int argc, char **argv)
 	in.truenas_failed = tfailed;
 	in.transport = json_object_get_string(json_object_object_get(ts, "transport"));
 	in.now = r.start_time;
+	if (state_dir && kube && infra_nasmon_restarts_load(state_dir, &in.restarts_prev, &in.restarts_prev_time, &err))
+		infra_report_error(&r, "state: %s", err.msg);
 	if (infra_nasmon_run(&cfg, &in, &res, r.prom, &err)) {
+		json_object_put(in.restarts_prev);
 		infra_report_error(&r, "%s", err.msg);
 		infra_report_status(&r, INFRA_EXIT_UNKNOWN);
 		goto out;
 	}
 	have_res = 1;
+	json_object_put(in.restarts_prev);
+	if (state_dir && infra_nasmon_restarts_save(state_dir, &res, r.start_time, &err))
+		infra_report_error(&r, "state: %s", err.msg);
 	if (state_dir && tn && infra_nasmon_history(&cfg, state_dir, r.start_time, &res, r.prom, &err))
 		infra_report_error(&r, "history: %s", err.msg);
 	infra_nasmon_nagios(&r, &res, ncli.warn, ncli.crit);
@@ -379,14 +392,30 @@ out:
 	json_object_object_add(ts, "error", tn ? NULL : json_object_new_string(twhy ? twhy : "not reached"));
 	json_object_object_add(ks, "requests", json_object_new_int(requests));
 	json_object_object_add(r.data, "sources", sources);
-	infra_prom_family(r.prom, "nasmon_source_up", INFRA_PROM_GAUGE, "1 if the source could be read", NULL);
-	infra_prom_addl(r.prom, "nasmon_source_up", kube ? 1 : 0, NULL, "source", "kubernetes", NULL);
-	infra_prom_addl(r.prom, "nasmon_source_up", tn ? 1 : 0, NULL, "source", "truenas", NULL);
+	infra_prom_family(r.prom, "nasmon_up", INFRA_PROM_GAUGE,
+			  "1 if the last run could do its job (source=\"\") or could read the source (source=kubernetes|truenas), 0 otherwise",
+			  NULL);
+	infra_prom_addl(r.prom, "nasmon_up", kube ? 1 : 0, NULL, "source", "kubernetes", NULL);
+	infra_prom_addl(r.prom, "nasmon_up", tn ? 1 : 0, NULL, "source", "truenas", NULL);
 	if (tn) {
 		infra_prom_family(r.prom, "nasmon_truenas_info", INFRA_PROM_GAUGE, "TrueNAS version and API transport, value 1", NULL);
 		infra_prom_addl(r.prom, "nasmon_truenas_info", 1, NULL, "version",
 				json_object_get_string(json_object_object_get(ts, "version")), "transport",
 				json_object_get_string(json_object_object_get(ts, "transport")), NULL);
+	}
+	if (html) {
+		struct infra_nasmon_html_run hr = { have_res ? &res : NULL, &cfg, sources, r.errors,
+						    infra_status_name(r.status), r.start_time };
+		size_t bytes = 0;
+
+		if (infra_nasmon_html_write(&hr, html, &bytes, &err)) {
+			/* like a failed -o FILE: the run failed, whatever it found (exit 3, nasmon_up 0) */
+			infra_report_error(&r, "--html: %s", err.msg);
+			infra_report_status(&r, INFRA_EXIT_UNKNOWN);
+			r.status = INFRA_EXIT_UNKNOWN;
+		} else {
+			infra_log(INFRA_LOG_INFO, "wrote %s (%zu bytes)", html, bytes);
+		}
 	}
 	status = infra_report_done(&r, &cli, text, infra_nagios_render);
 	if (have_res)

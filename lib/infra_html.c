@@ -358,3 +358,78 @@ int infra_html_timeline(struct infra_buf *b, const char *title, const struct inf
 	rc |= infra_buf_puts(b, "</svg></div>\n");
 	return rc ? -ENOMEM : 0;
 }
+
+int infra_html_bar_chart(struct infra_buf *b, const char *title, const char *unit,
+			 const struct infra_html_bar *bars, size_t n, double vmax, double warn, double crit)
+{
+	static const char *const bar_color[] = { "#4fc3f7", "#43a047", "#fdd835", "#e53935" };
+	size_t k = n < 200 ? n : 200;
+	int pct = unit && !strcmp(unit, "%"), rc = 0;
+	int h = PADT + (int)k * 22 + PADB, plot = W - PADL - PADR;
+	double hi = vmax, step;
+
+	if (!isfinite(hi) || hi <= 0) {
+		hi = 0;
+		for (size_t i = 0; i < k; i++)
+			if (isfinite(bars[i].value) && bars[i].value > hi)
+				hi = bars[i].value;
+		if (!(hi > 0))
+			hi = 1;
+	}
+	step = nice_step(hi);
+	if (!isfinite(vmax) || vmax <= 0)
+		hi = ceil(hi / step - 1e-9) * step;
+	rc |= infra_buf_printf(b, "<div class=\"card\"><svg role=\"img\" width=\"100%%\" viewBox=\"0 0 %d %d\" "
+			       "shape-rendering=\"crispEdges\" xmlns=\"http://www.w3.org/2000/svg\"><title>", W, h);
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_printf(b, "</title>\n<text x=\"%d\" y=\"16\" style=\"font-size:13px;fill:#e8edf2\">", PADL);
+	rc |= infra_html_escape(b, title);
+	rc |= infra_buf_puts(b, "</text>\n");
+	for (double t = 0; t * step <= hi + step * 1e-9; t++) { /* grid and x labels at round values */
+		double v = t * step, px = PADL + plot * v / hi;
+		rc |= infra_buf_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#2a2f36\"/>"
+				       "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g%s</text>\n",
+				       px, px, PADT - 4, h - PADB + 2, px, h - PADB + 18, pct ? v * 100 : v,
+				       unit ? unit : "");
+	}
+	for (int m = 0; m < 2; m++) {
+		double v = m ? crit : warn;
+		if (!isfinite(v) || v < 0 || v > hi)
+			continue;
+		rc |= infra_buf_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+				       "stroke-dasharray=\"4 3\"><title>%s %.4g%s</title></line>\n",
+				       PADL + plot * v / hi, PADL + plot * v / hi, PADT - 4, h - PADB + 2,
+				       m ? state_color[INFRA_HTML_BAD] : state_color[INFRA_HTML_WARN], m ? "critical" : "warning",
+				       pct ? v * 100 : v, unit ? unit : "");
+	}
+	for (size_t i = 0; i < k; i++) {
+		int y = PADT + (int)i * 22, st = bars[i].state;
+		double v = bars[i].value, w = isfinite(v) && v > 0 ? plot * (v < hi ? v : hi) / hi : 0;
+		if (st < 0 || st > 3)
+			st = 0;
+		rc |= infra_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", PADL - 6, y + 13);
+		rc |= infra_html_escape(b, bars[i].name);
+		rc |= infra_buf_puts(b, "</title>");
+		rc |= short_label(b, bars[i].name, ROW_CHARS);
+		rc |= infra_buf_puts(b, "</text>\n");
+		if (w > 0) {
+			if (w < MIN_BAR)
+				w = MIN_BAR;
+			rc |= infra_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%.2f\" height=\"16\" fill=\"%s\">",
+					       PADL, y, w, bar_color[st]);
+			if (bars[i].tip) {
+				rc |= infra_buf_puts(b, "<title>");
+				rc |= infra_html_escape(b, bars[i].tip);
+				rc |= infra_buf_puts(b, "</title>");
+			}
+			rc |= infra_buf_puts(b, "</rect>\n");
+		}
+		if (isfinite(v))
+			rc |= infra_buf_printf(b, "<text x=\"%d\" y=\"%d\">%.4g%s</text>\n", W - PADR + 12, y + 13,
+					       pct ? v * 100 : v, unit ? unit : "");
+		else
+			rc |= infra_buf_printf(b, "<text x=\"%d\" y=\"%d\">n/a</text>\n", W - PADR + 12, y + 13);
+	}
+	rc |= infra_buf_puts(b, "</svg></div>\n");
+	return rc ? -ENOMEM : 0;
+}

@@ -49,4 +49,20 @@ struct infra_html_timeline_row {
 int infra_html_timeline(struct infra_buf *b, const char *title, const struct infra_html_timeline_row *rows,
 			size_t nrows);
 
+struct infra_html_bar {
+	const char *name;
+	double value;             /* NaN = no value (an empty row, "n/a") */
+	int state;                /* enum infra_html_state: the bar's colour (NONE: blue) */
+	const char *tip;          /* hover text, or NULL */
+};
+
+/* Horizontal bars, one row each (rows never overlap), over a shared axis from 0
+ * to vmax (NaN: from the data, rounded up to a round tick; values beyond the
+ * axis are drawn to its end), x ticks at round values, dashed marks at warn and
+ * crit (NaN: none).  unit as for infra_html_line_chart ("%" multiplies by 100).
+ * The row label is cut to fit the left margin (the whole name is its hover
+ * title); the value is printed right of the axis. */
+int infra_html_bar_chart(struct infra_buf *b, const char *title, const char *unit,
+			 const struct infra_html_bar *bars, size_t n, double vmax, double warn, double crit);
+
 #endif

@@ -2169,13 +2169,24 @@ static void check_cfg_tn(struct ctx *c)
 			continue;
 		gauge(c, "nasmon_truenas_service_running", "1 if the TrueNAS service is RUNNING", !strcmp(state, "RUNNING"),
 		      "service", name, NULL);
+		gauge(c, "nasmon_truenas_service_enabled", "1 if the TrueNAS service starts at boot (service.query enable)",
+		      jtrue(s, "enable"), "service", name, NULL);
 		for (int k = 0; k < 4; k++) {
-			if (strcmp(name, svc[k]) || !kinds[k] || !strcmp(state, "RUNNING"))
+			int running = !strcmp(state, "RUNNING");
+
+			/* a service no democratic-csi volume needs may be stopped or disabled */
+			if (strcmp(name, svc[k]) || !kinds[k] || (running && (!jo(s, "enable") || jtrue(s, "enable"))))
 				continue;
 			ev = json_object_new_object();
 			ev_add(ev, "state", jstr(state));
-			finding(c, NASMON_SEV_CRITICAL, "Service", name, NULL, name, ev,
-				"TrueNAS service %s is %s but democratic-csi volumes need it", name, state);
+			ev_add(ev, "enable", json_object_new_boolean(jtrue(s, "enable")));
+			if (!running)
+				finding(c, NASMON_SEV_CRITICAL, "Service", name, NULL, name, ev,
+					"TrueNAS service %s is %s but democratic-csi volumes need it", name, state);
+			else
+				finding(c, NASMON_SEV_WARNING, "Service", name, NULL, name, ev,
+					"TrueNAS service %s is running but not enabled: it will not start after a reboot, "
+					"and democratic-csi volumes need it", name);
 		}
 	}
 	if (c->in->transport && !strcmp(c->in->transport, "rest") && version && version_num(version) >= 251001) {
@@ -2237,9 +2248,13 @@ static void check_hlth_pods(struct ctx *c)
 	double ready[2] = { 0 }, desired[2] = { 0 }, have[2] = { 0 };
 	json_object *a = c->k[R_POD], *ev;
 
+	json_object_put(c->res->restarts);
+	c->res->restarts = json_object_new_object();
+
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *p = json_object_array_get_idx(a, i), *cs, *conds, *bad;
+		json_object *p = json_object_array_get_idx(a, i), *cs, *conds, *bad, *grew, *prev, *now_counts;
 		const char *role = label_of(p, "app.kubernetes.io/csi-role"), *name = js(p, "metadata.name");
+		char key[600];
 		int r = role && !strcmp(role, "controller") ? 0 : 1, rdy = 0;
 
 		if (!is_dcsi(p))
@@ -2254,31 +2269,57 @@ static void check_hlth_pods(struct ctx *c)
 		have[r]++;
 		ready[r] += rdy;
 		bad = json_object_new_array();
+		grew = json_object_new_object();
+		snprintf(key, sizeof(key), "%s/%s", js(p, "metadata.namespace") ?: "", name ?: "");
+		prev = c->in->restarts_prev ? jo(c->in->restarts_prev, key) : NULL;
+		now_counts = json_object_new_object();
 		cs = jo(jo(p, "status"), "containerStatuses");
 		for (size_t j = 0; cs && j < json_object_array_length(cs); j++) {
-			json_object *ct = json_object_array_get_idx(cs, j);
+			json_object *ct = json_object_array_get_idx(cs, j), *pc;
 			double n = infra_json_opt_double(ct, "restartCount", 0);
+			const char *cn = js(ct, "name") ?: "?";
 
 			gauge(c, "nasmon_csi_container_restarts", "Restarts of a democratic-csi container", n, "pod", name,
 			      "container", js(ct, "name"), NULL);
+			json_object_object_add(now_counts, cn, json_object_new_int64((int64_t)n));
 			if (!isnan(warn_t(c)) && n > warn_t(c)) {
 				char b[200];
 
-				snprintf(b, sizeof(b), "%s restarted %.0f times", js(ct, "name") ?: "?", n);
+				snprintf(b, sizeof(b), "%s restarted %.0f times", cn, n);
 				json_object_array_add(bad, json_object_new_string(b));
 			}
+			/* restartCount grew since the last run (a recreated pod has a new name: no delta) */
+			pc = prev ? jo(prev, cn) : NULL;
+			if (pc && n > json_object_get_double(pc))
+				json_object_object_add(grew, cn, evd(n - json_object_get_double(pc)));
 		}
-		if (!rdy || json_object_array_length(bad)) {
+		json_object_object_add(c->res->restarts, key, now_counts);
+		if (!rdy || json_object_array_length(bad) || json_object_object_length(grew)) {
+			char since[64] = "";
+
 			ev = json_object_new_object();
 			ev_add(ev, "ready", json_object_new_boolean(rdy));
 			ev_add(ev, "role", jstr(roles[r]));
 			ev_add(ev, "node", jstr(js(p, "spec.nodeName")));
 			ev_add(ev, "restarts", bad);
+			if (json_object_object_length(grew)) {
+				json_object_object_foreach(grew, gn, gv) {
+					snprintf(since, sizeof(since), " (%s restarted %.0f time%s since the last run%s)", gn,
+						 json_object_get_double(gv), json_object_get_double(gv) == 1 ? "" : "s",
+						 json_object_object_length(grew) > 1 ? ", and more" : "");
+					break;
+				}
+				ev_add(ev, "restarts_since_last_run", grew);
+				ev_add(ev, "last_run", evd(c->in->restarts_prev_time));
+			} else {
+				json_object_put(grew);
+			}
 			finding(c, !rdy && r == 0 ? NASMON_SEV_CRITICAL : NASMON_SEV_WARNING, "Pod", name,
-				js(p, "metadata.namespace"), NULL, ev, "democratic-csi %s pod %s%s%s", roles[r], name,
-				rdy ? "" : " is not Ready", json_object_array_length(bad) ? " (container restarts)" : "");
+				js(p, "metadata.namespace"), NULL, ev, "democratic-csi %s pod %s%s%s%s", roles[r], name,
+				rdy ? "" : " is not Ready", json_object_array_length(bad) ? " (container restarts)" : "", since);
 		} else {
 			json_object_put(bad);
+			json_object_put(grew);
 		}
 	}
 	desired[1] = workloads(c, c->k[R_DS], "DaemonSet", "status.desiredNumberScheduled", 0, "status.numberReady");
@@ -2474,6 +2515,7 @@ void infra_nasmon_result_release(struct infra_nasmon_result *res)
 	json_object_put(res->volumes);
 	json_object_put(res->trends);
 	json_object_put(res->context);
+	json_object_put(res->restarts);
 	memset(res, 0, sizeof(*res));
 }
 

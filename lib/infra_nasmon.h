@@ -110,6 +110,9 @@ struct infra_nasmon_input {
 	json_object *truenas_failed;/* {"snapshots":"...", ...} queries that failed, or NULL */
 	const char *transport;      /* "jsonrpc" | "rest" | NULL */
 	double now;                 /* unix seconds */
+	json_object *restarts_prev; /* HLTH-PODS: {"ns/pod":{"container":restartCount}} of the last run
+				     * (infra_nasmon_restarts_load), or NULL: no restart delta */
+	double restarts_prev_time;  /* unix seconds of that run */
 };
 
 struct infra_nasmon_check_result {
@@ -128,6 +131,8 @@ struct infra_nasmon_result {
 	json_object *context;       /* drivers, parents, instance ids used (given or inferred) */
 	int status;                 /* worst check status */
 	size_t nfindings[4];
+	json_object *restarts;      /* HLTH-PODS ran: {"ns/pod":{"container":restartCount}} of the
+				     * democratic-csi pods, for infra_nasmon_restarts_save; else NULL */
 };
 
 /* Run the selected checks; metrics go to prom (may be NULL).  Returns 0, or a

@@ -240,13 +240,16 @@ class World:
         if self.on("CFG-TN"):
             self.plant("CFG-TN", "fire", "Dataset", "fast/k8s/snaps", "critical")
             self.plant("CFG-TN", "fire", "Service", "iscsitarget", "critical")
-            self.plant("CFG-TN", "near", "Service", "nvmet")
+            self.plant("CFG-TN", "fire", "Service", "nfs", "warning")    # running, but not started at boot
+            self.plant("CFG-TN", "near", "Service", "nvmet")    # stopped, but no NVMe-oF volume needs it
             self.plant("CFG-TN", "near", "Dataset", "tank/k8s/nfs/snaps")
         self.dataset("tank/media", used=200 * GiB, age=400 * DAY)   # not democratic-csi's
-        for svc, state in (("nfs", "RUNNING"), ("iscsitarget", "STOPPED" if self.on("CFG-TN") else "RUNNING"),
-                           ("nvmet", "STOPPED"), ("cifs", "STOPPED")):
-            self.tn["services"].append({"id": len(self.tn["services"]) + 1, "service": svc, "enable": state == "RUNNING",
-                                        "state": state, "pids": [1234] if state == "RUNNING" else []})
+        # service.query entries (plugins/service.py: id, service, enable, state, pids)
+        cfg = self.on("CFG-TN")
+        for svc, state, enable in (("nfs", "RUNNING", not cfg), ("iscsitarget", "STOPPED" if cfg else "RUNNING", not cfg),
+                                   ("nvmet", "STOPPED", False), ("cifs", "STOPPED", False)):
+            self.tn["services"].append({"id": len(self.tn["services"]) + 1, "service": svc, "enable": enable,
+                                        "state": state, "pids": [1234 + len(self.tn["services"])] if state == "RUNNING" else []})
 
     def pool(self, name, usable, used, status="ONLINE"):
         self.tn["pools"].append({"id": len(self.tn["pools"]) + 1, "name": name, "guid": str(self.rng.getrandbits(63)),

@@ -14,12 +14,12 @@ first stdout line.  Serves, from the "truenas" part of the world file (kept in m
 
 JSON-RPC methods: auth.login_with_api_key, core.ping, system.info, system.version, pool.query,
 pool.dataset.query, sharing.nfs.query, sharing.smb.query, iscsi.{target,extent,targetextent}.query,
-and per version zfs.snapshot.query (24.10, 25.04; private from 25.10: "method does not exist") or
+service.query (entries {id, service, enable, state "RUNNING"|"STOPPED", pids}: plugins/service.py), and per version zfs.snapshot.query (24.10, 25.04; private from 25.10: "method does not exist") or
 pool.snapshot.query (25.10 and later).  Query methods take [filters, options] (ops = != > >= < <=
 ~ in nin ^ !^ $ !$; options select, order_by, offset, limit, count, get).  Every call except the
 login needs a logged-in socket.  REST: /system/info, /system/version, /pool, /pool/dataset,
 /pool/snapshot (25.10) or /zfs/snapshot (<= 25.04), /sharing/nfs, /sharing/smb, /iscsi/target,
-/iscsi/extent, /iscsi/targetextent; limit/offset query parameters, or a GET body
+/iscsi/extent, /iscsi/targetextent, /service; limit/offset query parameters, or a GET body
 {"query-filters","query-options"}; 401 without a valid key.
 
 Behaviours modelled after the middleware:
@@ -108,7 +108,7 @@ class Sim:
              "pool.query": "pools", "pool.dataset.query": "datasets",
              "sharing.nfs.query": "nfs_shares", "sharing.smb.query": "smb_shares",
              "iscsi.target.query": "iscsi_targets", "iscsi.extent.query": "iscsi_extents",
-             "iscsi.targetextent.query": "iscsi_targetextents"}
+             "iscsi.targetextent.query": "iscsi_targetextents", "service.query": "services"}
         if self.vnum >= (25, 10):
             m["pool.snapshot.query"] = "snapshots"
         else:
@@ -118,7 +118,7 @@ class Sim:
     def rest_paths(self):
         p = {"/pool": "pools", "/pool/dataset": "datasets", "/sharing/nfs": "nfs_shares",
              "/sharing/smb": "smb_shares", "/iscsi/target": "iscsi_targets", "/iscsi/extent": "iscsi_extents",
-             "/iscsi/targetextent": "iscsi_targetextents"}
+             "/iscsi/targetextent": "iscsi_targetextents", "/service": "services"}
         p["/pool/snapshot" if self.vnum >= (25, 10) else "/zfs/snapshot"] = "snapshots"
         return p
 

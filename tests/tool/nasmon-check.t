@@ -124,8 +124,6 @@ try:
        "status critical, TrueNAS over JSON-RPC", doc["data"]["sources"])
     for check, p in sorted(w["scenario"]["plants"].items()):
         for e in p["fire"]:
-            if check == "CFG-TN" and e["kind"] == "Service":
-                continue  # truenas.py serves no service.query; the unit tier covers it
             got = worst(doc, check, e["name"])
             ok(got == rank(e["severity"]), "%s fires %s on %s %s" % (check, e["severity"], e["kind"], e["name"]),
                "got rank %d" % got)
@@ -158,10 +156,11 @@ try:
     r = run(kurl, turl, "-o", out, *cfgargs(w))
     ok(r.returncode == 2 and os.path.exists(out), "-o FILE.prom written, exit 2", r.stderr)
     text = open(out).read() if os.path.exists(out) else ""
-    for fam in ('nasmon_source_up{source="kubernetes"} 1', 'nasmon_source_up{source="truenas"} 1',
+    for fam in ('nasmon_up{source="kubernetes"} 1', 'nasmon_up{source="truenas"} 1', 'nasmon_up{source=""} 1',
                 'nasmon_truenas_info{version="TrueNAS-25.10', 'nasmon_check_status{check="ORPH-PV"} 2',
                 'nasmon_check_findings{check="ORPH-PV",severity="critical"} 1', 'nasmon_pool_overcommit_ratio{pool="fast"}',
-                "nasmon_up 1", "nasmon_last_success_timestamp_seconds"):
+                'nasmon_truenas_service_running{service="iscsitarget"} 0', 'nasmon_truenas_service_enabled{service="nfs"} 0',
+                "nasmon_last_success_timestamp_seconds"):
         ok(fam in text, "prom has %s" % fam)
     pc = subprocess.run([os.path.join(SRC, "tests/real/promcheck"), out], capture_output=True, text=True)
     ok(pc.returncode == 0, "promcheck (promtool + node_exporter textfile) accepts the output", pc.stderr)
@@ -202,7 +201,8 @@ try:
     ok(r.returncode == 3 and r.stdout.startswith("NASMON_CHECK UNKNOWN: truenas:") and "ORPH-PV UNKNOWN:" in r.stdout,
        "nagios UNKNOWN with the unknown checks in the long output", r.stdout[:400])
     r = run(kurl, turl, "-f", "prom", *cfgargs(w))
-    ok('nasmon_source_up{source="truenas"} 0' in r.stdout and "nasmon_up 0" in r.stdout and
+    ok('nasmon_up{source="truenas"} 0' in r.stdout and 'nasmon_up{source="kubernetes"} 1' in r.stdout and
+       'nasmon_up{source=""} 0' in r.stdout and "nasmon_source_up" not in r.stdout and
        'nasmon_check_status{check="ORPH-PV"} 3' in r.stdout, "prom: source down, check status 3", r.stdout[:300])
     stop(kp)
 
@@ -223,7 +223,7 @@ try:
     stop(tp)
 
     # ---- snapshot CRDs not installed, TrueNAS 24.10 over REST ----
-    wp2 = world("nocrd.json", "--without", "volumesnapshots,volumesnapshotcontents,volumesnapshotclasses", "--plants", "SNAP-MISSING,ORPH-PV")
+    wp2 = world("nocrd.json", "--without", "volumesnapshots,volumesnapshotcontents,volumesnapshotclasses", "--plants", "SNAP-MISSING,ORPH-PV,CFG-TN")
     w2 = json.load(open(wp2))
     kp, kurl, tp, turl = sims(wp2, tn_version="24.10")
     r = run(kurl, turl, "-f", "json", *cfgargs(w2))
@@ -231,6 +231,9 @@ try:
     ok(d7["data"]["checks"]["SNAP-MISSING"]["status"] == "ok" and d7["data"]["sources"]["truenas"]["transport"] == "rest",
        "snapshot CRDs absent: SNAP-MISSING ok (not an error); 24.10 read over REST", d7["data"]["checks"].get("SNAP-MISSING"))
     ok(d7["data"]["checks"]["ORPH-PV"]["status"] == "critical", "ORPH-PV over REST fires")
+    ok(worst(d7, "CFG-TN", "iscsitarget") == 3 and worst(d7, "CFG-TN", "nfs") == 2 and worst(d7, "CFG-TN", "nvmet") == 0,
+       "CFG-TN over REST (GET /api/v2.0/service): iscsitarget stopped critical, nfs not enabled warning, nvmet unused quiet",
+       [f for f in d7["data"]["findings"] if f["check"] == "CFG-TN"])
     stop(kp)
     stop(tp)
 
@@ -264,6 +267,44 @@ try:
        "TRUENAS_API_KEY from the environment works", r.stderr)
     r = run(kurl, "ws://192.0.2.1:1", "-f", "json", "--truenas-api", "jsonrpc")
     ok(r.returncode == 3 and "1-nasmonkey" not in r.stderr, "API key to a non-loopback ws:// host refused, exit 3", r.stderr)
+
+    # ---- HLTH-PODS with --state-dir: a restartCount that grew since the last run fires, a stable
+    # one above zero (the near miss, 3 restarts) does not ----
+    stop(kp)
+    stop(tp)
+    wp4 = world("restarts.json", "--plants", "HLTH-PODS")
+    w4 = json.load(open(wp4))
+    near = w4["scenario"]["plants"]["HLTH-PODS"]["near"][0]["name"]
+    calm = next(p for p in w4["kube"]["pods"] if p["metadata"]["name"] != near and
+                p["metadata"]["labels"].get("app.kubernetes.io/csi-role") == "node" and
+                all(c["restartCount"] == 0 and c["ready"] for c in p["status"]["containerStatuses"]))["metadata"]["name"]
+    st4 = os.path.join(TMP, "state-restarts")
+    kp, kurl, tp, turl = sims(wp4)
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", "--state-dir", st4, *cfgargs(w4))
+    d8 = json.loads(r.stdout)
+    ok(worst(d8, "HLTH-PODS", calm) == 0 and worst(d8, "HLTH-PODS", near) == 0 and
+       os.path.exists(os.path.join(st4, "restarts.json")), "first run with --state-dir: restart counts kept, no delta yet",
+       d8["data"]["findings"])
+    stop(kp)
+    for p in w4["kube"]["pods"]:
+        if p["metadata"]["name"] == calm:
+            p["status"]["containerStatuses"][0]["restartCount"] = 2
+    with open(wp4, "w") as f:
+        json.dump(w4, f)
+    kp, kurl, _, _ = sims(wp4)
+    stop(procs[-1])
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", "--state-dir", st4, *cfgargs(w4))
+    d9 = json.loads(r.stdout)
+    fc = [f for f in d9["data"]["findings"] if f["object"]["name"] == calm]
+    ok(len(fc) == 1 and fc[0]["severity"] == "warning" and fc[0]["evidence"].get("restarts_since_last_run") == {"csi-driver": 2}
+       and "restarted 2 times since the last run" in fc[0]["message"],
+       "restartCount 0 -> 2 since the last run: HLTH-PODS warning on the pod, naming the container", d9["data"]["findings"])
+    ok(worst(d9, "HLTH-PODS", near) == 0, "near miss: a stable restart count of 3 (below warn) does not fire")
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", "--state-dir", st4, *cfgargs(w4))
+    ok(worst(json.loads(r.stdout), "HLTH-PODS", calm) == 0, "the next run: the count is stable again, no finding")
+    r = run(kurl, turl, "-f", "json", "--check", "HLTH-PODS", *cfgargs(w4))
+    ok(worst(json.loads(r.stdout), "HLTH-PODS", calm) == 0, "without --state-dir: no delta")
+
     stop(kp)
     stop(tp)
 finally:

@@ -14,6 +14,7 @@
 #include "infra_history.h"
 #include "infra_json.h"
 #include "infra_nasmon.h"
+#include "infra_nasmon_state.h"
 #include "tap.h"
 
 static char tmpdir[256];
@@ -406,6 +407,87 @@ static void test_history(void)
 	json_object_put(w);
 }
 
+/* HLTH-PODS restart delta: a count that grew since the last run fires, a stable one does
+ * not; the counts go through STATE/restarts.json */
+static void test_restarts(void)
+{
+	json_object *w = gen_world("--plants HLTH-PODS"), *pods, *prev = NULL, *near = NULL, *calm = NULL, *ev;
+	struct infra_nasmon_config cfg;
+	struct infra_nasmon_result res;
+	struct infra_nasmon_input in = { 0 };
+	struct infra_err err = INFRA_ERR_INIT;
+	char st[300], path[400];
+	const char *nname = NULL, *cname = NULL;
+	double t = 0;
+	int found = 0;
+
+	if (!tap_ok(w != NULL, "restarts: world generated"))
+		return;
+	config_from(&cfg, w);
+	infra_nasmon_config_select(&cfg, "HLTH-PODS", 1, &err);
+	infra_json_get(w, "scenario.plants.HLTH-PODS.near", &near, NULL);
+	nname = json_object_get_string(json_object_object_get(json_object_array_get_idx(near, 0), "name"));
+	pods = json_object_object_get(json_object_object_get(w, "kube"), "pods");
+	for (size_t i = 0; i < json_object_array_length(pods) && !calm; i++) {
+		json_object *p = json_object_array_get_idx(pods, i), *cs;
+		const char *n = infra_json_opt_string(p, "metadata.name", "");
+
+		infra_json_get(p, "status.containerStatuses", &cs, NULL);
+		if (strcmp(n, nname) && strstr(n, "-node-") &&
+		    !infra_json_opt_int64(json_object_array_get_idx(cs, 0), "restartCount", 1)) {
+			calm = json_object_array_get_idx(cs, 0);
+			cname = n;
+		}
+	}
+	in.kube = json_object_object_get(w, "kube");
+	in.now = 1764806400;
+	tap_inteq(infra_nasmon_run(&cfg, &in, &res, NULL, &err), 0, "restarts: first run");
+	tap_ok(calm && res.restarts && json_object_object_length(res.restarts) >= 6, "the counts of every democratic-csi pod are kept");
+	snprintf(st, sizeof(st), "%s/restart-state", tmpdir);
+	tap_inteq(infra_nasmon_restarts_save(st, &res, in.now, &err), 0, "saved to STATE/restarts.json");
+	infra_nasmon_result_release(&res);
+	tap_inteq(infra_nasmon_restarts_load(st, &prev, &t, &err), 0, "loaded back");
+	tap_ok(prev && t == 1764806400, "with the time of that run");
+	json_object_object_add(calm, "restartCount", json_object_new_int(2));
+	in.restarts_prev = prev;
+	in.restarts_prev_time = t;
+	in.now += 600;
+	tap_inteq(infra_nasmon_run(&cfg, &in, &res, NULL, &err), 0, "restarts: second run");
+	for (size_t i = 0; i < json_object_array_length(res.findings); i++) {
+		json_object *f = json_object_array_get_idx(res.findings, i);
+		const char *n = infra_json_opt_string(f, "object.name", "");
+
+		if (!strcmp(n, nname))
+			found |= 2;
+		if (strcmp(n, cname))
+			continue;
+		ev = json_object_object_get(f, "evidence");
+		found |= infra_json_opt_int64(ev, "restarts_since_last_run.csi-driver", 0) == 2 &&
+			 infra_json_opt_int64(ev, "last_run", 0) == 1764806400 ? 1 : 4;
+	}
+	tap_ok(found == 1, "0 -> 2 restarts since the last run fires (evidence: 2, last run); the stable 3 does not (%d)", found);
+	infra_nasmon_result_release(&res);
+	json_object_put(prev);
+	snprintf(path, sizeof(path), "%s/restarts.json", st);
+	{
+		FILE *f = fopen(path, "w");
+
+		if (f) {
+			fputs("{\"pods\": 3}", f);
+			fclose(f);
+		}
+	}
+	prev = NULL;
+	tap_inteq(infra_nasmon_restarts_load(st, &prev, &t, &err), -EILSEQ, "a corrupt file is -EILSEQ: %s", err.msg);
+	tap_ok(!prev, "and no counts");
+	unlink(path);
+	tap_ok(symlink("/etc/passwd", path) == 0 && infra_nasmon_restarts_load(st, &prev, &t, &err) != 0 && !prev,
+	       "a symlinked restarts.json is refused");
+	unlink(path);
+	infra_nasmon_config_release(&cfg);
+	json_object_put(w);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "%s/nasmon-unit-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -418,6 +500,7 @@ int main(void)
 	test_config();
 	test_inference();
 	test_history();
+	test_restarts();
 	{
 		struct infra_err err = INFRA_ERR_INIT;
 
