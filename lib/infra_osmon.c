@@ -318,6 +318,8 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		creds.region_name = oscfg.region_name;
 		creds.interface = oscfg.interface;
 		creds.cacert = oscfg.cacert;
+		creds.cert = oscfg.cert;
+		creds.key = oscfg.key;
 		creds.insecure = oscfg.insecure;
 		ra.creds = &creds;
 	}
