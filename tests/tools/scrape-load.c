@@ -30,6 +30,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "infra_report.h"
+
 struct conn {
 	CURL *h;
 	double start;
@@ -37,13 +39,7 @@ struct conn {
 	int gz;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define now infra_now_mono
 
 static double cpu_seconds(void)
 {
