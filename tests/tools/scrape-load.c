@@ -157,10 +157,15 @@ int main(int argc, char **argv)
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0) ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) {
 		fprintf(stderr, "scrape-load: not a URL: %s\n", url);
+		curl_free(host);
+		curl_url_cleanup(u);
 		return 2;
 	}
 	if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost")) {
 		fprintf(stderr, "scrape-load: loopback only (127.0.0.1 or localhost), not %s\n", host);
+		curl_free(host);
+		curl_free(port);
+		curl_url_cleanup(u);
 		return 2;
 	}
 	snprintf(rbuf, sizeof(rbuf), "%s:%s:127.0.0.1", host, port);
