@@ -95,7 +95,7 @@ check-asan:
 check-valgrind: all unit-bins
 	@BUILD=$(BUILD) INFRA_TIERS="unit tool" INFRA_VALGRIND=1 tests/run-all.sh
 
-bench: all
+bench: all $(BUILD)/tests/tools/scrape-load
 	@BUILD=$(BUILD) scripts/bench
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

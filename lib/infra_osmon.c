@@ -317,8 +317,16 @@ int infra_osmon_run(const struct infra_osmon_cfg *cfg, struct infra_report *r)
 		creds.project_domain_name = oscfg.project_domain_name ? oscfg.project_domain_name : oscfg.domain_name;
 		creds.region_name = oscfg.region_name;
 		creds.interface = oscfg.interface;
-		creds.cacert = oscfg.cacert;
-		creds.insecure = oscfg.insecure;
+		/* TLS as the health checks get it: --cacert, then the configuration; the
+		 * command line's --cert/--key pair wins as a whole */
+		creds.cacert = cfg->http && cfg->http->cacert ? cfg->http->cacert : oscfg.cacert;
+		creds.cert = oscfg.cert;
+		creds.key = oscfg.key;
+		if (cfg->http && (cfg->http->cert || cfg->http->key)) {
+			creds.cert = cfg->http->cert;
+			creds.key = cfg->http->key;
+		}
+		creds.insecure = oscfg.insecure || (cfg->http && cfg->http->insecure);
 		ra.creds = &creds;
 	}
 	if (!rc) {

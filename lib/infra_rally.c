@@ -78,17 +78,17 @@ static void args_add(struct argv_b *a, const char *s)
 	}
 }
 
-#define NCRED_ENV 10
+#define NCRED_ENV 12
 
 /* "NAME=value" strings of the credentials, in one buffer; env gets pointers */
 static void creds_env(const struct infra_rally_creds *c, char *buf, size_t size, const char **env, size_t *n)
 {
 	const char *names[NCRED_ENV] = { "OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME",
 					 "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME",
-					 "OS_INTERFACE", "OS_CACERT", "OS_INSECURE" };
+					 "OS_INTERFACE", "OS_CACERT", "OS_CERT", "OS_KEY", "OS_INSECURE" };
 	const char *vals[NCRED_ENV] = { c->auth_url, c->username, c->password, c->project_name,
 					c->user_domain_name, c->project_domain_name, c->region_name,
-					c->interface, c->cacert, c->insecure ? "true" : NULL };
+					c->interface, c->cacert, c->cert, c->key, c->insecure ? "true" : NULL };
 	size_t used = 0;
 
 	for (size_t i = 0; i < NCRED_ENV; i++) {
@@ -220,6 +220,9 @@ int infra_rally_ensure_deployment(const struct infra_rally *ra, struct infra_err
 	const char *user = c ? c->username : env_or("OS_USERNAME", NULL);
 	const char *project = c ? c->project_name : env_or("OS_PROJECT_NAME", "OS_TENANT_NAME");
 	const char *password = c ? c->password : env_or("OS_PASSWORD", NULL);
+	const char *cacert = c ? c->cacert : env_or("OS_CACERT", NULL);
+	const char *cert = c ? c->cert : env_or("OS_CERT", NULL);
+	const char *key = c ? c->key : env_or("OS_KEY", NULL);
 	int rc;
 
 	if (!url)
@@ -260,7 +263,10 @@ int infra_rally_ensure_deployment(const struct infra_rally *ra, struct infra_err
 			same = str_same(infra_json_opt_string(spec, "auth_url", NULL), url) &&
 			       str_same(infra_json_opt_string(spec, "admin.username", NULL), user) &&
 			       str_same(infra_json_opt_string(spec, "admin.project_name", NULL), project) &&
-			       str_same(infra_json_opt_string(spec, "admin.password", NULL), password);
+			       str_same(infra_json_opt_string(spec, "admin.password", NULL), password) &&
+			       str_same(infra_json_opt_string(spec, "https_cacert", NULL), cacert) &&
+			       str_same(infra_json_opt_string(spec, "https_cert", NULL), cert) &&
+			       str_same(infra_json_opt_string(spec, "https_key", NULL), key);
 		}
 		json_object_put(list);
 		if (same)

@@ -35,6 +35,8 @@
 struct infra_rally_creds {
 	const char *auth_url, *username, *password, *project_name;
 	const char *user_domain_name, *project_domain_name, *region_name, *interface, *cacert;
+	const char *cert, *key; /* TLS client certificate and key files: OS_CERT/OS_KEY, which
+				 * rally-openstack's --fromenv keeps as https_cert/https_key */
 	int insecure;
 };
 
@@ -50,7 +52,8 @@ struct infra_rally {
 
 /* `rally db ensure`, then make sure a deployment named ra->deployment exists for
  * ra->creds or the OS_* credentials in the environment (created with --fromenv; destroyed and
- * created again when its auth URL, user, project or password differ).
+ * created again when its auth URL, user, project, password, CA, client certificate or
+ * key differ).
  * Secrets never appear in err. */
 int infra_rally_ensure_deployment(const struct infra_rally *ra, struct infra_err *err);
 

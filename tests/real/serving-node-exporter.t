@@ -43,7 +43,7 @@ def main():
         S.ok(mode == 0o600, "make-certs: %s is mode 0600 (%o)" % (k, mode))
     files, _ = S.fill_textfiles(textdir, tmp)
     webcfg = S.web_config(pki, os.path.join(tmp, "web-config.yml"))
-    _, port = S.start_node_exporter(tmp, webcfg, textdir)
+    ne, port = S.start_node_exporter(tmp, webcfg, textdir)
 
     refused(port, S.client_context(pki, cert=None), "no client certificate", CERT_ALERT)
     refused(port, _other(pki), "a certificate of another CA", CERT_ALERT)
@@ -84,6 +84,16 @@ def main():
             S.ok(re.search(r"^%s%s(\{[^}]*\})? " % (prefix, suffix), gtext, re.M) is not None,
                "%s%s is served" % (prefix, suffix))
     S.ok(re.search(r"^node_textfile_scrape_error 0$", gtext, re.M) is not None, "node_textfile_scrape_error 0")
+    # the shipped /etc/default file (share/serving/prometheus-node-exporter.default): the
+    # textfile collector only, no exporter metrics, GOGC in node_exporter's environment
+    collectors = sorted(set(re.findall(r'^node_scrape_collector_success\{collector="([^"]+)"\}', gtext, re.M)))
+    S.ok(collectors == ["textfile"], "as shipped, the textfile collector only (%s)" % collectors)
+    S.ok(not re.search(r"^(go_|process_|promhttp_metric_handler_requests)", gtext, re.M),
+         "as shipped, no go_/process_/promhttp_metric_handler_requests_ series (exporter metrics off)")
+    shipped_env = S.shipped_node_exporter(textdir, webcfg)[1]
+    penv = open("/proc/%d/environ" % ne.pid, "rb").read().split(b"\0")
+    S.ok(shipped_env.get("GOGC") and ("GOGC=%s" % shipped_env["GOGC"]).encode() in penv,
+         "as shipped, node_exporter runs with GOGC=%s" % shipped_env.get("GOGC"))
     for f in files:
         S.ok('node_textfile_mtime_seconds{file="%s"}' % os.path.join(textdir, f) in gtext,
            "node_textfile_mtime_seconds of %s" % f)

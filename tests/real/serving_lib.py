@@ -200,14 +200,50 @@ def families(text):
 
 # ---------------------------------------------------------------- node_exporter and the client
 
-def start_node_exporter(tmp, webcfg, textdir, port=None, extra=()):
+SHIPPED_DEFAULT = os.path.join(SRC, "share/serving/prometheus-node-exporter.default")
+
+
+def shipped_node_exporter(textdir, webcfg):
+    """(arguments, environment) of the shipped /etc/default/prometheus-node-exporter,
+    its textfile directory and web config pointed at TEXTDIR and WEBCFG."""
+    args, env = [], {}
+    for line in open(SHIPPED_DEFAULT):
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        v = v.strip('"')
+        if k == "ARGS":
+            for a in v.split():
+                if a.startswith("--collector.textfile.directory="):
+                    a = "--collector.textfile.directory=" + textdir
+                elif a.startswith("--web.config.file="):
+                    a = "--web.config.file=" + webcfg
+                args.append(a)
+        else:
+            env[k] = v
+    return args, env
+
+
+def start_node_exporter(tmp, webcfg, textdir, port=None, extra=(), shipped=True, env=None, drop=()):
+    """node_exporter as shipped (share/serving/prometheus-node-exporter.default; DROP: shipped
+    arguments to leave out), or with SHIPPED false as Debian runs it by default (every
+    default collector, exporter metrics, Go's default GC) plus the textfile directory and
+    web config."""
     exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if not exe:
         raise Fail("prometheus-node-exporter is not installed (scripts/install-deps)")
     port = port or free_port()
-    proc, _ = start([exe, "--collector.disable-defaults", "--collector.textfile",
-                     "--collector.textfile.directory=" + textdir, "--web.config.file=" + webcfg,
-                     "--web.listen-address=127.0.0.1:%d" % port] + list(extra), tmp, "node-exporter", ready=False)
+    if shipped:
+        args, senv = shipped_node_exporter(textdir, webcfg)
+        args = [a for a in args if a not in drop]
+    else:
+        args, senv = ["--collector.textfile.directory=" + textdir, "--web.config.file=" + webcfg], {}
+    penv = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMAXPROCS", "GOMEMLIMIT")}
+    penv.update(senv)
+    penv.update(env or {})
+    proc, _ = start([exe] + args + ["--web.listen-address=127.0.0.1:%d" % port] + list(extra), tmp,
+                    "node-exporter", ready=False, env=penv)
     end = time.time() + 30
     while time.time() < end:
         try:
@@ -230,11 +266,11 @@ def client_context(pki, cert="prometheus", ca=None, tls=None):
     return ctx
 
 
-def get(port, ctx, path="/metrics", gz=False, server_name="localhost"):
+def get(port, ctx, path="/metrics", gz=False, server_name="localhost", timeout=20):
     """(status, headers, raw body, exposition text); raises ssl.SSLError/OSError when refused."""
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=20)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
     conn._server_hostname = server_name  # SNI/verification name, the scrape job's server_name
-    sock = socket.create_connection(("127.0.0.1", port), 20)
+    sock = socket.create_connection(("127.0.0.1", port), timeout)
     conn.sock = ctx.wrap_socket(sock, server_hostname=server_name)
     # TLS 1.3: a refused client certificate surfaces on the first read, not in wrap_socket
     conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gz else {})
