@@ -2642,6 +2642,31 @@ int infra_nasmon_history(const struct infra_nasmon_config *cfg, const char *stat
 
 #define DCSI_PODS "?labelSelector=app.kubernetes.io%2Fname%3Ddemocratic-csi"
 
+/* The fields the checks read of the big lists (infra_kube_list_fields: each page's tree is
+ * freed, only these stay); NULL = whole items (the small lists: classes, drivers, nodes, the
+ * driver's pods and workloads).  Paths must not overlap.  A check that reads another field of
+ * a PV, PVC, VolumeAttachment, VolumeSnapshot or VolumeSnapshotContent must add it here
+ * (tests/unit/test_nasmon_fetch.c checks that every field the checks read is kept). */
+static const char *const keep_pv[] = {
+	"metadata.name", "metadata.uid", "metadata.creationTimestamp", "metadata.deletionTimestamp", "spec.csi",
+	"spec.storageClassName", "spec.persistentVolumeReclaimPolicy", "spec.capacity", "status", NULL };
+static const char *const keep_pvc[] = {
+	"metadata.name", "metadata.namespace", "metadata.uid", "metadata.creationTimestamp",
+	"metadata.deletionTimestamp", "metadata.annotations", "spec.storageClassName", "spec.volumeName",
+	"spec.resources", "status.phase", NULL };
+static const char *const keep_va[] = {
+	"metadata.name", "metadata.creationTimestamp", "metadata.deletionTimestamp", "spec.attacher",
+	"spec.nodeName", "spec.source", "status", NULL };
+static const char *const keep_vs[] = {
+	"metadata.name", "metadata.namespace", "metadata.uid", "metadata.creationTimestamp",
+	"metadata.deletionTimestamp", "spec.volumeSnapshotClassName", "spec.source", "status", NULL };
+static const char *const keep_vsc[] = {
+	"metadata.name", "metadata.creationTimestamp", "metadata.deletionTimestamp", "spec.driver",
+	"spec.deletionPolicy", "spec.volumeSnapshotRef", "spec.source", "spec.volumeSnapshotClassName", "status", NULL };
+static const char *const *const kube_keep[NKRES] = {
+	[R_PV] = keep_pv, [R_PVC] = keep_pvc, [R_VA] = keep_va, [R_VS] = keep_vs, [R_VSC] = keep_vsc,
+};
+
 struct kfetch {
 	const struct infra_kube_opts *o;
 	pthread_mutex_t mu;
@@ -2671,7 +2696,7 @@ static void kfetch_run(struct kfetch *f, struct infra_kube *k)
 		pthread_mutex_unlock(&f->mu);
 		if (r >= NKRES)
 			return;
-		f->rc[r] = infra_kube_list(k, paths[r], &f->items[r], &f->errs[r]);
+		f->rc[r] = infra_kube_list_fields(k, paths[r], kube_keep[r], &f->items[r], &f->errs[r]);
 		f->pages[r] = infra_kube_last_pages(k);
 	}
 }
@@ -2748,6 +2773,9 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
 	*failed = json_object_new_object();
 	json_object_object_add(*tn, "version", jstr(infra_truenas_version(t)));
 	for (size_t i = 0; i < NQ; i++) {
+		if (results[i] && (q[i] == INFRA_TN_DATASETS || q[i] == INFRA_TN_SNAPSHOTS))
+			for (size_t j = 0; j < json_object_array_length(results[i]); j++)
+				infra_truenas_flatten_sources(json_object_array_get_idx(results[i], j));
 		if (results[i])
 			json_object_object_add(*tn, tres_names[names[i]], results[i]);
 		else if (errs[i].code != -ENOTSUP)
