@@ -638,63 +638,7 @@ static void status_message(const struct infra_http_resp *r, char *out, size_t n)
 	json_object_put(st);
 }
 
-/* Copy into out the value at the dotted path of item (the value itself is shared, not copied;
- * the objects on the way are new and hold only what is kept).  A missing path adds nothing. */
-static int keep_path(json_object *item, const char *path, json_object *out)
-{
-	char seg[128];
-	const char *p = path;
-	json_object *src = item, *dst = out, *v;
-
-	for (;;) {
-		size_t n = strcspn(p, ".");
-
-		if (n == 0 || n >= sizeof(seg))
-			return -EINVAL;
-		memcpy(seg, p, n);
-		seg[n] = '\0';
-		if (!json_object_is_type(src, json_type_object) || !json_object_object_get_ex(src, seg, &v))
-			return 0;
-		if (p[n] == '\0')
-			return json_object_object_add(dst, seg, json_object_get(v)) ? -ENOMEM : 0;
-		if (!json_object_is_type(v, json_type_object))
-			return 0;
-		{
-			json_object *d = NULL;
-
-			if (!json_object_object_get_ex(dst, seg, &d)) {
-				if (!(d = json_object_new_object()) || json_object_object_add(dst, seg, d)) {
-					json_object_put(d);
-					return -ENOMEM;
-				}
-			}
-			dst = d;
-		}
-		src = v;
-		p += n + 1;
-	}
-}
-
-/* A new object with only the keep paths of item (for the loader: the page's tree is freed
- * right after, and only these few fields stay for the run). */
-static json_object *prune(json_object *item, const char *const *keep)
-{
-	json_object *o;
-
-	if (!json_object_is_type(item, json_type_object))
-		return json_object_get(item);
-	if (!(o = json_object_new_object()))
-		return NULL;
-	for (size_t i = 0; keep[i]; i++) {
-		if (keep_path(item, keep[i], o) == -ENOMEM) {
-			json_object_put(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-static int list_page(struct infra_kube *k, const char *path, const char *cont, const char *const *keep,
+static int list_page(struct infra_kube *k, const char *path, const char *cont, infra_kube_item_fn fn, void *ud,
 		     json_object *items, char **next, long *status, struct infra_err *err)
 {
 	struct infra_buf url = INFRA_BUF_INIT;
@@ -768,7 +712,7 @@ static int list_page(struct infra_kube *k, const char *path, const char *cont, c
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
 		json_object *it = json_object_array_get_idx(arr, i);
 
-		it = keep ? prune(it, keep) : json_object_get(it);
+		it = fn ? fn(it, ud) : json_object_get(it);
 		if (!it || json_object_array_add(items, it) != 0) {
 			json_object_put(it);
 			json_object_put(doc);
@@ -790,11 +734,11 @@ static int list_page(struct infra_kube *k, const char *path, const char *cont, c
 
 int infra_kube_list(struct infra_kube *k, const char *path, json_object **items, struct infra_err *err)
 {
-	return infra_kube_list_fields(k, path, NULL, items, err);
+	return infra_kube_list_map(k, path, NULL, NULL, items, err);
 }
 
-int infra_kube_list_fields(struct infra_kube *k, const char *path, const char *const *keep, json_object **items,
-			   struct infra_err *err)
+int infra_kube_list_map(struct infra_kube *k, const char *path, infra_kube_item_fn fn, void *ud, json_object **items,
+			struct infra_err *err)
 {
 	json_object *arr = json_object_new_array();
 	char *cont = NULL, *next = NULL;
@@ -815,7 +759,7 @@ int infra_kube_list_fields(struct infra_kube *k, const char *path, const char *c
 			rc = infra_err_set(err, -EPROTO, "list %s: more than %d pages, giving up", path, INFRA_KUBE_MAX_PAGES);
 			break;
 		}
-		rc = list_page(k, path, cont, keep, arr, &next, &status, err);
+		rc = list_page(k, path, cont, fn, ud, arr, &next, &status, err);
 		k->last_pages++;
 		if (rc == -ESTALE && status == 410) {
 			if (k->last_restarts >= INFRA_KUBE_MAX_RESTARTS) {

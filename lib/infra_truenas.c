@@ -109,7 +109,8 @@ const char *infra_truenas_method_for(enum infra_tn_query q, const char *version,
  * of the two user properties whose origin matters as "NAME@source" ('@' cannot occur in a ZFS
  * property name).  infra_truenas_flatten_sources() folds those back.  The replies shrink from
  * about 1.1 KiB (snapshot) and 3.2 KiB (dataset) to a few hundred bytes, one flat object each.
- * A field added to a check that reads datasets or snapshots must be added here. */
+ * Shares, targets and extents: the fields the checks read, whole.  A field a check reads of
+ * any of these must be added here. */
 #define TN_UPROP(n) { "user_properties.democratic-csi:" n ".rawvalue", "democratic-csi:" n }
 #define TN_NPROP(n) { n ".rawvalue", n }
 static const char *const tn_select_datasets[][2] = {
@@ -127,11 +128,19 @@ static const char *const tn_select_datasets[][2] = {
 	TN_UPROP("freenas_nvmeof_subsystem_id"),
 };
 static const char *const tn_select_snapshots[][2] = {
-	{ "id", NULL }, { "name", NULL },
+	{ "id", NULL }, /* also "name" in every version; the checks read id */
 	{ "properties.creation.rawvalue", "creation" }, { "properties.used.rawvalue", "used" },
 	{ "properties.democratic-csi:csi_snapshot_name.rawvalue", "democratic-csi:csi_snapshot_name" },
 	{ "properties.democratic-csi:csi_snapshot_name.source", "democratic-csi:csi_snapshot_name@source" },
 };
+static const char *const tn_select_nfs[][2] = {
+	{ "id", NULL }, { "path", NULL }, { "paths", NULL }, { "enabled", NULL }, { "locked", NULL } };
+static const char *const tn_select_smb[][2] = {
+	{ "id", NULL }, { "name", NULL }, { "path", NULL }, { "enabled", NULL }, { "locked", NULL } };
+static const char *const tn_select_targets[][2] = { { "id", NULL }, { "name", NULL } };
+static const char *const tn_select_extents[][2] = {
+	{ "id", NULL }, { "name", NULL }, { "disk", NULL }, { "enabled", NULL }, { "locked", NULL } };
+static const char *const tn_select_tes[][2] = { { "id", NULL }, { "target", NULL }, { "extent", NULL } };
 #undef TN_UPROP
 #undef TN_NPROP
 
@@ -160,6 +169,18 @@ static json_object *tn_query_params(enum infra_tn_query q)
 	json_object *p = json_object_new_array(), *opts = json_object_new_object();
 
 	json_object_array_add(p, json_object_new_array());
+#define TN_SEL(a) tn_select(a, sizeof(a) / sizeof(a[0]))
+	if (q == INFRA_TN_NFS_SHARES)
+		json_object_object_add(opts, "select", TN_SEL(tn_select_nfs));
+	else if (q == INFRA_TN_SMB_SHARES)
+		json_object_object_add(opts, "select", TN_SEL(tn_select_smb));
+	else if (q == INFRA_TN_ISCSI_TARGETS)
+		json_object_object_add(opts, "select", TN_SEL(tn_select_targets));
+	else if (q == INFRA_TN_ISCSI_EXTENTS)
+		json_object_object_add(opts, "select", TN_SEL(tn_select_extents));
+	else if (q == INFRA_TN_ISCSI_TARGETEXTENTS)
+		json_object_object_add(opts, "select", TN_SEL(tn_select_tes));
+#undef TN_SEL
 	if (q == INFRA_TN_DATASETS) {
 		json_object *extra = json_object_new_object();
 
