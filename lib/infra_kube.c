@@ -732,15 +732,151 @@ static void status_message(const struct infra_http_resp *r, char *out, size_t n)
 	json_object_put(st);
 }
 
-static int list_page(struct infra_kube *k, const char *path, const char *cont, json_object *items,
-		     char **next, long *status, struct infra_err *err)
+/* ---------- a list body, item by item ----------
+ *
+ * {"kind":..,"metadata":{..,"continue":".."},"items":[{..},{..},..]}: the top level is scanned
+ * here and each value (each item, the metadata, anything else) parsed on its own with one
+ * json_tokener, so only one item's tree exists at a time; fn's result is all that stays. */
+static size_t skip_ws(const char *b, size_t len, size_t i)
+{
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* One JSON value at b[*i]; *i moves past it.  -EINVAL when malformed. */
+static int scan_value(struct json_tokener *tok, const char *b, size_t len, size_t *i, json_object **out)
+{
+	enum json_tokener_error jerr;
+
+	json_tokener_reset(tok);
+	*out = json_tokener_parse_ex(tok, b + *i, (int)(len - *i));
+	jerr = json_tokener_get_error(tok);
+	if (jerr != json_tokener_success) { /* a bare number would need more input: never a list body */
+		json_object_put(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	*i += json_tokener_get_parse_end(tok);
+	return 0;
+}
+
+/* 0, -EINVAL (malformed; *at = the byte), -EPROTO (no items array), -ENOMEM (fn failed). */
+static int scan_list(const char *b, size_t len, infra_kube_item_fn fn, void *ud, json_object *items,
+		     json_object **meta, size_t *at)
+{
+	struct json_tokener *tok = json_tokener_new_ex(256);
+	size_t i = 0;
+	int rc = -EINVAL, have_items = 0, first = 1;
+
+	*meta = NULL;
+	if (!tok)
+		return -ENOMEM;
+	if (len > (size_t)INT32_MAX)
+		goto out;
+	i = skip_ws(b, len, i);
+	if (i >= len || b[i++] != '{')
+		goto out;
+	for (;;) {
+		size_t ks, ke;
+		json_object *v = NULL;
+
+		i = skip_ws(b, len, i);
+		if (i < len && b[i] == '}' && first) { /* {} */
+			i++;
+			break;
+		}
+		first = 0;
+		if (i >= len || b[i] != '"')
+			goto out;
+		ks = ++i;
+		while (i < len && b[i] != '"')
+			i += b[i] == '\\' ? 2 : 1;
+		if (i >= len)
+			goto out;
+		ke = i++;
+		i = skip_ws(b, len, i);
+		if (i >= len || b[i++] != ':')
+			goto out;
+		i = skip_ws(b, len, i);
+		if (ke - ks == 5 && !memcmp(b + ks, "items", 5) && i < len && b[i] == '[') {
+			have_items = 1;
+			i = skip_ws(b, len, i + 1);
+			if (i < len && b[i] == ']') {
+				i++;
+			} else {
+				for (;;) {
+					json_object *it = NULL, *kept;
+
+					if (scan_value(tok, b, len, &i, &it))
+						goto out;
+					kept = fn ? fn(it, ud) : json_object_get(it);
+					json_object_put(it);
+					if (!kept || json_object_array_add(items, kept)) {
+						json_object_put(kept);
+						rc = -ENOMEM;
+						goto out;
+					}
+					i = skip_ws(b, len, i);
+					if (i < len && b[i] == ',') {
+						i = skip_ws(b, len, i + 1);
+						continue;
+					}
+					if (i < len && b[i] == ']') {
+						i++;
+						break;
+					}
+					goto out;
+				}
+			}
+		} else {
+			if (scan_value(tok, b, len, &i, &v))
+				goto out;
+			if (ke - ks == 5 && !memcmp(b + ks, "items", 5)) {
+				if (v) { /* "items": not an array (null is an empty list) */
+					json_object_put(v);
+					rc = -EPROTO;
+					goto out;
+				}
+				have_items = 1;
+			} else if (ke - ks == 8 && !memcmp(b + ks, "metadata", 8) && !*meta) {
+				*meta = v;
+				v = NULL;
+			}
+			json_object_put(v);
+		}
+		i = skip_ws(b, len, i);
+		if (i < len && b[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i < len && b[i] == '}') {
+			i++;
+			break;
+		}
+		goto out;
+	}
+	i = skip_ws(b, len, i);
+	rc = i < len ? -EINVAL : have_items ? 0 : -EPROTO;
+out:
+	json_tokener_free(tok);
+	*at = i;
+	if (rc) {
+		json_object_put(*meta);
+		*meta = NULL;
+	}
+	return rc;
+}
+
+static int list_page(struct infra_kube *k, const char *path, const char *cont, infra_kube_item_fn fn, void *ud,
+		     json_object *items, char **next, long *status, struct infra_err *err)
 {
 	struct infra_buf url = INFRA_BUF_INIT;
 	struct infra_http_req req;
 	struct infra_http_resp resp;
 	const char *hdrs[3] = { "Accept: application/json", k->auth_header, NULL };
 	char shown[320], what[600], msg[300];
-	json_object *doc = NULL, *arr = NULL, *c;
+	json_object *doc = NULL, *c;
 	int rc;
 
 	*next = NULL;
@@ -792,29 +928,20 @@ static int list_page(struct infra_kube *k, const char *path, const char *cont, j
 		infra_http_resp_release(&resp);
 		return rc;
 	}
-	rc = infra_json_parse(resp.body, resp.body_len, &doc, err);
-	infra_http_resp_release(&resp);
-	if (rc < 0) {
-		infra_err_prefix(err, "GET %s: malformed JSON", shown);
-		return -EPROTO;
-	}
-	if (!json_object_is_type(doc, json_type_object) || !json_object_object_get_ex(doc, "items", &arr) ||
-	    !(arr == NULL || json_object_is_type(arr, json_type_array))) {
-		json_object_put(doc);
-		return infra_err_set(err, -EPROTO, "GET %s: the reply is not a list (no 'items' array)", shown);
-	}
-	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
-		json_object *it = json_object_array_get_idx(arr, i);
+	{
+		size_t at = 0;
 
-		if (json_object_array_add(items, json_object_get(it)) != 0) {
-			json_object_put(it);
-			json_object_put(doc);
+		rc = scan_list(resp.body, resp.body_len, fn, ud, items, &doc, &at);
+		infra_http_resp_release(&resp);
+		if (rc == -ENOMEM)
 			return infra_err_set(err, -ENOMEM, "kube: out of memory");
-		}
+		if (rc == -EINVAL)
+			return infra_err_set(err, -EPROTO, "GET %s: malformed JSON: invalid JSON at byte %zu", shown, at);
+		if (rc)
+			return infra_err_set(err, -EPROTO, "GET %s: the reply is not a list (no 'items' array)", shown);
 	}
-	if (json_object_object_get_ex(doc, "metadata", &c) && json_object_is_type(c, json_type_object) &&
-	    json_object_object_get_ex(c, "continue", &c) && json_object_is_type(c, json_type_string) &&
-	    json_object_get_string_len(c) > 0) {
+	if (doc && json_object_is_type(doc, json_type_object) && json_object_object_get_ex(doc, "continue", &c) &&
+	    json_object_is_type(c, json_type_string) && json_object_get_string_len(c) > 0) {
 		*next = strdup(json_object_get_string(c));
 		if (!*next) {
 			json_object_put(doc);
@@ -826,6 +953,12 @@ static int list_page(struct infra_kube *k, const char *path, const char *cont, j
 }
 
 int infra_kube_list(struct infra_kube *k, const char *path, json_object **items, struct infra_err *err)
+{
+	return infra_kube_list_map(k, path, NULL, NULL, items, err);
+}
+
+int infra_kube_list_map(struct infra_kube *k, const char *path, infra_kube_item_fn fn, void *ud, json_object **items,
+			struct infra_err *err)
 {
 	json_object *arr = json_object_new_array();
 	char *cont = NULL, *next = NULL;
@@ -846,7 +979,7 @@ int infra_kube_list(struct infra_kube *k, const char *path, json_object **items,
 			rc = infra_err_set(err, -EPROTO, "list %s: more than %d pages, giving up", path, INFRA_KUBE_MAX_PAGES);
 			break;
 		}
-		rc = list_page(k, path, cont, arr, &next, &status, err);
+		rc = list_page(k, path, cont, fn, ud, arr, &next, &status, err);
 		k->last_pages++;
 		if (rc == -ESTALE && status == 410) {
 			if (k->last_restarts >= INFRA_KUBE_MAX_RESTARTS) {

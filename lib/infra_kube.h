@@ -74,6 +74,14 @@ const char *infra_kube_auth_source(const struct infra_kube *k); /* "flags", "kub
  * other negatives for transport/HTTP errors. */
 int infra_kube_list(struct infra_kube *k, const char *path, json_object **items, struct infra_err *err);
 
+/* The same, with every item replaced by fn(item, ud) as its page is parsed (a new
+ * reference, or NULL for out of memory: -ENOMEM).  The page's parsed tree is freed before
+ * the next page is fetched, so what fn returns is all that stays in memory (the loader of
+ * nasmon-check keeps only the fields its checks read).  fn NULL = the items themselves. */
+typedef json_object *(*infra_kube_item_fn)(json_object *item, void *ud);
+int infra_kube_list_map(struct infra_kube *k, const char *path, infra_kube_item_fn fn, void *ud, json_object **items,
+			struct infra_err *err);
+
 /* Pages and 410 restarts of the last infra_kube_list (for tests and -v). */
 int infra_kube_last_pages(const struct infra_kube *k);
 int infra_kube_last_restarts(const struct infra_kube *k);

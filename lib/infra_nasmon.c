@@ -414,6 +414,11 @@ static void map_free(struct lh_table *t)
 
 static const char *js(json_object *o, const char *path)
 {
+	json_object *v;
+
+	/* a compacted item (infra_nasmon_compact) holds the path itself as its key */
+	if (o && json_object_object_get_ex(o, path, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
 	return infra_json_opt_string(o, path, NULL);
 }
 
@@ -2681,6 +2686,123 @@ int infra_nasmon_history(const struct infra_nasmon_config *cfg, const char *stat
 	return rc;
 }
 
+/* ---------------------------------------------------------------- compact items (the loader)
+ *
+ * The big Kubernetes lists (PVs, PVCs, VolumeAttachments, VolumeSnapshots and their contents:
+ * 10,000s of objects) are kept, page by page, as ONE flat json object per item whose keys are
+ * the very paths the checks pass to js()/ktime() ("spec.csi.driver",
+ * "metadata.annotations[\"volume.kubernetes.io/storage-provisioner\"]"), with fresh copies of
+ * the values; js() looks such a key up before walking.  A json-c object costs about 800 bytes
+ * whatever it holds, so a PV goes from ~7 nested objects (~9 KiB kept, ~13 KiB while parsed)
+ * to one (~2.5 KiB).  The few sub-objects the checks test with jo() (a VolumeAttachment's
+ * status.attachError/detachError, a VolumeSnapshot's status.readyToUse/error) are kept
+ * nested, and only when present.  A check that reads another field of these five kinds must
+ * add it here: tests/unit/test_nasmon_compact.c runs every check over the planted world both
+ * whole and compacted and wants the same result. */
+static const char *const flat_pv[] = {
+	"metadata.name", "metadata.creationTimestamp", "metadata.deletionTimestamp", "spec.csi.driver",
+	"spec.csi.volumeHandle", "spec.csi.volumeAttributes.provisioner_driver",
+	"spec.csi.volumeAttributes.provisioner_driver_instance_id", "spec.csi.volumeAttributes.share",
+	"spec.csi.volumeAttributes.iqn", "spec.csi.volumeAttributes.node_attach_driver", "spec.storageClassName",
+	"spec.persistentVolumeReclaimPolicy", "spec.capacity.storage", "status.phase", "status.lastPhaseTransitionTime",
+	NULL };
+static const char *const flat_pvc[] = {
+	"metadata.name", "metadata.namespace", "metadata.creationTimestamp", "metadata.deletionTimestamp",
+	"metadata.annotations[\"volume.kubernetes.io/storage-provisioner\"]", "spec.storageClassName", "spec.volumeName",
+	"status.phase", NULL };
+static const char *const flat_va[] = {
+	"metadata.name", "metadata.creationTimestamp", "metadata.deletionTimestamp", "spec.attacher", "spec.nodeName",
+	"spec.source.persistentVolumeName", "status.attachError.message", "status.detachError.message", NULL };
+static const char *const nested_va[] = { "status.attachError", "status.detachError", NULL };
+static const char *const flat_vs[] = {
+	"metadata.name", "metadata.namespace", "metadata.uid", "metadata.creationTimestamp", "metadata.deletionTimestamp",
+	"spec.volumeSnapshotClassName", "status.boundVolumeSnapshotContentName", "status.error.message", NULL };
+static const char *const nested_vs[] = { "status.readyToUse", "status.error", NULL };
+static const char *const flat_vsc[] = {
+	"metadata.name", "metadata.creationTimestamp", "metadata.deletionTimestamp", "spec.driver", "spec.deletionPolicy",
+	"spec.volumeSnapshotRef.name", "spec.volumeSnapshotRef.namespace", "spec.volumeSnapshotRef.uid",
+	"spec.source.snapshotHandle", "spec.source.volumeHandle", "spec.volumeSnapshotClassName", "status.snapshotHandle",
+	NULL };
+static const struct { const char *const *flat, *const *nested; } compact_fields[NKRES] = {
+	[R_PV] = { flat_pv, NULL }, [R_PVC] = { flat_pvc, NULL }, [R_VA] = { flat_va, nested_va },
+	[R_VS] = { flat_vs, nested_vs }, [R_VSC] = { flat_vsc, NULL },
+};
+
+/* path "a.b.c" of item -> out.a.b.c (new objects on the way; the value deep-copied) */
+static int keep_nested(json_object *item, const char *path, json_object *out)
+{
+	json_object *v, *dst = out, *copy = NULL;
+	char seg[128];
+	const char *p = path;
+
+	if (infra_json_get(item, path, &v, NULL))
+		return 0;
+	if (json_object_deep_copy(v, &copy, NULL))
+		return -ENOMEM;
+	for (;;) {
+		size_t n = strcspn(p, ".");
+		json_object *d;
+
+		snprintf(seg, sizeof(seg), "%.*s", (int)n, p);
+		if (!p[n]) {
+			json_object_object_add(dst, seg, copy);
+			return 0;
+		}
+		if (!json_object_object_get_ex(dst, seg, &d)) {
+			d = json_object_new_object();
+			if (!d || json_object_object_add(dst, seg, d)) {
+				json_object_put(d);
+				json_object_put(copy);
+				return -ENOMEM;
+			}
+		}
+		dst = d;
+		p += n + 1;
+	}
+}
+
+json_object *infra_nasmon_compact(const char *list, json_object *item)
+{
+	const char *const *flat = NULL, *const *nested = NULL;
+	json_object *o;
+
+	for (int r = 0; r < NKRES && list; r++) {
+		if (!strcmp(list, kres_names[r])) {
+			flat = compact_fields[r].flat;
+			nested = compact_fields[r].nested;
+			break;
+		}
+	}
+	if (!flat || !json_object_is_type(item, json_type_object))
+		return json_object_get(item);
+	if (!(o = json_object_new_object()))
+		return NULL;
+	for (size_t i = 0; flat[i]; i++) {
+		const char *v = infra_json_opt_string(item, flat[i], NULL);
+		json_object *sv;
+
+		if (!v)
+			continue;
+		if (!(sv = json_object_new_string(v)) || json_object_object_add(o, flat[i], sv)) {
+			json_object_put(sv);
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; nested && nested[i]; i++) {
+		if (keep_nested(item, nested[i], o)) {
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static json_object *compact_cb(json_object *item, void *ud)
+{
+	return infra_nasmon_compact((const char *)ud, item);
+}
+
 /* ---------------------------------------------------------------- fetching */
 
 #define DCSI_PODS "?labelSelector=app.kubernetes.io%2Fname%3Ddemocratic-csi"
@@ -2714,7 +2836,7 @@ static void kfetch_run(struct kfetch *f, struct infra_kube *k)
 		pthread_mutex_unlock(&f->mu);
 		if (r >= NKRES)
 			return;
-		f->rc[r] = infra_kube_list(k, paths[r], &f->items[r], &f->errs[r]);
+		f->rc[r] = infra_kube_list_map(k, paths[r], compact_cb, (void *)kres_names[r], &f->items[r], &f->errs[r]);
 		f->pages[r] = infra_kube_last_pages(k);
 	}
 }
@@ -2791,6 +2913,9 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
 	*failed = json_object_new_object();
 	json_object_object_add(*tn, "version", jstr(infra_truenas_version(t)));
 	for (size_t i = 0; i < NQ; i++) {
+		if (results[i] && (q[i] == INFRA_TN_DATASETS || q[i] == INFRA_TN_SNAPSHOTS))
+			for (size_t j = 0; j < json_object_array_length(results[i]); j++)
+				infra_truenas_flatten_sources(json_object_array_get_idx(results[i], j));
 		if (results[i])
 			json_object_object_add(*tn, tres_names[names[i]], results[i]);
 		else if (errs[i].code != -ENOTSUP)

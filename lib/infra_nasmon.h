@@ -171,6 +171,13 @@ int infra_nasmon_fetch_kube(struct infra_kube *k, const struct infra_kube_opts *
 int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
 			       struct infra_err *err);
 
+/* The loader's compact form of one item of a Kubernetes list ("persistentvolumes", ...): for
+ * the five big lists (PVs, PVCs, VolumeAttachments, VolumeSnapshots, VolumeSnapshotContents) a
+ * new flat object with only the fields the checks read, keyed by their paths; for the others
+ * (and a non-object) the item itself.  A new reference; NULL when out of memory.  The checks
+ * give the same result over whole and compacted items. */
+json_object *infra_nasmon_compact(const char *list, json_object *item);
+
 /* Writers. */
 json_object *infra_nasmon_to_json(const struct infra_nasmon_result *res);
 #include "infra_buf.h"

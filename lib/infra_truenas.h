@@ -57,6 +57,11 @@ const char *infra_truenas_method_for(enum infra_tn_query q, const char *version,
 /* Run several queries concurrently on one connection (ids matched, out-of-order replies); results[i]
  * a new json array or NULL with errs[i] set (a method the version lacks: -ENOTSUP). Returns 0 if the
  * transport worked (per-query errors in errs), negative if the connection failed. */
+/* Datasets and snapshots are queried with a "select" of the fields nasmon-check reads (each
+ * ZFS property as a rawvalue string at the top level; see tn_select_* in infra_truenas.c).
+ * This folds the "NAME@source" keys of such an item back: a property whose source is not
+ * LOCAL/RECEIVED becomes {"rawvalue","source"}, a local one stays a plain string. */
+void infra_truenas_flatten_sources(json_object *item);
 int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra_tn_query *q,
 			     json_object **results, struct infra_err *errs, struct infra_err *err);
 /* A raw JSON-RPC call (or REST GET for REST), for anything else.  params may be NULL

@@ -204,16 +204,43 @@ class Sim:
         for r, objs in self.kube.items():
             for o in objs:
                 self.stamp(o)
+        # Encoded once per state of the world: res -> (rv, epoch of writes, [(obj, bytes)] in
+        # name order).  Any write bumps self.rv, which invalidates every entry.
+        self.encoded = {}
+        for r in self.kube:
+            self.sorted_encoded(r)
+
+    def sorted_encoded(self, res):
+        """The objects of res in (namespace, name) order, each with its JSON bytes as served
+        (built-in items without kind/apiVersion, CRD items with them).  Call with the lock held
+        (or before serving)."""
+        c = self.encoded.get(res)
+        if c is not None and c[0] == self.rv and c[1] is self.kube[res]:
+            return c[2]
+        spec = RESOURCES[res]
+        objs = sorted(self.kube[res], key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
+        out = []
+        for o in objs:
+            if spec[4]:
+                o2 = {k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+            else:
+                o2 = dict(o)
+                o2["kind"] = spec[2][:-4]
+                o2["apiVersion"] = "%s/%s" % (spec[0], spec[1])
+            out.append((o, json.dumps(o2).encode()))
+        self.encoded[res] = (self.rv, self.kube[res], out)
+        return out
 
     def stamp(self, o):
         self.rv += 1
         o.setdefault("metadata", {}).setdefault("resourceVersion", str(self.rv))
 
     def objects(self, res, ns):
-        objs = self.kube[res]
+        """[(obj, encoded bytes)] of res (in namespace ns), in name order."""
+        objs = self.sorted_encoded(res)
         if ns is not None:
-            objs = [o for o in objs if o.get("metadata", {}).get("namespace") == ns]
-        return sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
+            objs = [e for e in objs if e[0].get("metadata", {}).get("namespace") == ns]
+        return objs
 
     def write(self, res, obj):
         """A write by someone else: a new resourceVersion (older continue tokens expire)."""
@@ -398,7 +425,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self.status_obj(410, "Expired", EXPIRED_MSG)
             sel = q.get("labelSelector")
             if sel:
-                objs = [o for o in objs if match_labels(sel, o["metadata"].get("labels", {}))]
+                objs = [e for e in objs if match_labels(sel, e[0]["metadata"].get("labels", {}))]
             fsel = q.get("fieldSelector")
             if fsel:
                 for term in fsel.split(","):
@@ -407,25 +434,17 @@ class Handler(BaseHTTPRequestHandler):
                     if key is None:
                         return self.status_obj(400, "BadRequest", 'field label not supported: %s' % k)
                     v = v.lstrip("=")
-                    objs = [o for o in objs if o["metadata"].get(key, "") == v]
+                    objs = [e for e in objs if e[0]["metadata"].get(key, "") == v]
             meta = {"resourceVersion": str(sim.rv)}
             page = objs[start:]
             if limit > 0 and len(page) > limit:
                 page = page[:limit]
                 meta["continue"] = sim.token(start + limit)
                 meta["remainingItemCount"] = len(objs) - start - limit
-            items = []
-            for o in page:
-                o = json.loads(json.dumps(o))
-                if spec[4]:
-                    o.pop("kind", None)
-                    o.pop("apiVersion", None)
-                else:
-                    o["kind"] = spec[2][:-4]
-                    o["apiVersion"] = "%s/%s" % (spec[0], spec[1])
-                items.append(o)
+            items = b",".join(e[1] for e in page)
         api_version = "%s/%s" % (spec[0], spec[1]) if spec[0] else spec[1]
-        self.send_json(200, {"kind": spec[2], "apiVersion": api_version, "metadata": meta, "items": items})
+        head = json.dumps({"kind": spec[2], "apiVersion": api_version, "metadata": meta})
+        self.send_raw(200, head[:-1].encode() + b', "items": [' + items + b"]}")
 
     def control_get(self, path):
         sim = self.server.sim

@@ -44,7 +44,8 @@ Faults (--fault, or POST /_sim/fault with a JSON object): `kind=K[,method=M][,pa
 count: how many times it fires (default 1, -1 = always).
 
 Control (no auth): GET /_sim/state -> {"revoked": [...], "logins": N, "pongs": N, "pongs_mid": N, "busy": N, "reply_orders":
-[[ids in the order answered], ...], "requests": [[method/path, transport], ...], "max_preauth": N}.
+[[ids in the order answered], ...], "requests": [[method/path, transport], ...], "queries": [[method/path,
+query-options], ...], "max_preauth": N}.
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
 import argparse
@@ -94,6 +95,7 @@ class Sim:
         self.pongs_mid = 0  # pongs to pings sent between the fragments of a message
         self.reply_orders = []
         self.requests = []
+        self.queries = []  # [method or REST path, query-options], one per query call
         self.max_preauth = 0
 
     # --- which APIs exist
@@ -202,6 +204,58 @@ def match(obj, flt):
     return bool(ops[op]())
 
 
+_MISSING = object()
+_SPLIT = {}
+
+
+def split_path(path):
+    """'a.b\\.c' -> ['a', 'b.c'] (filter_list.partition: a backslash escapes a dot); cached."""
+    p = _SPLIT.get(path)
+    if p is None:
+        p = [x.replace("\\.", ".") for x in re.split(r"(?<!\\)\.", path)]
+        _SPLIT[path] = p
+    return p
+
+
+def do_select(items, select):
+    """query-options select as filter_list.do_select: "a.b.c" keeps that leaf nested under a/b
+    (objects on the way are new, only the selected keys); ["a.b", "alias"] puts it at the top
+    level under alias; a path that is missing is left out; a non-object on the way ends the walk
+    (its value is taken); a list on the way is refused (no index selection)."""
+    if not isinstance(select, list):
+        raise ValueError("select must be a list")
+    plan = []
+    for s in select:
+        if isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) for x in s):
+            plan.append((split_path(s[0]), s[1]))
+        elif isinstance(s, str):
+            plan.append((split_path(s), None))
+        else:
+            raise ValueError("select entries must be a field name or [field, alias]")
+    rv = []
+    for i in items:
+        entry = {}
+        for keys, alias in plan:
+            cur, n = i, 0
+            for k in keys:
+                if isinstance(cur, dict):
+                    cur = cur.get(k, _MISSING)
+                    n += 1
+                elif isinstance(cur, (list, tuple)):
+                    raise ValueError("Selecting by list index is not supported")
+            if cur is _MISSING:
+                continue
+            if alias is not None:
+                entry[alias] = cur
+                continue
+            obj = entry
+            for k in keys[:n - 1]:
+                obj = obj.setdefault(k, {})
+            obj[keys[n - 1]] = cur
+        rv.append(entry)
+    return rv
+
+
 def run_query(items, filters, options):
     if not isinstance(filters, list):
         raise ValueError("query-filters must be a list")
@@ -216,7 +270,7 @@ def run_query(items, filters, options):
     lim = options.get("limit")
     out = out[off:off + int(lim)] if lim else out[off:]
     if options.get("select"):
-        out = [{k: get_field(i, k) for k in options["select"]} for i in out]
+        out = do_select(out, options["select"])
     if options.get("get"):
         if not out:
             raise LookupError("Object not found")
@@ -463,6 +517,8 @@ class WSConn:
             return {"jsonrpc": "2.0", "id": req.get("id"), "result": sim.tn["version"]}
         filters = params[0] if len(params) > 0 else []
         options = params[1] if len(params) > 1 else {}
+        with STATE_LOCK:
+            sim.queries.append([method, options])
         try:
             with STATE_LOCK:
                 items = list(sim.tn.get(methods[method]) or [])
@@ -516,7 +572,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_sim/state":
             with STATE_LOCK:
                 st = {"revoked": sorted(sim.revoked), "logins": sim.logins, "pongs": sim.pongs, "pongs_mid": sim.pongs_mid, "busy": sim.busy,
-                      "reply_orders": sim.reply_orders, "requests": sim.requests,
+                      "reply_orders": sim.reply_orders, "requests": sim.requests, "queries": sim.queries,
                       "max_preauth": sim.max_preauth, "version": sim.tn["version"]}
             return self.send_json(200, st)
         sim.latency()
@@ -576,6 +632,8 @@ class Handler(BaseHTTPRequestHandler):
         for k in ("limit", "offset"):
             if k in q:
                 options[k] = int(q[k][0])
+        with STATE_LOCK:
+            sim.queries.append([sub, options])
         try:
             with STATE_LOCK:
                 items = list(sim.tn.get(paths[sub]) or [])

@@ -1,0 +1,189 @@
+/* test_nasmon_compact.c - the loader's compact items (infra_nasmon_compact): every check gives
+ * the same result over the planted world (tests/sim/nas_scenario.py, a firing case and a near
+ * miss for every check) whole and with its Kubernetes lists compacted as the loader keeps them;
+ * a compact item is one flat object that shares nothing with the parsed page (it outlives it);
+ * the small lists are kept whole. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "infra_history.h"
+#include "infra_json.h"
+#include "infra_nasmon.h"
+#include "tap.h"
+
+static char tmpdir[256];
+
+static json_object *gen_world(const char *extra)
+{
+	const char *src = getenv("INFRA_SRCDIR");
+	char cmd[2048], path[512];
+	json_object *w = NULL;
+	struct infra_err err = INFRA_ERR_INIT;
+	static int n;
+
+	snprintf(path, sizeof(path), "%s/world-%d.json", tmpdir, n++);
+	snprintf(cmd, sizeof(cmd), "python3 %s/tests/sim/nas_scenario.py --seed 7 --now 1764806400 %s -o %s",
+		 src ? src : ".", extra, path);
+	if (system(cmd) != 0) {
+		tap_diag("generator failed: %s", cmd);
+		return NULL;
+	}
+	if (infra_json_file_read(path, &w, &err))
+		tap_diag("%s", err.msg);
+	return w;
+}
+
+/* The result as one canonical string: findings (sorted by the engine), per-check status and
+ * counts, pools, volumes and context. */
+static char *judge(json_object *w, json_object *kube)
+{
+	struct infra_nasmon_config cfg;
+	struct infra_nasmon_input in = { 0 };
+	struct infra_nasmon_result res;
+	struct infra_err err = INFRA_ERR_INIT;
+	json_object *c, *doc;
+	char *s;
+
+	infra_nasmon_config_init(&cfg);
+	if (!infra_json_get(w, "scenario.config", &c, NULL)) {
+		cfg.drivers = json_object_get(json_object_object_get(c, "drivers"));
+		cfg.dataset_parents = json_object_get(json_object_object_get(c, "dataset_parents"));
+		cfg.snapshot_parents = json_object_get(json_object_object_get(c, "snapshot_parents"));
+		cfg.instance_ids = json_object_get(json_object_object_get(c, "instance_ids"));
+	}
+	in.kube = kube;
+	in.truenas = json_object_object_get(w, "truenas");
+	in.transport = "jsonrpc";
+	in.now = (double)infra_json_opt_int64(w, "scenario.now", 0);
+	if (infra_nasmon_run(&cfg, &in, &res, NULL, &err)) {
+		tap_diag("run: %s", err.msg);
+		infra_nasmon_config_release(&cfg);
+		return NULL;
+	}
+	doc = infra_nasmon_to_json(&res);
+	s = infra_json_canonical(doc, 0);
+	json_object_put(doc);
+	infra_nasmon_result_release(&res);
+	infra_nasmon_config_release(&cfg);
+	return s;
+}
+
+/* kube as the loader keeps it: every item through infra_nasmon_compact, the original dropped */
+static json_object *compact_kube(json_object *kube)
+{
+	json_object *out = json_object_new_object();
+
+	json_object_object_foreach(kube, list, arr) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < json_object_array_length(arr); i++)
+			json_object_array_add(a, infra_nasmon_compact(list, json_object_array_get_idx(arr, i)));
+		json_object_object_add(out, list, a);
+	}
+	return out;
+}
+
+static void test_same_judgement(const char *what, const char *args)
+{
+	json_object *w = gen_world(args), *whole = NULL, *compact;
+	char *a, *b;
+
+	if (!tap_ok(w != NULL, "%s: generator wrote a world", what))
+		return;
+	/* a deep copy of the whole lists, compacted, then the copy freed: the compact items must
+	 * not borrow from the parsed page (ASan would see a use after free) */
+	if (json_object_deep_copy(json_object_object_get(w, "kube"), &whole, NULL)) {
+		tap_ok(0, "deep copy");
+		json_object_put(w);
+		return;
+	}
+	compact = compact_kube(whole);
+	json_object_put(whole);
+	a = judge(w, json_object_object_get(w, "kube"));
+	b = judge(w, compact);
+	tap_ok(a && b && !strcmp(a, b), "%s: every check judges the compacted lists as the whole ones", what);
+	if (a && b && strcmp(a, b)) {
+		size_t i = 0;
+
+		while (a[i] && a[i] == b[i])
+			i++;
+		tap_diag("first difference at %zu: whole '%.160s' compact '%.160s'", i, a + (i > 40 ? i - 40 : 0),
+			 b + (i > 40 ? i - 40 : 0));
+	}
+	free(a);
+	free(b);
+	json_object_put(compact);
+	json_object_put(w);
+}
+
+static void test_shape(void)
+{
+	json_object *w = gen_world("--plants ORPH-VA,SNAP-DANGLING --pvs 4"), *pv, *c, *v, *node;
+	int nested = 0, flat = 1;
+
+	if (!tap_ok(w != NULL, "small world"))
+		return;
+	pv = json_object_array_get_idx(json_object_object_get(json_object_object_get(w, "kube"), "persistentvolumes"), 0);
+	c = infra_nasmon_compact("persistentvolumes", pv);
+	tap_ok(c && c != pv && json_object_object_get_ex(c, "spec.csi.driver", &v) &&
+		       !strcmp(json_object_get_string(v), infra_json_opt_string(pv, "spec.csi.driver", "")),
+	       "a compact PV is a new object keyed by the paths the checks read");
+	json_object_object_foreach(c, k, val) {
+		(void)k;
+		if (!json_object_is_type(val, json_type_string))
+			flat = 0;
+	}
+	tap_ok(flat && !json_object_object_get_ex(c, "spec", NULL) && !json_object_object_get_ex(c, "metadata", NULL) &&
+		       json_object_object_length(c) < json_object_object_length(pv) + 14,
+	       "a compact PV is flat: strings only, no nested spec/metadata");
+	tap_ok(!json_object_object_get_ex(c, "spec.claimRef.uid", NULL) && !json_object_object_get_ex(c, "metadata.uid", NULL),
+	       "fields no check reads are dropped");
+	json_object_put(c);
+	/* a VolumeAttachment keeps status.attachError nested (jo() tests it), only when present */
+	{
+		json_object *va = json_object_object_get(json_object_object_get(w, "kube"), "volumeattachments");
+
+		for (size_t i = 0; i < json_object_array_length(va); i++) {
+			json_object *o = json_object_array_get_idx(va, i), *st;
+
+			c = infra_nasmon_compact("volumeattachments", o);
+			int err_in_original = !infra_json_get(o, "status.attachError", &v, NULL) ||
+					      !infra_json_get(o, "status.detachError", &v, NULL);
+
+			if (json_object_object_get_ex(c, "status", &st) != err_in_original)
+				nested = -1000;
+			else if (err_in_original)
+				nested++;
+			json_object_put(c);
+		}
+		tap_ok(nested > 0, "a compact VolumeAttachment has a status exactly when it has an attach/detach error (%d)",
+		       nested);
+	}
+	node = json_object_array_get_idx(json_object_object_get(json_object_object_get(w, "kube"), "nodes"), 0);
+	c = infra_nasmon_compact("nodes", node);
+	tap_ok(c == node, "small lists (nodes) are kept whole");
+	json_object_put(c);
+	tap_ok(infra_nasmon_compact("persistentvolumes", NULL) == NULL, "a null item stays null");
+	json_object_put(w);
+}
+
+int main(void)
+{
+	char cmd[300];
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/nasmon-compact-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_same_judgement("every plant", "");
+	test_same_judgement("no snapshot CRDs", "--without volumesnapshots,volumesnapshotcontents,volumesnapshotclasses");
+	test_same_judgement("no plants, 40 PVs", "--plants none --pvs 40 --snapshots 120 --volumesnapshots 20");
+	test_shape();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", tmpdir);
+	return tap_done();
+}
