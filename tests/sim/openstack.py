@@ -1240,6 +1240,20 @@ class Handler(BaseHTTPRequestHandler):
             if parts[1:] != ["detail"]:
                 raise HTTPError(404, "not found")
             out = []
+            on_host = None
+            ws = self.q1("with_servers")
+            if ws is not None and micro >= (2, 53):  # nova: bool_from_string(strict=True)
+                if ws.lower() not in ("1", "0", "t", "f", "true", "false", "on", "off", "y", "n", "yes", "no"):
+                    raise HTTPError(400, "Unrecognized value '%s', acceptable values are: '0', '1', 'f', 'false', "
+                                    "'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'" % ws)
+                if ws.lower() in ("1", "t", "true", "on", "y", "yes"):
+                    # InstanceList.get_by_host: the non-deleted instances of the service host
+                    # (shelved-offloaded ones have no host)
+                    on_host = {}
+                    for sv in sorted(cloud.db["servers"].values(), key=lambda x: x["id"]):
+                        hn = sv.get("OS-EXT-SRV-ATTR:host")
+                        if hn and sv.get("status") != "SHELVED_OFFLOADED":
+                            on_host.setdefault(hn, []).append({"name": sv["name"], "uuid": sv["id"]})
             for h in sorted(cloud.hyps, key=lambda h: h["id"]):
                 d = {"id": h["id"] if micro >= (2, 53) else abs(hash(h["id"])) % 100000,
                      "hypervisor_hostname": h["hypervisor_hostname"], "hypervisor_type": "fake",
@@ -1250,6 +1264,8 @@ class Handler(BaseHTTPRequestHandler):
                     d.update({"vcpus": 64, "vcpus_used": 0, "running_vms": 0, "memory_mb": 515072})
                 else:
                     d["uptime"] = None
+                if on_host is not None and (on_host.get(h["host"]) or micro >= (2, 75)):
+                    d["servers"] = on_host.get(h["host"], [])  # before 2.75 only when there are some
                 out.append(d)
             pg, more, last = self.page(out)
             res = {"hypervisors": pg}
