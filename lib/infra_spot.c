@@ -835,7 +835,11 @@ static int rps_from_doc(struct spot_ctx *c, json_object *a)
 		p->name = strdup(nm);
 		p->parent = xstrdup(infra_json_opt_string(o, "parent", NULL));
 		p->root = strdup(infra_json_opt_string(o, "root", u));
-		p->has_gpu = infra_json_opt_int64(o, "gpu", 0) != 0;
+		{	/* written as a JSON boolean (infra_json_opt_int64 takes no boolean: every
+			 * provider read back from a fresh copy used to lose its GPUs) */
+			json_object *g = NULL;
+			p->has_gpu = json_object_object_get_ex(o, "gpu", &g) && json_object_get_boolean(g);
+		}
 		p->cap = infra_json_opt_double(o, "capacity", 0);
 		p->used = infra_json_opt_double(o, "used", 0);
 		p->classes = xstrdup(infra_json_opt_string(o, "classes", NULL));

@@ -625,6 +625,20 @@ class Handler(BaseHTTPRequestHandler):
             if parts == ["faults"] and method == "DELETE":
                 cloud.faults.clear()
                 return self.send(204)
+            if parts == ["placement", "inventory"] and method == "POST":
+                # an operator changing one inventory (what PUT .../inventories/{rc} does):
+                # {"provider": NAME or uuid, "rc": RC, "total"/"reserved"/"allocation_ratio": ...};
+                # placement bumps the provider's generation
+                b = self.read_body()
+                r = next((x for x in cloud.rps.values() if b.get("provider") in (x["name"], x["uuid"])), None)
+                if not r or not b.get("rc"):
+                    raise HTTPError(404, "no such provider")
+                inv = r["inventories"].setdefault(b["rc"], {"total": 0, "reserved": 0, "allocation_ratio": 1.0,
+                                                            "min_unit": 1, "max_unit": 0, "step_size": 1})
+                inv.update({k: v for k, v in b.items() if k in ("total", "reserved", "allocation_ratio")})
+                r["generation"] += 1
+                return self.send(200, {"uuid": r["uuid"], "inventories": r["inventories"],
+                                       "resource_provider_generation": r["generation"]})
         raise HTTPError(404, "no such control")
 
     # ---- keystone ----
