@@ -52,6 +52,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import fasthttp  # tests/sim/fasthttp.py: header parsing without the email package
 import simtls  # tests/sim/simtls.py
 
 NS = uuid.UUID("6f1d3a2e-0000-4000-8000-0a5e0c0ffee0")
@@ -441,7 +442,7 @@ def neutron_err(code, typ, msg):
     return HTTPError(code, msg, typ)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(fasthttp.FastParse, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "osmon-sim/1"
 
@@ -512,9 +513,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault["kind"] == "garbage":
             data = b"<html><body>502 Bad Gateway</body>" + b"\x00\xff{[" * 8
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        self._headers_buffer.append(b"\r\n")  # headers and body in one write (fasthttp.py)
+        if self.command != "HEAD" and data:
+            self._headers_buffer.append(data)
+        self.flush_headers()
 
     def pick_fault(self, service, path):
         cloud = self.server.cloud
