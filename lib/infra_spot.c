@@ -549,16 +549,30 @@ static void agg_done(void *ud, long status, json_object *body, const struct infr
 static int hyp_item(void *ud, json_object *h)
 {
 	struct spot_ctx *c = ud;
-	json_object *sv = NULL;
+	json_object *sv = NULL, *o, *svc;
 	long vms = 0;
+	const char *f[] = { "hypervisor_hostname", "state", "status" };
 
-	if (json_object_object_get_ex(h, "servers", &sv)) {
-		if (json_object_is_type(sv, json_type_array))
-			vms = (long)json_object_array_length(sv);
-		json_object_object_del(h, "servers");
+	if (json_object_object_get_ex(h, "servers", &sv) && json_object_is_type(sv, json_type_array))
+		vms = (long)json_object_array_length(sv);
+	/* only what is used is kept (and cached): service.host, hypervisor_hostname, state, status */
+	o = json_object_new_object();
+	svc = json_object_new_object();
+	if (!o || !svc) {
+		json_object_put(o);
+		json_object_put(svc);
+		return 1;
 	}
-	json_object_object_add(h, "spot_vms", json_object_new_int64(vms));
-	return json_object_array_add(c->hyps, json_object_get(h)) ? 1 : 0;
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+		const char *v = infra_json_opt_string(h, f[i], NULL);
+		if (v)
+			json_object_object_add(o, f[i], json_object_new_string(v));
+	}
+	if (infra_json_opt_string(h, "service.host", NULL))
+		json_object_object_add(svc, "host", json_object_new_string(infra_json_opt_string(h, "service.host", NULL)));
+	json_object_object_add(o, "service", svc);
+	json_object_object_add(o, "spot_vms", json_object_new_int64(vms));
+	return json_object_array_add(c->hyps, o) ? 1 : 0;
 }
 
 static void hyp_done(void *ud, int rc, const struct infra_err *err, int pages)
@@ -801,17 +815,19 @@ static json_object *rps_to_doc(struct spot_ctx *c)
 {
 	json_object *a = json_object_new_array();
 
+	/* one array a provider (cheaper to parse than objects):
+	 * [uuid, name, parent|null, root, gpu, capacity, used, classes|null] */
 	for (size_t i = 0; a && i < c->nrps; i++) {
 		struct rp *p = &c->rps[i];
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
-		json_object_object_add(o, "name", json_object_new_string(p->name));
-		json_object_object_add(o, "parent", p->parent ? json_object_new_string(p->parent) : NULL);
-		json_object_object_add(o, "root", json_object_new_string(p->root));
-		json_object_object_add(o, "gpu", json_object_new_boolean(p->has_gpu));
-		json_object_object_add(o, "capacity", json_object_new_double(p->cap));
-		json_object_object_add(o, "used", json_object_new_double(p->used));
-		json_object_object_add(o, "classes", p->classes ? json_object_new_string(p->classes) : NULL);
+		json_object *o = json_object_new_array_ext(8);
+		json_object_array_add(o, json_object_new_string(p->uuid));
+		json_object_array_add(o, json_object_new_string(p->name));
+		json_object_array_add(o, p->parent ? json_object_new_string(p->parent) : NULL);
+		json_object_array_add(o, json_object_new_string(p->root));
+		json_object_array_add(o, json_object_new_boolean(p->has_gpu));
+		json_object_array_add(o, json_object_new_double(p->cap));
+		json_object_array_add(o, json_object_new_double(p->used));
+		json_object_array_add(o, p->classes ? json_object_new_string(p->classes) : NULL);
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -827,8 +843,31 @@ static int rps_from_doc(struct spot_ctx *c, json_object *a)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(a, i);
-		const char *u = infra_json_opt_string(o, "uuid", NULL), *nm = infra_json_opt_string(o, "name", NULL);
+		const char *u, *nm;
 		struct rp *p = &c->rps[c->nrps];
+		if (json_object_is_type(o, json_type_array)) { /* rps_to_doc's form */
+			json_object *x[8];
+			if (json_object_array_length(o) != 8)
+				continue;
+			for (int k = 0; k < 8; k++)
+				x[k] = json_object_array_get_idx(o, (size_t)k);
+			if (!json_object_is_type(x[0], json_type_string) || !json_object_is_type(x[1], json_type_string) ||
+			    !json_object_is_type(x[3], json_type_string))
+				continue;
+			p->uuid = strdup(json_object_get_string(x[0]));
+			p->name = strdup(json_object_get_string(x[1]));
+			p->parent = x[2] ? strdup(json_object_get_string(x[2])) : NULL;
+			p->root = strdup(json_object_get_string(x[3]));
+			p->has_gpu = json_object_get_boolean(x[4]);
+			p->cap = json_object_get_double(x[5]);
+			p->used = json_object_get_double(x[6]);
+			p->classes = x[7] ? strdup(json_object_get_string(x[7])) : NULL;
+			p->gen = -1;
+			c->nrps++;
+			continue;
+		}
+		u = infra_json_opt_string(o, "uuid", NULL);
+		nm = infra_json_opt_string(o, "name", NULL);
 		if (!u || !nm)
 			continue;
 		p->uuid = strdup(u);
