@@ -635,9 +635,15 @@ static void rp_apply_inventories(struct spot_ctx *c, struct rp *p, json_object *
 		double total, reserved, ratio;
 		if (!infra_spot_is_gpu_class(rcname, c->o))
 			continue;
-		total = infra_json_opt_double(v, "total", 0);
-		reserved = infra_json_opt_double(v, "reserved", 0);
-		ratio = infra_json_opt_double(v, "allocation_ratio", 1.0);
+		if (json_object_is_type(v, json_type_array)) { /* the kept copy: [total, reserved, ratio] */
+			total = json_object_get_double(json_object_array_get_idx(v, 0));
+			reserved = json_object_get_double(json_object_array_get_idx(v, 1));
+			ratio = json_object_array_length(v) > 2 ? json_object_get_double(json_object_array_get_idx(v, 2)) : 1.0;
+		} else {
+			total = infra_json_opt_double(v, "total", 0);
+			reserved = infra_json_opt_double(v, "reserved", 0);
+			ratio = infra_json_opt_double(v, "allocation_ratio", 1.0);
+		}
 		p->cap += (total - reserved) * ratio;
 		p->has_gpu = 1;
 		add_class(p, rcname);
@@ -691,10 +697,12 @@ static json_object *rp_cached_inventories(struct spot_ctx *c, const struct rp *p
 	json_object *e, *inv;
 
 	if (!c->invcache || p->gen < 0 || !json_object_object_get_ex(c->invcache, p->uuid, &e) ||
-	    infra_json_opt_int64(e, "generation", -2) != p->gen || !json_object_object_get_ex(e, "inventories", &inv) ||
-	    !json_object_is_type(inv, json_type_object))
+	    !json_object_is_type(e, json_type_array) || json_object_array_length(e) != 2 ||
+	    !json_object_is_type(json_object_array_get_idx(e, 0), json_type_int) ||
+	    json_object_get_int64(json_object_array_get_idx(e, 0)) != p->gen)
 		return NULL;
-	return inv;
+	inv = json_object_array_get_idx(e, 1);
+	return json_object_is_type(inv, json_type_object) ? inv : NULL;
 }
 
 static void rp_queue(struct spot_ctx *c, size_t i)
@@ -888,19 +896,34 @@ static int rps_from_doc(struct spot_ctx *c, json_object *a)
 	return 0;
 }
 
-/* placement-inventories: the raw inventories of every provider asked, with the generation they were read at */
+/* placement-inventories: every provider's inventories (every class, whatever --gpu-class
+ * says next time) with the generation they were read at:
+ * {uuid: [generation, {RC: [total, reserved, allocation_ratio]}]} */
 static json_object *invs_to_doc(struct spot_ctx *c)
 {
 	json_object *d = json_object_new_object();
 
 	for (size_t i = 0; d && i < c->nrps; i++) {
 		struct rp *p = &c->rps[i];
-		json_object *e;
+		json_object *e, *inv;
 		if (!p->inv || p->gen < 0 || p->failed)
 			continue;
-		e = json_object_new_object();
-		json_object_object_add(e, "generation", json_object_new_int64(p->gen));
-		json_object_object_add(e, "inventories", json_object_get(p->inv));
+		inv = json_object_new_object();
+		json_object_object_foreach(p->inv, rcname, v) {
+			json_object *t;
+			if (json_object_is_type(v, json_type_array)) {
+				json_object_object_add(inv, rcname, json_object_get(v));
+				continue;
+			}
+			t = json_object_new_array_ext(3);
+			json_object_array_add(t, json_object_new_double(infra_json_opt_double(v, "total", 0)));
+			json_object_array_add(t, json_object_new_double(infra_json_opt_double(v, "reserved", 0)));
+			json_object_array_add(t, json_object_new_double(infra_json_opt_double(v, "allocation_ratio", 1.0)));
+			json_object_object_add(inv, rcname, t);
+		}
+		e = json_object_new_array_ext(2);
+		json_object_array_add(e, json_object_new_int64(p->gen));
+		json_object_array_add(e, inv);
 		json_object_object_add(d, p->uuid, e);
 	}
 	return d;
