@@ -192,6 +192,7 @@ struct spot_ctx {
 	int inv_new;                       /* inventories fetched this run */
 	struct hypx { char *hkey, *skey; json_object *hyp; } *hx; /* hypervisors by hypervisor_hostname key */
 	size_t nhx;
+	size_t rp_next;                    /* providers are queued a window at a time (rp_pump) */
 };
 
 /* ---- cache helpers ---- */
@@ -650,6 +651,8 @@ static void rp_apply_inventories(struct spot_ctx *c, struct rp *p, json_object *
 	}
 }
 
+static void rp_pump(struct spot_ctx *c);
+
 static void rp_part_done(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
 			 const struct infra_err *herr)
 {
@@ -684,6 +687,7 @@ static void rp_part_done(void *ud, long status, json_object *body, const struct 
 		c->inv_new = 1;
 	}
 	free(q);
+	rp_pump(c);
 	src_step(c, SPOT_SRC_PLACEMENT, -1);
 }
 
@@ -732,6 +736,20 @@ static void rp_queue(struct spot_ctx *c, size_t i)
 			src_fail(c, SPOT_SRC_PLACEMENT, "cannot queue a placement request");
 			src_step(c, SPOT_SRC_PLACEMENT, -1);
 		}
+	}
+}
+
+/* Queue the usages (and inventories) of the next providers - every child provider and every
+ * root without children - while fewer than 4 x -j placement requests are outstanding: the
+ * batch stays full without thousands of queued requests (memory, allocator churn). */
+static void rp_pump(struct spot_ctx *c)
+{
+	int window = 4 * (c->o->jobs > 0 ? c->o->jobs : 8);
+
+	while (c->rp_next < c->nrps && c->pending[SPOT_SRC_PLACEMENT] < window && !c->fatal) {
+		size_t i = c->rp_next++;
+		if (c->rps[i].parent || !c->rps[i].children)
+			rp_queue(c, i);
 	}
 }
 
@@ -795,9 +813,8 @@ static void rps_done(void *ud, long status, json_object *body, const struct infr
 		if (root && root != &c->rps[i])
 			root->children++;
 	}
-	for (size_t i = 0; i < c->nrps; i++)
-		if (c->rps[i].parent || !c->rps[i].children)
-			rp_queue(c, i);
+	c->rp_next = 0;
+	rp_pump(c);
 	c->r->src[SPOT_SRC_PLACEMENT].up = 1; /* until a part fails */
 	src_step(c, SPOT_SRC_PLACEMENT, -1);
 }
