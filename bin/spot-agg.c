@@ -326,6 +326,9 @@ int main(int argc, char **argv)
 	int rc, status;
 
 	infra_cli_init(&cli, "spot-agg", 0);
+	/* throughput-bound: thousands of small Placement requests, each a round trip; keep-alive
+	 * connections, at most this many at once (the cold bench needs ~8,000 / -j round trips) */
+	cli.jobs = SPOT_DEFAULT_JOBS;
 	argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	infra_cli_finish(&cli);
 	so.gpu_classes = classes;

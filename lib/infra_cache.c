@@ -22,6 +22,8 @@
 struct cache_count {
 	char source[SOURCE_MAX + 1];
 	unsigned long hits, misses;
+	int seen;             /* this process read or wrote the file: written is known */
+	double written;       /* its "written" stamp, -1 when the file was absent */
 };
 
 struct infra_cache {
@@ -123,6 +125,20 @@ static struct cache_count *count_slot(struct infra_cache *c, const char *source)
 	return &c->counts[c->ncounts++];
 }
 
+/* Remember what this process saw or wrote, so infra_cache_stats need not read (and parse) the file again. */
+static void note_written(struct infra_cache *c, const char *source, double written)
+{
+	struct cache_count *s;
+
+	pthread_mutex_lock(&c->mu);
+	s = count_slot(c, source);
+	if (s) {
+		s->seen = 1;
+		s->written = written;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void count(struct infra_cache *c, const char *source, int hit)
 {
 	struct cache_count *s;
@@ -201,6 +217,7 @@ int infra_cache_get(struct infra_cache *c, const char *source, long ttl_seconds,
 			age = 0;
 		hit = ttl_seconds > 0 && age < (double)ttl_seconds;
 	}
+	note_written(c, source, rc == 1 ? written : -1);
 	count(c, source, hit);
 	if (age_seconds)
 		*age_seconds = age;
@@ -219,6 +236,7 @@ int infra_cache_put(struct infra_cache *c, const char *source, json_object *doc,
 	json_object *root;
 	const char *text;
 	char *path;
+	double written;
 	int rc;
 
 	rc = check_source(source, err);
@@ -239,7 +257,8 @@ int infra_cache_put(struct infra_cache *c, const char *source, json_object *doc,
 	if (!root)
 		return infra_err_set(err, -ENOMEM, "cache %s: out of memory", source);
 	json_object_object_add(root, "source", json_object_new_string(source));
-	json_object_object_add(root, "written", json_object_new_double(now_seconds()));
+	written = now_seconds();
+	json_object_object_add(root, "written", json_object_new_double(written));
 	json_object_object_add(root, "doc", json_object_get(doc));
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
 	path = infra_path_join(c->dir, name);
@@ -258,6 +277,8 @@ int infra_cache_put(struct infra_cache *c, const char *source, json_object *doc,
 		else
 			rc = infra_atomic_commit(&af, err);
 	}
+	if (!rc)
+		note_written(c, source, written);
 	free(path);
 	json_object_put(root);
 	return rc;
@@ -299,8 +320,15 @@ int infra_cache_clear(struct infra_cache *c, const char *source, struct infra_er
 		if (rc)
 			return rc;
 		snprintf(name, sizeof(name), "%s.json", source);
-		return unlink_one(c, name, err);
+		rc = unlink_one(c, name, err);
+		if (!rc)
+			note_written(c, source, -1);
+		return rc;
 	}
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->ncounts; i++)
+		c->counts[i].seen = 0; /* read again from the disk */
+	pthread_mutex_unlock(&c->mu);
 	fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		rc = -errno;
@@ -321,7 +349,7 @@ int infra_cache_stats(struct infra_cache *c, const char *source, struct infra_ca
 	struct cache_count *s;
 	json_object *d = NULL;
 	double written = 0;
-	int rc;
+	int rc, seen = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->age_seconds = -1;
@@ -334,10 +362,18 @@ int infra_cache_stats(struct infra_cache *c, const char *source, struct infra_ca
 		if (strcmp(s->source, source) == 0) {
 			st->hits = s->hits;
 			st->misses = s->misses;
+			seen = s->seen;
+			written = s->written;
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (load(c, source, &d, &written, NULL) == 1) {
+	if (seen) { /* what this process read or wrote last: no second read of a large file */
+		if (written >= 0) {
+			st->age_seconds = now_seconds() - written;
+			if (st->age_seconds < 0)
+				st->age_seconds = 0;
+		}
+	} else if (load(c, source, &d, &written, NULL) == 1) {
 		st->age_seconds = now_seconds() - written;
 		if (st->age_seconds < 0)
 			st->age_seconds = 0;

@@ -49,7 +49,9 @@ struct infra_cache_stat {
 	unsigned long hits, misses;
 	double age_seconds;   /* of the copy on disk now, -1 when none */
 };
-/* Counters since open for source, and its age on disk.  0 or -EINVAL. */
+/* Counters since open for source, and its age on disk: from what this process last read,
+ * wrote or cleared for the source (no second read of the file), else read from the disk.
+ * 0 or -EINVAL. */
 int infra_cache_stats(struct infra_cache *c, const char *source, struct infra_cache_stat *st,
 		      struct infra_err *err);
 /* The directory (as given to open). */

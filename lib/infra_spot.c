@@ -19,6 +19,10 @@
 #define MV_SRV "compute 2.47"
 #define MV_PLC "placement 1.14"
 
+/* Placement inventories reused while the provider's generation is unchanged (see rp_cached_inventories) */
+#define SPOT_INVENTORY_CACHE "placement-inventories"
+#define SPOT_INVENTORY_TTL (24L * 3600)
+
 const char *const infra_spot_source_names[SPOT_NSOURCES] = {
 	"aggregates", "hypervisors", "placement", "servers", "netbox", "hyperstack", "runpod",
 };
@@ -144,6 +148,9 @@ struct rp {
 	double cap, used;
 	char *classes;        /* GPU classes, comma-separated */
 	int failed;
+	long long gen;        /* generation in the provider list, -1 unknown */
+	json_object *inv;     /* raw inventories (fetched, or reused while gen is unchanged) */
+	int inv_fetched;      /* inv came from the live request (to be cached) */
 };
 
 struct srvq {                /* one host's servers chain */
@@ -154,7 +161,10 @@ struct srvq {                /* one host's servers chain */
 struct hostacc {             /* per host key, before the result is built */
 	char *key, *host;
 	long vms, flavor_gpus;
-	int servers_ok;
+	long srv_vms;         /* counted in this host's servers listing */
+	int servers_ok;       /* servers listing (or its cached copy) read */
+	int vms_ok;           /* vms known (hypervisor with_servers, or the servers listing) */
+	int gpu;              /* a GPU provider of Placement belongs to the host */
 	char *leak;           /* a server of another host came back for host= */
 };
 
@@ -178,6 +188,11 @@ struct spot_ctx {
 	json_object *stale[SPOT_NSOURCES]; /* the cached copy when not fresh (fallback) */
 	double stale_age[SPOT_NSOURCES];
 	json_object *fresh_servers;        /* servers from a fresh cache copy */
+	json_object *invcache;             /* placement-inventories copy: {uuid: {generation, inventories}} */
+	int inv_new;                       /* inventories fetched this run */
+	struct hypx { char *hkey, *skey; json_object *hyp; } *hx; /* hypervisors by hypervisor_hostname key */
+	size_t nhx;
+	size_t rp_next;                    /* providers are queued a window at a time (rp_pump) */
 };
 
 /* ---- cache helpers ---- */
@@ -205,10 +220,15 @@ static int cache_try(struct spot_ctx *c, int s, json_object **doc)
 	return 0;
 }
 
-static void cache_store(struct spot_ctx *c, int s, json_object *doc)
+static void cache_store_name(struct spot_ctx *c, const char *name, json_object *doc)
 {
 	if (c->o->cache && doc)
-		infra_cache_put(c->o->cache, infra_spot_source_names[s], doc, NULL); /* a cache that cannot be written is no failure */
+		infra_cache_put(c->o->cache, name, doc, NULL); /* a cache that cannot be written is no failure */
+}
+
+static void cache_store(struct spot_ctx *c, int s, json_object *doc)
+{
+	cache_store_name(c, infra_spot_source_names[s], doc);
 }
 
 /* The live source failed: take the stale copy when there is one (returns it, borrowed). */
@@ -334,7 +354,7 @@ static int srv_item(void *ud, json_object *s)
 	}
 	if (!strcmp(st, "SHELVED_OFFLOADED") || !strcmp(st, "DELETED"))
 		return 0;
-	h->vms++;
+	h->srv_vms++;
 	if (infra_json_get(s, "flavor.extra_specs", &specs, NULL) == 0)
 		h->flavor_gpus += infra_spot_flavor_gpus(specs, c->o);
 	return 0;
@@ -357,15 +377,23 @@ static void srv_done(void *ud, int rc, const struct infra_err *err, int pages)
 		if (!c->hk[q->host].leak) /* a leak is reported once, by name, after the batch */
 			src_fail(c, SPOT_SRC_SERVERS, err->msg);
 	} else {
-		c->hk[q->host].servers_ok = 1;
+		struct hostacc *h = &c->hk[q->host];
+		h->servers_ok = 1;
+		if (!h->vms_ok) {
+			h->vms = h->srv_vms;
+			h->vms_ok = 1;
+		}
 	}
 	src_step(c, SPOT_SRC_SERVERS, -1);
 }
 
-static void queue_servers(struct spot_ctx *c)
+/* The pool hosts, once the aggregates are known: one accumulator per host key (NetBox
+ * starts its lookup from here).  Their servers are asked later, and only where needed
+ * (queue_servers). */
+static void build_hosts(struct spot_ctx *c)
 {
 	struct infra_spot_result *r = c->r;
-	size_t cap = 0;
+	size_t cap = 0, n = 0;
 
 	for (size_t i = 0; i < r->naggs; i++)
 		if (r->aggs[i].gpu_type)
@@ -381,19 +409,35 @@ static void queue_servers(struct spot_ctx *c)
 			continue;
 		for (size_t j = 0; j < r->aggs[i].nhosts; j++) {
 			char key[256];
-			int dup = 0;
 			infra_spot_host_key(r->aggs[i].hosts[j], key, sizeof key);
-			for (size_t k = 0; k < c->nhk && !dup; k++)
-				dup = !strcmp(c->hk[k].key, key);
-			if (dup)
-				continue;
 			c->hk[c->nhk].key = strdup(key);
 			c->hk[c->nhk].host = strdup(r->aggs[i].hosts[j]);
 			c->nhk++;
 		}
 	}
-	if (c->nhk)
+	/* sorted by key, duplicates (a host in two pools) dropped: the first spelling stays */
+	for (size_t i = 0; i < c->nhk; i++)
+		c->hk[i].vms = (long)i; /* the order of appearance, for a stable choice */
+	if (c->nhk) /* qsort(NULL, 0) is undefined (UBSan) */
 		qsort(c->hk, c->nhk, sizeof *c->hk, hk_cmp);
+	for (size_t i = 0; i < c->nhk; i++) {
+		if (n && !strcmp(c->hk[n - 1].key, c->hk[i].key)) {
+			struct hostacc *keep = &c->hk[n - 1], *h = &c->hk[i];
+			if (h->vms < keep->vms) {
+				char *t = keep->host;
+				keep->host = h->host;
+				h->host = t;
+				keep->vms = h->vms;
+			}
+			free(h->key);
+			free(h->host);
+			continue;
+		}
+		c->hk[n++] = c->hk[i];
+	}
+	c->nhk = n;
+	for (size_t i = 0; i < c->nhk; i++)
+		c->hk[i].vms = 0;
 	if (c->o->on_hosts) {
 		const char **names = calloc(c->nhk ? c->nhk : 1, sizeof *names);
 		for (size_t i = 0; names && i < c->nhk; i++)
@@ -402,14 +446,39 @@ static void queue_servers(struct spot_ctx *c)
 			c->o->on_hosts(c->o->on_hosts_ud, names, c->nhk);
 		free(names);
 	}
-	if (cache_try(c, SPOT_SRC_SERVERS, &c->fresh_servers))
-		return; /* filled from the copy after the batch */
+}
+
+/* After the first round: ask /servers/detail?all_tenants=1&host=X only for the pool hosts
+ * that need it: no GPU provider in Placement (the flavor method sums their flavors), or
+ * no VM count from the hypervisor listing (with_servers).  Returns how many were queued. */
+static size_t queue_servers(struct spot_ctx *c)
+{
+	size_t n = 0;
+
+	if (cache_try(c, SPOT_SRC_SERVERS, &c->fresh_servers)) {
+		/* a fresh copy: the hosts it holds are taken from it, the others asked */
+		for (size_t i = 0; i < c->nhk; i++) {
+			struct hostacc *h = &c->hk[i];
+			json_object *a;
+			if ((h->gpu && h->vms_ok) || !json_object_object_get_ex(c->fresh_servers, h->key, &a) ||
+			    !json_object_is_type(a, json_type_array) || json_object_array_length(a) != 2)
+				continue;
+			h->flavor_gpus = (long)json_object_get_int64(json_object_array_get_idx(a, 1));
+			if (!h->vms_ok) {
+				h->vms = (long)json_object_get_int64(json_object_array_get_idx(a, 0));
+				h->vms_ok = 1;
+			}
+			h->servers_ok = 1;
+		}
+	}
 	for (size_t i = 0; i < c->nhk; i++) {
 		struct infra_os_list spec = { 0 };
 		char url[1024], enc[600];
 
 		if (!c->compute)
 			break;
+		if (c->hk[i].servers_ok || (c->hk[i].gpu && c->hk[i].vms_ok))
+			continue;
 		if (infra_os_urlencode(c->hk[i].host, enc, sizeof enc))
 			continue;
 		snprintf(url, sizeof url, "%s/servers/detail?all_tenants=1&host=%s", c->compute, enc);
@@ -423,11 +492,13 @@ static void queue_servers(struct spot_ctx *c)
 		spec.done = srv_done;
 		spec.ud = &c->sq[i];
 		src_step(c, SPOT_SRC_SERVERS, 1);
+		n++;
 		if (infra_os_list(c->os, c->b, &spec)) {
 			src_fail(c, SPOT_SRC_SERVERS, "cannot queue a servers request");
 			src_step(c, SPOT_SRC_SERVERS, -1);
 		}
 	}
+	return n;
 }
 
 static void agg_done(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
@@ -461,22 +532,49 @@ static void agg_done(void *ud, long status, json_object *body, const struct infr
 	} else {
 		c->r->src[SPOT_SRC_AGGREGATES].up = 1;
 		cache_store(c, SPOT_SRC_AGGREGATES, arr);
-		queue_servers(c);
+		build_hosts(c);
 	}
 	if (!c->r->src[SPOT_SRC_AGGREGATES].up && !c->fatal && (arr = cache_fallback(c, SPOT_SRC_AGGREGATES)) &&
 	    !agg_ingest(c, arr, &err)) {
 		c->r->src[SPOT_SRC_AGGREGATES].up = 1;
-		queue_servers(c);
+		build_hosts(c);
 	}
 	src_step(c, SPOT_SRC_AGGREGATES, -1);
 }
 
 /* ---- hypervisors ---- */
 
+/* with_servers=true (2.53+): nova lists the host's instances (name, uuid) in every
+ * hypervisor entry (InstanceList.get_by_host: the non-deleted instances whose host is the
+ * service host; shelved-offloaded ones have none).  Kept as a count, "spot_vms"; the
+ * field is absent before 2.75 when the host has none. */
 static int hyp_item(void *ud, json_object *h)
 {
 	struct spot_ctx *c = ud;
-	return json_object_array_add(c->hyps, json_object_get(h)) ? 1 : 0;
+	json_object *sv = NULL, *o, *svc;
+	long vms = 0;
+	const char *f[] = { "hypervisor_hostname", "state", "status" };
+
+	if (json_object_object_get_ex(h, "servers", &sv) && json_object_is_type(sv, json_type_array))
+		vms = (long)json_object_array_length(sv);
+	/* only what is used is kept (and cached): service.host, hypervisor_hostname, state, status */
+	o = json_object_new_object();
+	svc = json_object_new_object();
+	if (!o || !svc) {
+		json_object_put(o);
+		json_object_put(svc);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+		const char *v = infra_json_opt_string(h, f[i], NULL);
+		if (v)
+			json_object_object_add(o, f[i], json_object_new_string(v));
+	}
+	if (infra_json_opt_string(h, "service.host", NULL))
+		json_object_object_add(svc, "host", json_object_new_string(infra_json_opt_string(h, "service.host", NULL)));
+	json_object_object_add(o, "service", svc);
+	json_object_object_add(o, "spot_vms", json_object_new_int64(vms));
+	return json_object_array_add(c->hyps, o) ? 1 : 0;
 }
 
 static void hyp_done(void *ud, int rc, const struct infra_err *err, int pages)
@@ -531,6 +629,31 @@ static void add_class(struct rp *p, const char *rc)
 	p->classes = s;
 }
 
+/* Capacity exactly as Placement computes it: (total - reserved) x allocation_ratio, per GPU class. */
+static void rp_apply_inventories(struct spot_ctx *c, struct rp *p, json_object *inv)
+{
+	p->cap = 0;
+	json_object_object_foreach(inv, rcname, v) {
+		double total, reserved, ratio;
+		if (!infra_spot_is_gpu_class(rcname, c->o))
+			continue;
+		if (json_object_is_type(v, json_type_array)) { /* the kept copy: [total, reserved, ratio] */
+			total = json_object_get_double(json_object_array_get_idx(v, 0));
+			reserved = json_object_get_double(json_object_array_get_idx(v, 1));
+			ratio = json_object_array_length(v) > 2 ? json_object_get_double(json_object_array_get_idx(v, 2)) : 1.0;
+		} else {
+			total = infra_json_opt_double(v, "total", 0);
+			reserved = infra_json_opt_double(v, "reserved", 0);
+			ratio = infra_json_opt_double(v, "allocation_ratio", 1.0);
+		}
+		p->cap += (total - reserved) * ratio;
+		p->has_gpu = 1;
+		add_class(p, rcname);
+	}
+}
+
+static void rp_pump(struct spot_ctx *c);
+
 static void rp_part_done(void *ud, long status, json_object *body, const struct infra_http_resp *resp, int rc,
 			 const struct infra_err *herr)
 {
@@ -550,29 +673,52 @@ static void rp_part_done(void *ud, long status, json_object *body, const struct 
 			 m ? m : (status == 200 ? ": malformed body" : ""));
 		p->failed = 1;
 		src_fail(c, SPOT_SRC_PLACEMENT, msg);
-	} else {
+	} else if (q->what) {
 		json_object_object_foreach(obj, rcname, v) {
-			if (!infra_spot_is_gpu_class(rcname, c->o))
-				continue;
-			if (q->what) {
+			if (infra_spot_is_gpu_class(rcname, c->o))
 				p->used += json_object_get_double(v);
-			} else {
-				double total = infra_json_opt_double(v, "total", 0);
-				double reserved = infra_json_opt_double(v, "reserved", 0);
-				double ratio = infra_json_opt_double(v, "allocation_ratio", 1.0);
-				p->cap += (total - reserved) * ratio;
-				p->has_gpu = 1;
-				add_class(p, rcname);
-			}
 		}
+	} else {
+		rp_apply_inventories(c, p, obj);
+		if (p->inv)
+			json_object_put(p->inv);
+		p->inv = json_object_get(obj);
+		p->gen = infra_json_opt_int64(body, "resource_provider_generation", -1);
+		p->inv_fetched = 1;
+		c->inv_new = 1;
 	}
 	free(q);
+	rp_pump(c);
 	src_step(c, SPOT_SRC_PLACEMENT, -1);
+}
+
+/* The inventories of a provider are configuration, and Placement bumps the provider's
+ * generation on every inventory change (set, update, delete); so a copy taken at
+ * generation G is still exact while the provider list says G.  (Allocations bump it too,
+ * but not every allocation change does - DELETE /allocations/{consumer} leaves it - so
+ * usages are always asked.) */
+static json_object *rp_cached_inventories(struct spot_ctx *c, const struct rp *p)
+{
+	json_object *e, *inv;
+
+	if (!c->invcache || p->gen < 0 || !json_object_object_get_ex(c->invcache, p->uuid, &e) ||
+	    !json_object_is_type(e, json_type_array) || json_object_array_length(e) != 2 ||
+	    !json_object_is_type(json_object_array_get_idx(e, 0), json_type_int) ||
+	    json_object_get_int64(json_object_array_get_idx(e, 0)) != p->gen)
+		return NULL;
+	inv = json_object_array_get_idx(e, 1);
+	return json_object_is_type(inv, json_type_object) ? inv : NULL;
 }
 
 static void rp_queue(struct spot_ctx *c, size_t i)
 {
-	for (int w = 0; w < 2; w++) {
+	json_object *inv = rp_cached_inventories(c, &c->rps[i]);
+
+	if (inv) {
+		rp_apply_inventories(c, &c->rps[i], inv);
+		c->rps[i].inv = json_object_get(inv);
+	}
+	for (int w = inv ? 1 : 0; w < 2; w++) {
 		struct rpq *q = malloc(sizeof *q);
 		char url[1024];
 
@@ -591,6 +737,20 @@ static void rp_queue(struct spot_ctx *c, size_t i)
 			src_fail(c, SPOT_SRC_PLACEMENT, "cannot queue a placement request");
 			src_step(c, SPOT_SRC_PLACEMENT, -1);
 		}
+	}
+}
+
+/* Queue the usages (and inventories) of the next providers - every child provider and every
+ * root without children - while fewer than 4 x -j placement requests are outstanding: the
+ * batch stays full without thousands of queued requests (memory, allocator churn). */
+static void rp_pump(struct spot_ctx *c)
+{
+	int window = 4 * (c->o->jobs > 0 ? c->o->jobs : 8);
+
+	while (c->rp_next < c->nrps && c->pending[SPOT_SRC_PLACEMENT] < window && !c->fatal) {
+		size_t i = c->rp_next++;
+		if (c->rps[i].parent || !c->rps[i].children)
+			rp_queue(c, i);
 	}
 }
 
@@ -645,6 +805,7 @@ static void rps_done(void *ud, long status, json_object *body, const struct infr
 		p->name = strdup(name);
 		p->parent = xstrdup(infra_json_opt_string(o, "parent_provider_uuid", NULL));
 		p->root = strdup(infra_json_opt_string(o, "root_provider_uuid", u));
+		p->gen = infra_json_opt_int64(o, "generation", -1);
 		c->nrps++;
 	}
 	if (c->nrps)
@@ -654,9 +815,8 @@ static void rps_done(void *ud, long status, json_object *body, const struct infr
 		if (root && root != &c->rps[i])
 			root->children++;
 	}
-	for (size_t i = 0; i < c->nrps; i++)
-		if (c->rps[i].parent || !c->rps[i].children)
-			rp_queue(c, i);
+	c->rp_next = 0;
+	rp_pump(c);
 	c->r->src[SPOT_SRC_PLACEMENT].up = 1; /* until a part fails */
 	src_step(c, SPOT_SRC_PLACEMENT, -1);
 }
@@ -670,6 +830,8 @@ static void rps_free(struct spot_ctx *c)
 		free(c->rps[i].parent);
 		free(c->rps[i].root);
 		free(c->rps[i].classes);
+		if (c->rps[i].inv)
+			json_object_put(c->rps[i].inv);
 	}
 	free(c->rps);
 	c->rps = NULL;
@@ -680,17 +842,19 @@ static json_object *rps_to_doc(struct spot_ctx *c)
 {
 	json_object *a = json_object_new_array();
 
+	/* one array a provider (cheaper to parse than objects):
+	 * [uuid, name, parent|null, root, gpu, capacity, used, classes|null] */
 	for (size_t i = 0; a && i < c->nrps; i++) {
 		struct rp *p = &c->rps[i];
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
-		json_object_object_add(o, "name", json_object_new_string(p->name));
-		json_object_object_add(o, "parent", p->parent ? json_object_new_string(p->parent) : NULL);
-		json_object_object_add(o, "root", json_object_new_string(p->root));
-		json_object_object_add(o, "gpu", json_object_new_boolean(p->has_gpu));
-		json_object_object_add(o, "capacity", json_object_new_double(p->cap));
-		json_object_object_add(o, "used", json_object_new_double(p->used));
-		json_object_object_add(o, "classes", p->classes ? json_object_new_string(p->classes) : NULL);
+		json_object *o = json_object_new_array_ext(8);
+		json_object_array_add(o, json_object_new_string(p->uuid));
+		json_object_array_add(o, json_object_new_string(p->name));
+		json_object_array_add(o, p->parent ? json_object_new_string(p->parent) : NULL);
+		json_object_array_add(o, json_object_new_string(p->root));
+		json_object_array_add(o, json_object_new_boolean(p->has_gpu));
+		json_object_array_add(o, json_object_new_double(p->cap));
+		json_object_array_add(o, json_object_new_double(p->used));
+		json_object_array_add(o, p->classes ? json_object_new_string(p->classes) : NULL);
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -706,15 +870,42 @@ static int rps_from_doc(struct spot_ctx *c, json_object *a)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(a, i);
-		const char *u = infra_json_opt_string(o, "uuid", NULL), *nm = infra_json_opt_string(o, "name", NULL);
+		const char *u, *nm;
 		struct rp *p = &c->rps[c->nrps];
+		if (json_object_is_type(o, json_type_array)) { /* rps_to_doc's form */
+			json_object *x[8];
+			if (json_object_array_length(o) != 8)
+				continue;
+			for (int k = 0; k < 8; k++)
+				x[k] = json_object_array_get_idx(o, (size_t)k);
+			if (!json_object_is_type(x[0], json_type_string) || !json_object_is_type(x[1], json_type_string) ||
+			    !json_object_is_type(x[3], json_type_string))
+				continue;
+			p->uuid = strdup(json_object_get_string(x[0]));
+			p->name = strdup(json_object_get_string(x[1]));
+			p->parent = x[2] ? strdup(json_object_get_string(x[2])) : NULL;
+			p->root = strdup(json_object_get_string(x[3]));
+			p->has_gpu = json_object_get_boolean(x[4]);
+			p->cap = json_object_get_double(x[5]);
+			p->used = json_object_get_double(x[6]);
+			p->classes = x[7] ? strdup(json_object_get_string(x[7])) : NULL;
+			p->gen = -1;
+			c->nrps++;
+			continue;
+		}
+		u = infra_json_opt_string(o, "uuid", NULL);
+		nm = infra_json_opt_string(o, "name", NULL);
 		if (!u || !nm)
 			continue;
 		p->uuid = strdup(u);
 		p->name = strdup(nm);
 		p->parent = xstrdup(infra_json_opt_string(o, "parent", NULL));
 		p->root = strdup(infra_json_opt_string(o, "root", u));
-		p->has_gpu = infra_json_opt_int64(o, "gpu", 0) != 0;
+		{	/* written as a JSON boolean (infra_json_opt_int64 takes no boolean: every
+			 * provider read back from a fresh copy used to lose its GPUs) */
+			json_object *g = NULL;
+			p->has_gpu = json_object_object_get_ex(o, "gpu", &g) && json_object_get_boolean(g);
+		}
 		p->cap = infra_json_opt_double(o, "capacity", 0);
 		p->used = infra_json_opt_double(o, "used", 0);
 		p->classes = xstrdup(infra_json_opt_string(o, "classes", NULL));
@@ -723,6 +914,39 @@ static int rps_from_doc(struct spot_ctx *c, json_object *a)
 	if (c->nrps)
 		qsort(c->rps, c->nrps, sizeof *c->rps, rp_cmp);
 	return 0;
+}
+
+/* placement-inventories: every provider's inventories (every class, whatever --gpu-class
+ * says next time) with the generation they were read at:
+ * {uuid: [generation, {RC: [total, reserved, allocation_ratio]}]} */
+static json_object *invs_to_doc(struct spot_ctx *c)
+{
+	json_object *d = json_object_new_object();
+
+	for (size_t i = 0; d && i < c->nrps; i++) {
+		struct rp *p = &c->rps[i];
+		json_object *e, *inv;
+		if (!p->inv || p->gen < 0 || p->failed)
+			continue;
+		inv = json_object_new_object();
+		json_object_object_foreach(p->inv, rcname, v) {
+			json_object *t;
+			if (json_object_is_type(v, json_type_array)) {
+				json_object_object_add(inv, rcname, json_object_get(v));
+				continue;
+			}
+			t = json_object_new_array_ext(3);
+			json_object_array_add(t, json_object_new_double(infra_json_opt_double(v, "total", 0)));
+			json_object_array_add(t, json_object_new_double(infra_json_opt_double(v, "reserved", 0)));
+			json_object_array_add(t, json_object_new_double(infra_json_opt_double(v, "allocation_ratio", 1.0)));
+			json_object_object_add(inv, rcname, t);
+		}
+		e = json_object_new_array_ext(2);
+		json_object_array_add(e, json_object_new_int64(p->gen));
+		json_object_array_add(e, inv);
+		json_object_object_add(d, p->uuid, e);
+	}
+	return d;
 }
 
 static json_object *servers_to_doc(struct spot_ctx *c)
@@ -748,11 +972,14 @@ static size_t servers_from_doc(struct spot_ctx *c, json_object *d)
 
 	for (size_t i = 0; i < c->nhk; i++) {
 		json_object *a;
-		if (c->hk[i].servers_ok)
+		if (c->hk[i].servers_ok || (c->hk[i].gpu && c->hk[i].vms_ok))
 			continue;
 		if (d && json_object_object_get_ex(d, c->hk[i].key, &a) && json_object_is_type(a, json_type_array) &&
 		    json_object_array_length(a) == 2) {
-			c->hk[i].vms = (long)json_object_get_int64(json_object_array_get_idx(a, 0));
+			if (!c->hk[i].vms_ok) {
+				c->hk[i].vms = (long)json_object_get_int64(json_object_array_get_idx(a, 0));
+				c->hk[i].vms_ok = 1;
+			}
 			c->hk[i].flavor_gpus = (long)json_object_get_int64(json_object_array_get_idx(a, 1));
 			c->hk[i].servers_ok = 1;
 		} else {
@@ -760,6 +987,106 @@ static size_t servers_from_doc(struct spot_ctx *c, json_object *d)
 		}
 	}
 	return missing;
+}
+
+/* ---- hosts after the first round ---- */
+
+static int hx_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct hypx *)a)->hkey, ((const struct hypx *)b)->hkey);
+}
+
+static const struct hypx *hx_find(const struct spot_ctx *c, const char *hkey)
+{
+	struct hypx k = { .hkey = (char *)hkey };
+	return c->nhx ? bsearch(&k, c->hx, c->nhx, sizeof *c->hx, hx_cmp) : NULL;
+}
+
+static void hx_free(struct spot_ctx *c)
+{
+	for (size_t i = 0; i < c->nhx; i++) {
+		free(c->hx[i].hkey);
+		free(c->hx[i].skey);
+	}
+	free(c->hx);
+	c->hx = NULL;
+	c->nhx = 0;
+}
+
+/* The hypervisors by the key of hypervisor_hostname (the name of the Placement root
+ * provider), with the key of their service host (the aggregates' name). */
+static int hx_build(struct spot_ctx *c)
+{
+	size_t nh = c->hyps ? json_object_array_length(c->hyps) : 0;
+	char key[256];
+
+	hx_free(c);
+	c->hx = calloc(nh ? nh : 1, sizeof *c->hx);
+	if (!c->hx)
+		return -ENOMEM;
+	for (size_t i = 0; i < nh; i++) {
+		json_object *o = json_object_array_get_idx(c->hyps, i);
+		const char *sh = infra_json_opt_string(o, "service.host", NULL);
+		const char *hh = infra_json_opt_string(o, "hypervisor_hostname", NULL);
+		struct hypx *x = &c->hx[c->nhx];
+		if (!sh)
+			continue;
+		infra_spot_host_key(hh ? hh : sh, key, sizeof key);
+		x->hkey = strdup(key);
+		infra_spot_host_key(sh, key, sizeof key);
+		x->skey = strdup(key);
+		x->hyp = o;
+		if (!x->hkey || !x->skey) {
+			free(x->hkey);
+			free(x->skey);
+			return -ENOMEM;
+		}
+		c->nhx++;
+	}
+	if (c->nhx)
+		qsort(c->hx, c->nhx, sizeof *c->hx, hx_cmp);
+	return 0;
+}
+
+/* The service host key a provider tree belongs to (its root's name through the hypervisors). */
+static const char *rp_host_key(struct spot_ctx *c, const struct rp *p, char *key, size_t size, json_object **hyp)
+{
+	struct rp *root = rp_find(c, p->root);
+	const struct hypx *x;
+
+	infra_spot_host_key(root ? root->name : p->name, key, size);
+	x = hx_find(c, key);
+	if (hyp)
+		*hyp = x ? x->hyp : NULL;
+	return x ? x->skey : key;
+}
+
+/* After the first round: VMs per pool host from the hypervisor listing, and which hosts
+ * have GPU providers in Placement (the others take the flavor method). */
+static void hosts_mark(struct spot_ctx *c)
+{
+	char key[256];
+
+	for (size_t i = 0; i < c->nhx; i++) {
+		json_object *v;
+		struct hostacc *h = hk_find(c, c->hx[i].skey);
+		long n;
+		if (!h || !json_object_object_get_ex(c->hx[i].hyp, "spot_vms", &v))
+			continue;
+		/* nodes of one service host (ironic) each list all the host's instances */
+		n = (long)json_object_get_int64(v);
+		if (!h->vms_ok || n > h->vms)
+			h->vms = n;
+		h->vms_ok = 1;
+	}
+	for (size_t i = 0; i < c->nrps; i++) {
+		struct hostacc *h;
+		if (!c->rps[i].has_gpu)
+			continue;
+		h = hk_find(c, rp_host_key(c, &c->rps[i], key, sizeof key, NULL));
+		if (h)
+			h->gpu = 1;
+	}
 }
 
 /* ------------------------------------------------------------ result */
@@ -851,13 +1178,10 @@ static long per_type_total(const struct infra_spot_opts *o, const char *type)
 static int join(struct spot_ctx *c)
 {
 	struct infra_spot_result *r = c->r;
-	size_t cap = 0, nh = c->hyps ? json_object_array_length(c->hyps) : 0;
-	char key[256], key2[256];
-	struct { char *hkey, *skey; json_object *hyp; } *hmap = calloc(nh ? nh : 1, sizeof *hmap);
+	size_t cap = 0;
+	char key[256];
 	struct infra_spot_host *h;
 
-	if (!hmap)
-		return -ENOMEM;
 	/* 1. pool aggregates: every host of them (hash-free: hosts are few thousand, sorted after) */
 	for (size_t i = 0; i < c->nhk; i++) {
 		if (r->nhosts == cap) {
@@ -873,7 +1197,7 @@ static int join(struct spot_ctx *c)
 		h->host = strdup(c->hk[i].host);
 		h->state_up = h->enabled = -1;
 		h->gpus_total = -1;
-		h->vms = c->hk[i].servers_ok ? c->hk[i].vms : -1;
+		h->vms = c->hk[i].vms_ok ? c->hk[i].vms : -1;
 		h->method = "placement";
 		h->in_pool_aggregate = 1;
 	}
@@ -914,19 +1238,11 @@ static int join(struct spot_ctx *c)
 		}
 	}
 	/* 2. hypervisors: state/status, hypervisor_hostname -> service host key */
-	for (size_t i = 0; i < nh; i++) {
-		json_object *o = json_object_array_get_idx(c->hyps, i);
-		const char *sh = infra_json_opt_string(o, "service.host", NULL);
+	for (size_t i = 0; i < c->nhx; i++) {
+		json_object *o = c->hx[i].hyp;
 		const char *hh = infra_json_opt_string(o, "hypervisor_hostname", NULL);
 		struct infra_spot_host k;
-		if (!sh)
-			continue;
-		infra_spot_host_key(sh, key, sizeof key);
-		infra_spot_host_key(hh ? hh : sh, key2, sizeof key2);
-		hmap[i].hkey = strdup(key2);
-		hmap[i].skey = strdup(key);
-		hmap[i].hyp = o;
-		k.key = key;
+		k.key = c->hx[i].skey;
 		h = bsearch(&k, r->hosts, r->nhosts, sizeof *h, host_cmp);
 		if (!h)
 			continue;
@@ -943,19 +1259,12 @@ static int join(struct spot_ctx *c)
 
 		for (size_t i = 0; i < c->nrps; i++) {
 			struct rp *p = &c->rps[i], *root;
-			const char *skey = NULL;
 			json_object *hy = NULL;
 			struct infra_spot_host k;
 			if (!p->has_gpu)
 				continue;
 			root = rp_find(c, p->root);
-			infra_spot_host_key(root ? root->name : p->name, key, sizeof key);
-			for (size_t j = 0; j < nh && !skey; j++)
-				if (hmap[j].hkey && !strcmp(hmap[j].hkey, key)) {
-					skey = hmap[j].skey;
-					hy = hmap[j].hyp;
-				}
-			k.key = (char *)(skey ? skey : key);
+			k.key = (char *)rp_host_key(c, p, key, sizeof key, &hy);
 			h = bsearch(&k, r->hosts, base, sizeof *h, host_cmp);
 			if (!h) { /* GPUs on a host of no pool: kept aside, reported unmapped */
 				struct infra_spot_result tmp = { .hosts = extra, .nhosts = nextra };
@@ -1016,18 +1325,8 @@ static int join(struct spot_ctx *c)
 	/* unmapped hosts of hypervisors with GPUs found only in flavors are not listed (no servers asked) */
 	if (r->nhosts)
 		qsort(r->hosts, r->nhosts, sizeof *r->hosts, host_cmp);
-	for (size_t i = 0; i < nh; i++) {
-		free(hmap[i].hkey);
-		free(hmap[i].skey);
-	}
-	free(hmap);
 	return infra_spot_totals(r);
 nomem:
-	for (size_t i = 0; i < nh; i++) {
-		free(hmap[i].hkey);
-		free(hmap[i].skey);
-	}
-	free(hmap);
 	return -ENOMEM;
 }
 
@@ -1154,14 +1453,14 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 		json_object_put(doc);
 		if (rc)
 			goto out;
-		queue_servers(&c);
+		build_hosts(&c);
 	} else {
 		snprintf(url, sizeof url, "%s/os-aggregates", c.compute);
 		src_step(&c, SPOT_SRC_AGGREGATES, 1);
 		if (infra_os_batch_request(os, c.b, "GET", url, MV_AGG, NULL, agg_done, &c))
 			src_step(&c, SPOT_SRC_AGGREGATES, -1);
 	}
-	snprintf(url, sizeof url, "%s/os-hypervisors/detail", c.compute);
+	snprintf(url, sizeof url, "%s/os-hypervisors/detail?with_servers=true", c.compute);
 	spec.url = url;
 	spec.key = "hypervisors";
 	spec.mv = MV_HYP;
@@ -1183,6 +1482,10 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 		if (rc)
 			goto out;
 	} else if (c.placement) {
+		if (o->cache && !(o->refresh & (1u << SPOT_SRC_PLACEMENT)) &&
+		    infra_cache_get(o->cache, SPOT_INVENTORY_CACHE, SPOT_INVENTORY_TTL, &doc, NULL, NULL) == 1)
+			c.invcache = doc;
+		doc = NULL;
 		snprintf(url, sizeof url, "%s/resource_providers", c.placement);
 		src_step(&c, SPOT_SRC_PLACEMENT, 1);
 		if (infra_os_batch_request(os, c.b, "GET", url, MV_PLC, NULL, rps_done, &c))
@@ -1190,8 +1493,30 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 	} else {
 		src_fail(&c, SPOT_SRC_PLACEMENT, "the catalog has no placement endpoint");
 	}
+	/* round 1: aggregates, hypervisor pages, providers -> their usages (and inventories) */
 	if ((rc = infra_http_batch_run(c.b, err)))
 		goto out;
+	if (!c.fatal) {
+		if (r->src[SPOT_SRC_PLACEMENT].error) {
+			r->src[SPOT_SRC_PLACEMENT].up = 0;
+			if ((doc = cache_fallback(&c, SPOT_SRC_PLACEMENT)) && !rps_from_doc(&c, doc))
+				r->src[SPOT_SRC_PLACEMENT].up = 1;
+		} else if (!r->src[SPOT_SRC_PLACEMENT].cached && c.nrps) {
+			doc = rps_to_doc(&c);
+			cache_store(&c, SPOT_SRC_PLACEMENT, doc);
+			json_object_put(doc);
+			if (c.inv_new && (doc = invs_to_doc(&c))) {
+				cache_store_name(&c, SPOT_INVENTORY_CACHE, doc);
+				json_object_put(doc);
+			}
+		}
+		if ((rc = hx_build(&c)))
+			goto out;
+		hosts_mark(&c);
+		/* round 2: servers of the hosts that need them (flavor method, or no VM count) */
+		if (c.hk && queue_servers(&c) && (rc = infra_http_batch_run(c.b, err)))
+			goto out;
+	}
 	for (size_t i = 0; i < c.nhk; i++)
 		if (c.hk[i].leak) {
 			infra_err_set(&c.fatal_err, -EACCES,
@@ -1212,33 +1537,25 @@ int infra_spot_collect(struct infra_os *os, const struct infra_spot_opts *o, str
 		if (!r->src[s].error && s == SPOT_SRC_SERVERS)
 			r->src[s].up = r->src[SPOT_SRC_AGGREGATES].up;
 	}
-	if (r->src[SPOT_SRC_PLACEMENT].error) {
-		r->src[SPOT_SRC_PLACEMENT].up = 0;
-		if ((doc = cache_fallback(&c, SPOT_SRC_PLACEMENT)) && !rps_from_doc(&c, doc))
-			r->src[SPOT_SRC_PLACEMENT].up = 1;
-	} else if (!r->src[SPOT_SRC_PLACEMENT].cached && c.nrps) {
-		doc = rps_to_doc(&c);
-		cache_store(&c, SPOT_SRC_PLACEMENT, doc);
-		json_object_put(doc);
-	}
-	if (c.fresh_servers) {
-		servers_from_doc(&c, c.fresh_servers);
-	} else if (r->src[SPOT_SRC_SERVERS].error) {
+	if (r->src[SPOT_SRC_SERVERS].error) {
 		if ((doc = cache_fallback(&c, SPOT_SRC_SERVERS)) && !servers_from_doc(&c, doc))
 			r->src[SPOT_SRC_SERVERS].up = 1;
-	} else if (c.nhk) {
+	} else if (r->src[SPOT_SRC_SERVERS].requests) {
 		doc = servers_to_doc(&c);
 		cache_store(&c, SPOT_SRC_SERVERS, doc);
 		json_object_put(doc);
 	}
 	if (!r->src[SPOT_SRC_AGGREGATES].up && !r->src[SPOT_SRC_SERVERS].error)
 		src_fail(&c, SPOT_SRC_SERVERS, "not asked: the aggregates are unknown");
-	{	/* auth, then the longest of: aggregates -> servers pages; providers -> inventories/usages;
-		 * hypervisor pages (sources taken from a fresh cache copy make no request) */
+	{	/* auth, then the longest chain of round 1 (aggregates; hypervisor pages; providers ->
+		 * usages/inventories), then round 2's servers pages (sources taken from a fresh
+		 * cache copy make no request) */
 		int agg = r->src[SPOT_SRC_AGGREGATES].cached == 1 ? 0 : 1, plc = r->src[SPOT_SRC_PLACEMENT].requests > 1 ? 2 :
 			  r->src[SPOT_SRC_PLACEMENT].requests, hyp = r->src[SPOT_SRC_HYPERVISORS].requests;
-		int path = agg + c.depth_servers;
-		r->critical_path = 1 + (plc > path ? (hyp > plc ? hyp : plc) : (hyp > path ? hyp : path));
+		int round1 = agg > plc ? agg : plc;
+		if (hyp > round1)
+			round1 = hyp;
+		r->critical_path = 1 + round1 + c.depth_servers;
 	}
 	rc = join(&c);
 	if (rc)
@@ -1253,6 +1570,9 @@ out:
 			json_object_put(c.stale[s]);
 	if (c.fresh_servers)
 		json_object_put(c.fresh_servers);
+	if (c.invcache)
+		json_object_put(c.invcache);
+	hx_free(&c);
 	for (size_t i = 0; i < c.nhk; i++) {
 		free(c.hk[i].key);
 		free(c.hk[i].host);

@@ -64,6 +64,8 @@ extern const char *const infra_spot_source_names[SPOT_NSOURCES];
 
 struct infra_cache;
 
+#define SPOT_DEFAULT_JOBS 256
+
 #define INFRA_SPOT_DEFAULT_REGEX "^([A-Za-z0-9.]+)[-_]([A-Za-z0-9.]+)$"
 
 struct infra_spot_opts {
@@ -73,7 +75,7 @@ struct infra_spot_opts {
 	size_t ngpu_classes;
 	const char *const *gpus_per_host; /* "TYPE=N" totals for the flavor method */
 	size_t ngpus_per_host;
-	int jobs;                       /* concurrency of the batch (<1: 8) */
+	int jobs;                       /* concurrency of the batch (<1: 8; spot-agg's -j default: SPOT_DEFAULT_JOBS) */
 	/* caching (infra_cache.h): NULL = none.  ttl per source in seconds (0 = live: always
 	 * asked, the copy kept only as the stale fallback); refresh = bit (1 << source):
 	 * ignore a fresh copy this run. */

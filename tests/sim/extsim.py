@@ -31,6 +31,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import fasthttp  # tests/sim/fasthttp.py
+
 
 class Request:
     def __init__(self, method, path, query, headers, body, base):
@@ -106,7 +108,7 @@ class Sim:
         return 404, {}, jbody({"detail": "no such control"})
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(fasthttp.FastParse, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "spot-extsim/1"
 
@@ -175,15 +177,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, hdrs, out)
 
     def send(self, status, hdrs, body):
-        self.send_response(status)
         hdrs = dict(hdrs)
         hdrs.setdefault("Content-Type", "application/json")
-        for k, v in hdrs.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.reply(status, hdrs.items(), body)
 
 
 def arg_parser(desc):

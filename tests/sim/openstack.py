@@ -52,6 +52,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import fasthttp  # tests/sim/fasthttp.py: header parsing without the email package
 import simtls  # tests/sim/simtls.py
 
 NS = uuid.UUID("6f1d3a2e-0000-4000-8000-0a5e0c0ffee0")
@@ -441,7 +442,7 @@ def neutron_err(code, typ, msg):
     return HTTPError(code, msg, typ)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(fasthttp.FastParse, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "osmon-sim/1"
 
@@ -512,9 +513,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault and fault["kind"] == "garbage":
             data = b"<html><body>502 Bad Gateway</body>" + b"\x00\xff{[" * 8
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        self._headers_buffer.append(b"\r\n")  # headers and body in one write (fasthttp.py)
+        if self.command != "HEAD" and data:
+            self._headers_buffer.append(data)
+        self.flush_headers()
 
     def pick_fault(self, service, path):
         cloud = self.server.cloud
@@ -625,6 +627,20 @@ class Handler(BaseHTTPRequestHandler):
             if parts == ["faults"] and method == "DELETE":
                 cloud.faults.clear()
                 return self.send(204)
+            if parts == ["placement", "inventory"] and method == "POST":
+                # an operator changing one inventory (what PUT .../inventories/{rc} does):
+                # {"provider": NAME or uuid, "rc": RC, "total"/"reserved"/"allocation_ratio": ...};
+                # placement bumps the provider's generation
+                b = self.read_body()
+                r = next((x for x in cloud.rps.values() if b.get("provider") in (x["name"], x["uuid"])), None)
+                if not r or not b.get("rc"):
+                    raise HTTPError(404, "no such provider")
+                inv = r["inventories"].setdefault(b["rc"], {"total": 0, "reserved": 0, "allocation_ratio": 1.0,
+                                                            "min_unit": 1, "max_unit": 0, "step_size": 1})
+                inv.update({k: v for k, v in b.items() if k in ("total", "reserved", "allocation_ratio")})
+                r["generation"] += 1
+                return self.send(200, {"uuid": r["uuid"], "inventories": r["inventories"],
+                                       "resource_provider_generation": r["generation"]})
         raise HTTPError(404, "no such control")
 
     # ---- keystone ----
@@ -1240,6 +1256,20 @@ class Handler(BaseHTTPRequestHandler):
             if parts[1:] != ["detail"]:
                 raise HTTPError(404, "not found")
             out = []
+            on_host = None
+            ws = self.q1("with_servers")
+            if ws is not None and micro >= (2, 53):  # nova: bool_from_string(strict=True)
+                if ws.lower() not in ("1", "0", "t", "f", "true", "false", "on", "off", "y", "n", "yes", "no"):
+                    raise HTTPError(400, "Unrecognized value '%s', acceptable values are: '0', '1', 'f', 'false', "
+                                    "'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'" % ws)
+                if ws.lower() in ("1", "t", "true", "on", "y", "yes"):
+                    # InstanceList.get_by_host: the non-deleted instances of the service host
+                    # (shelved-offloaded ones have no host)
+                    on_host = {}
+                    for sv in sorted(cloud.db["servers"].values(), key=lambda x: x["id"]):
+                        hn = sv.get("OS-EXT-SRV-ATTR:host")
+                        if hn and sv.get("status") != "SHELVED_OFFLOADED":
+                            on_host.setdefault(hn, []).append({"name": sv["name"], "uuid": sv["id"]})
             for h in sorted(cloud.hyps, key=lambda h: h["id"]):
                 d = {"id": h["id"] if micro >= (2, 53) else abs(hash(h["id"])) % 100000,
                      "hypervisor_hostname": h["hypervisor_hostname"], "hypervisor_type": "fake",
@@ -1250,6 +1280,8 @@ class Handler(BaseHTTPRequestHandler):
                     d.update({"vcpus": 64, "vcpus_used": 0, "running_vms": 0, "memory_mb": 515072})
                 else:
                     d["uptime"] = None
+                if on_host is not None and (on_host.get(h["host"]) or micro >= (2, 75)):
+                    d["servers"] = on_host.get(h["host"], [])  # before 2.75 only when there are some
                 out.append(d)
             pg, more, last = self.page(out)
             res = {"hypervisors": pg}
