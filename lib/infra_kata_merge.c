@@ -24,6 +24,8 @@ struct fam {
 	size_t samples;
 	/* local (one body) */
 	int dropped;
+	uint64_t lnsig;         /* label names of the last sample (lnames already has them) */
+	int lnsig_set;
 	struct fam *g;
 	/* global, set by write */
 	struct fam *alias;      /* untyped x_bucket/x_sum/x_count of a histogram/summary x */
@@ -215,6 +217,9 @@ struct skey {
 	uint64_t h;             /* hash of the encoded form (the intern table's) */
 	uint64_t sh;            /* series_hash(): duplicates inside a body */
 	size_t enc, enc_len;    /* the encoded form in m->ktext (see key_encode) */
+	uint64_t lnsig;         /* hash of its label names (le/quantile left out), in order */
+	uint64_t xsig;          /* the extra label names twice and has_extra are for (0: none yet) */
+	int twice, has_extra, sh_set;
 	/* the write pass, valid while stamp is the chunk's */
 	unsigned stamp;
 	int slow, kind, special;
@@ -249,7 +254,7 @@ struct infra_kata_merge {
 	size_t max_series, max_label_len; /* 0 = no limit */
 	struct skey *keys;      /* interned series */
 	size_t nkeys, akeys;
-	uint32_t *kslot;        /* intern table: id + 1, 0 = empty */
+	uint64_t *kslot;        /* intern table: hash's high 32 bits << 32 | id + 1, 0 = empty */
 	size_t kcap;
 	struct infra_buf ktext; /* the series' encoded forms */
 	unsigned stamp;
@@ -468,6 +473,7 @@ struct reader {
 	struct run *runs;
 	size_t nruns, aruns;
 	const char *const *extra;
+	uint64_t xsig;              /* signature of the extra label names (never 0) */
 	struct infra_kata_merge_stats *st;
 	size_t nsamples;            /* every sample line of the body, kept or not */
 	struct fam *last_f;         /* the family of the previous sample (NULL after HELP/TYPE) */
@@ -551,24 +557,37 @@ static int over_limit(struct reader *r, const struct infra_prom_event *ev)
 /* A sample with both an extra label's name (say sandbox_id, which becomes
  * exported_sandbox_id) and exported_sandbox_id cannot be written: drop it,
  * counted.  Returns 1 when dropped. */
-static int extra_twice(struct reader *r, const struct infra_prom_event *ev)
+static int extra_twice_at(const char *const *extra, const struct infra_prom_event *ev, size_t *at)
 {
 	for (size_t i = 0; i < ev->nlabels; i++) {
 		const struct infra_prom_label *l = &ev->labels[i];
-		if (!is_extra(r->extra, l->name, l->name_len))
+		if (!is_extra(extra, l->name, l->name_len))
 			continue;
 		for (size_t j = 0; j < ev->nlabels; j++) {
 			const struct infra_prom_label *x = &ev->labels[j];
 			if (x->name_len == l->name_len + 9 && !strncmp(x->name, "exported_", 9) &&
 			    !memcmp(x->name + 9, l->name, l->name_len)) {
-				r->st->dropped_samples++;
-				problem(r->st, "sample %.200s has both %.*s and %.*s labels: dropped", ev->name,
-					(int)l->name_len, l->name, (int)x->name_len, x->name);
+				if (at) {
+					at[0] = i;
+					at[1] = j;
+				}
 				return 1;
 			}
 		}
 	}
 	return 0;
+}
+
+static int extra_twice(struct reader *r, const struct infra_prom_event *ev)
+{
+	size_t at[2];
+
+	if (!extra_twice_at(r->extra, ev, at))
+		return 0;
+	r->st->dropped_samples++;
+	problem(r->st, "sample %.200s has both %.*s and %.*s labels: dropped", ev->name, (int)ev->labels[at[0]].name_len,
+		ev->labels[at[0]].name, (int)ev->labels[at[1]].name_len, ev->labels[at[1]].name);
+	return 1;
 }
 
 /* A series encoded: u32 label count, u32 name length, name, 00, then per
@@ -635,9 +654,8 @@ static size_t key_decode(const char *e, const char **name, struct infra_prom_lab
 	return n;
 }
 
-/* The id of the series in r->enc, interned if new; -ENOMEM. */
-static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, const char *name,
-		       const struct infra_prom_event *ev)
+/* The id of the series encoded in enc (ev's), interned if new; -ENOMEM. */
+static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, const struct infra_prom_event *ev)
 {
 	uint64_t h = hash_mem(enc->data, enc->len, 0x6b6579ull);
 	struct skey *k;
@@ -645,7 +663,7 @@ static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, 
 
 	if ((m->nkeys + 1) * 2 > m->kcap) {
 		size_t ncap = m->kcap ? m->kcap * 2 : 1024;
-		uint32_t *ns = calloc(ncap, sizeof(*ns));
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
 		if (!ns || m->nkeys >= UINT32_MAX - 1) {
 			free(ns);
 			return -ENOMEM;
@@ -653,7 +671,7 @@ static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, 
 		for (size_t j = 0; j < m->kcap; j++) {
 			if (!m->kslot[j])
 				continue;
-			for (i = m->keys[m->kslot[j] - 1].h & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+			for (i = m->keys[(uint32_t)m->kslot[j] - 1].h & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
 				;
 			ns[i] = m->kslot[j];
 		}
@@ -661,10 +679,13 @@ static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, 
 		m->kslot = ns;
 		m->kcap = ncap;
 	}
+	/* the slot holds the hash's high half: a probe touches the series only on a match */
 	for (i = h & (m->kcap - 1); m->kslot[i]; i = (i + 1) & (m->kcap - 1)) {
-		k = &m->keys[m->kslot[i] - 1];
+		if (m->kslot[i] >> 32 != h >> 32)
+			continue;
+		k = &m->keys[(uint32_t)m->kslot[i] - 1];
 		if (k->h == h && k->enc_len == enc->len && !memcmp(m->ktext.data + k->enc, enc->data, enc->len))
-			return (long)(m->kslot[i] - 1);
+			return (long)((uint32_t)m->kslot[i] - 1);
 	}
 	if (m->nkeys == m->akeys) {
 		size_t na = m->akeys ? m->akeys * 2 : 256;
@@ -677,12 +698,15 @@ static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, 
 	k = &m->keys[m->nkeys];
 	memset(k, 0, sizeof(*k));
 	k->h = h;
-	k->sh = series_hash(name, ev);
+	k->lnsig = 0x6c6e73ull;
+	for (size_t j = 0; j < ev->nlabels; j++)
+		if (!is_le_quantile(ev->labels[j].name))
+			k->lnsig = hash_mem(ev->labels[j].name, ev->labels[j].name_len, k->lnsig);
 	k->enc = m->ktext.len;
 	k->enc_len = enc->len;
 	if (infra_buf_append(&m->ktext, enc->data, enc->len))
 		return -ENOMEM;
-	m->kslot[i] = (uint32_t)++m->nkeys;
+	m->kslot[i] = (h >> 32) << 32 | (uint32_t)++m->nkeys;
 	return (long)(m->nkeys - 1);
 }
 
@@ -692,6 +716,7 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 	char nb[NAME_MAX_LEN];
 	const char *name;
 	struct fam *f;
+	struct skey *k;
 	size_t start, end;
 	long id;
 	int rc;
@@ -720,7 +745,22 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		return 0;
 	if ((rc = over_limit(r, ev)))
 		return rc;
-	if (extra_twice(r, ev))
+	/* the series: what depends only on it (and the extra label names) is worked
+	 * out once, not per body */
+	if ((rc = key_encode(&r->enc, ev)))
+		return rc;
+	id = key_intern(r->m, &r->enc, ev);
+	if (id < 0)
+		return (int)id;
+	k = &r->m->keys[id];
+	if (k->xsig != r->xsig) {
+		k->twice = extra_twice_at(r->extra, ev, NULL);
+		k->has_extra = 0;
+		for (size_t i = 0; i < ev->nlabels && !k->has_extra; i++)
+			k->has_extra = is_extra(r->extra, ev->labels[i].name, ev->labels[i].name_len);
+		k->xsig = r->xsig;
+	}
+	if (k->twice && extra_twice(r, ev))
 		return 0;
 	name = infra_kata_rename(ev->name, nb, sizeof(nb));
 	if (!name || ev->nlabels + 8 > MAX_LABELS) {
@@ -728,12 +768,11 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		problem(r->st, "sample %.200s: name too long or too many labels", ev->name);
 		return 0;
 	}
-	if ((rc = key_encode(&r->enc, ev)))
-		return rc;
-	id = key_intern(r->m, &r->enc, name, ev);
-	if (id < 0)
-		return (int)id;
-	rc = hset_add(&r->keys, r->m->keys[id].sh);
+	if (!k->sh_set) {
+		k->sh = series_hash(name, ev);
+		k->sh_set = 1;
+	}
+	rc = hset_add(&r->keys, k->sh);
 	if (rc < 0)
 		return rc;
 	if (rc) {
@@ -749,12 +788,13 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		r->last_f = f;
 		memcpy(r->last_name, name, strlen(name) + 1); /* fits: rename checked NAME_MAX_LEN */
 	}
-	for (size_t i = 0; i < ev->nlabels; i++) {
+	/* the family's label names: nothing new when the last sample had the same */
+	for (size_t i = 0; (!f->lnsig_set || f->lnsig != k->lnsig) && i < ev->nlabels; i++) {
 		const struct infra_prom_label *l = &ev->labels[i];
 		char en[NAME_MAX_LEN];
 		if (is_le_quantile(l->name))
 			continue;
-		if (is_extra(r->extra, l->name, l->name_len)) {
+		if (k->has_extra && is_extra(r->extra, l->name, l->name_len)) {
 			int n = snprintf(en, sizeof(en), "exported_%.*s", (int)l->name_len, l->name);
 			rc = add_lname(f, en, (size_t)n);
 		} else {
@@ -763,6 +803,8 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		if (rc)
 			return rc;
 	}
+	f->lnsig = k->lnsig;
+	f->lnsig_set = 1;
 	f->samples++;
 	/* the record: series id, the value as it will be written */
 	start = r->recs.len;
@@ -860,6 +902,10 @@ int infra_kata_merge_parse(struct infra_kata_merge *m, const char *body, size_t 
 	memset(&r, 0, sizeof(r));
 	r.m = m;
 	r.extra = extra;
+	r.xsig = 0x78736967ull;
+	for (size_t i = 0; extra && extra[i]; i += 2)
+		r.xsig = hash_mem(extra[i], strlen(extra[i]) + 1, r.xsig);
+	r.xsig |= 1;
 	r.st = stats;
 	rc = infra_prom_parse(body, len, read_cb, &r, err);
 	if (rc == -ENOMEM)
@@ -946,7 +992,7 @@ size_t infra_kata_merge_series(const struct infra_kata_merge *m)
 
 size_t infra_kata_merge_held(const struct infra_kata_merge *m)
 {
-	size_t n = m->ktext.alloc + m->akeys * sizeof(struct skey) + m->kcap * sizeof(uint32_t) +
+	size_t n = m->ktext.alloc + m->akeys * sizeof(struct skey) + m->kcap * sizeof(uint64_t) +
 		   m->abodies * sizeof(struct body);
 
 	for (size_t i = 0; i < m->nbodies; i++)
