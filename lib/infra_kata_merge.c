@@ -217,6 +217,7 @@ struct skey {
 	uint64_t h;             /* hash of the encoded form (the intern table's) */
 	uint64_t sh;            /* series_hash(): duplicates inside a body */
 	size_t enc, enc_len;    /* the encoded form in m->ktext (see key_encode) */
+	size_t rname;           /* its sample name renamed (infra_kata_rename) in m->ktext, or SIZE_MAX */
 	uint64_t lnsig;         /* hash of its label names (le/quantile left out), in order */
 	uint64_t xsig;          /* the extra label names twice and has_extra are for (0: none yet) */
 	int twice, has_extra, sh_set;
@@ -458,6 +459,20 @@ static size_t fast_value(const struct infra_prom_event *ev, char *buf, size_t si
 	if (plain) {
 		memcpy(buf, t, n);
 		return n;
+	}
+	if (integral && size >= 24) { /* as the writer spells it: the integer, -0 as 0 */
+		char tmp[24];
+		size_t k = 0;
+		int64_t iv = (int64_t)v;
+		uint64_t u = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
+		do
+			tmp[k++] = (char)('0' + u % 10);
+		while (u /= 10);
+		if (iv < 0)
+			tmp[k++] = '-';
+		for (i = 0; i < k; i++)
+			buf[i] = tmp[k - 1 - i];
+		return k;
 	}
 	return infra_prom_format_value(v, buf, size);
 }
@@ -706,6 +721,13 @@ static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, 
 	k->enc_len = enc->len;
 	if (infra_buf_append(&m->ktext, enc->data, enc->len))
 		return -ENOMEM;
+	{
+		char nb[NAME_MAX_LEN];
+		const char *rn = infra_kata_rename(ev->name, nb, sizeof(nb));
+		k->rname = rn ? m->ktext.len : SIZE_MAX;
+		if (rn && infra_buf_append(&m->ktext, rn, strlen(rn) + 1))
+			return -ENOMEM;
+	}
 	m->kslot[i] = (h >> 32) << 32 | (uint32_t)++m->nkeys;
 	return (long)(m->nkeys - 1);
 }
@@ -762,7 +784,7 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 	}
 	if (k->twice && extra_twice(r, ev))
 		return 0;
-	name = infra_kata_rename(ev->name, nb, sizeof(nb));
+	name = k->rname == SIZE_MAX ? NULL : r->m->ktext.data + k->rname;
 	if (!name || ev->nlabels + 8 > MAX_LABELS) {
 		r->st->dropped_samples++;
 		problem(r->st, "sample %.200s: name too long or too many labels", ev->name);

@@ -540,6 +540,36 @@ static void test_merge_interned(void)
 	infra_kata_merge_free(m2);
 }
 
+/* Integral values written as integers, exactly as infra_prom_format_value does. */
+static void test_merge_integers(void)
+{
+	static const char *const v[] = { "-1.5e+03", "9.007199254740991e+15", "-9.007199254740990e+15",
+					 "1e+00", "-0.0", "4.2e+01", "1.8446744073709552e+19", "-1e+300", "123456789.0" };
+	struct infra_kata_merge *m = infra_kata_merge_new();
+	struct infra_kata_merge_stats st;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_buf b = INFRA_BUF_INIT, want = INFRA_BUF_INIT;
+	const char *x[] = { "sandbox_id", "s", NULL };
+	char *out;
+
+	infra_buf_printf(&want, "# TYPE kata_i untyped\n");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char f[64];
+		double d;
+		infra_prom_parse_float(v[i], strlen(v[i]), &d);
+		f[infra_prom_format_value(d, f, sizeof(f))] = '\0';
+		infra_buf_printf(&b, "kata_i{i=\"%c\"} %s\n", (char)('a' + i), v[i]);
+		infra_buf_printf(&want, "kata_i{i=\"%c\",sandbox_id=\"s\"} %s\n", (char)('a' + i), f);
+	}
+	tap_inteq(infra_kata_merge_add(m, b.data, b.len, x, &st, &err), 0, "integers body merged");
+	out = render(m, NULL);
+	tap_streq(out, want.data, "integral values as the writer formats them (-0 as 0, up to 2^53 - 1)");
+	free(out);
+	infra_buf_release(&b);
+	infra_buf_release(&want);
+	infra_kata_merge_free(m);
+}
+
 /* Random bodies of one chunk: the merger's text equals the writer's. */
 static void test_merge_random(void)
 {
@@ -724,6 +754,7 @@ int main(void)
 	test_merge_fast();
 	test_merge_interned();
 	test_merge_random();
+	test_merge_integers();
 	test_cri();
 	test_state();
 	test_file();
