@@ -24,6 +24,8 @@ struct fam {
 	size_t samples;
 	/* local (one body) */
 	int dropped;
+	uint64_t lnsig;         /* label names of the last sample (lnames already has them) */
+	int lnsig_set;
 	struct fam *g;
 	/* global, set by write */
 	struct fam *alias;      /* untyped x_bucket/x_sum/x_count of a histogram/summary x */
@@ -202,19 +204,46 @@ static uint64_t hash_mem(const char *s, size_t n, uint64_t seed)
 	return mix64(h);
 }
 
-/* ---- the merger ---- */
+/* ---- the merger ----
+ *
+ * A body is read once and not kept.  Each sample's series (its name and its
+ * labels as the shim wrote them) is interned: the bodies of a node share almost
+ * all of their series, so the merger holds each series once (struct skey) and,
+ * per body, only records of (series id, value text) grouped in runs by family.
+ * The write pass builds every line from the series and the records, without
+ * parsing anything again. */
+
+struct skey {
+	uint64_t h;             /* hash of the encoded form (the intern table's) */
+	uint64_t sh;            /* series_hash(): duplicates inside a body */
+	size_t enc, enc_len;    /* the encoded form in m->ktext (see key_encode) */
+	size_t rname;           /* its sample name renamed (infra_kata_rename) in m->ktext, or SIZE_MAX */
+	uint64_t lnsig;         /* hash of its label names (le/quantile left out), in order */
+	uint64_t xsig;          /* the extra label names twice and has_extra are for (0: none yet) */
+	int twice, has_extra, sh_set;
+	/* the write pass, valid while stamp is the chunk's */
+	unsigned stamp;
+	int slow, kind, special;
+	double num;             /* le/quantile as a number */
+	size_t own, own_len;    /* in fast.keys: the own slots' values, encoded to compare as bytes */
+	size_t pre, pre_len;    /* in fast.keys: name{own labels */
+	size_t suf, suf_len;    /* in fast.keys: ,le="..." } and the blank before the value */
+	size_t sp, sp_len;      /* in fast.keys: le/quantile text */
+	uint32_t group, sub;    /* rank of the own values, rank inside them */
+};
 
 struct run {
 	struct fam *f;          /* local family while reading, then the global one */
-	size_t start, end;      /* byte range of consecutive sample lines */
+	size_t start, end;      /* byte range of records in the body's recs */
 };
 
+/* A record: u32 series id, u8 value length, the value text (as written out). */
 struct body {
-	const char *data;
-	size_t len;
 	const char *const *extra;
 	struct run *runs;
 	size_t nruns;
+	unsigned char *recs;
+	size_t rlen;
 };
 
 struct infra_kata_merge {
@@ -224,6 +253,19 @@ struct infra_kata_merge {
 	regex_t *inc, *exc;
 	size_t ninc, nexc;
 	size_t max_series, max_label_len; /* 0 = no limit */
+	struct skey *keys;      /* interned series */
+	size_t nkeys, akeys;
+	uint64_t *kslot;        /* intern table: hash's high 32 bits << 32 | id + 1, 0 = empty */
+	size_t kcap;
+	struct infra_buf ktext; /* the series' encoded forms */
+	unsigned stamp;
+};
+
+/* One body read but not yet merged (infra_kata_merge_parse). */
+struct infra_kata_parsed {
+	struct body b;
+	struct table local;
+	size_t nruns;
 };
 
 const char *infra_kata_limit_name(enum infra_kata_limit l)
@@ -328,10 +370,15 @@ void infra_kata_merge_free(struct infra_kata_merge *m)
 		return;
 	free_regexes(m->inc, m->ninc);
 	free_regexes(m->exc, m->nexc);
-	for (size_t i = 0; i < m->nbodies; i++)
+	for (size_t i = 0; i < m->nbodies; i++) {
 		free(m->bodies[i].runs);
+		free(m->bodies[i].recs);
+	}
 	free(m->bodies);
 	table_release(&m->global);
+	free(m->keys);
+	free(m->kslot);
+	infra_buf_release(&m->ktext);
 	free(m);
 }
 
@@ -390,17 +437,58 @@ static int utf8_ok(const unsigned char *s)
 	return 1;
 }
 
+/* The value text: the shim's own when it is a plain decimal number that is
+ * not an integer the writer would spell differently; else the writer's. */
+static size_t fast_value(const struct infra_prom_event *ev, char *buf, size_t size)
+{
+	const char *t = ev->value_text;
+	size_t n = ev->value_text_len, i;
+	double v = ev->value;
+	int integral, plain = n > 0 && n < size && t && t[0] != '+';
+
+	for (i = 0; plain && i < n; i++)
+		plain = (t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == '-' || t[i] == '+' || t[i] == 'e' ||
+			t[i] == 'E';
+	integral = v == floor(v) && fabs(v) < 9007199254740992.0;
+	if (plain && integral) { /* only a canonical integer passes: digits, no leading 0, no -0 */
+		size_t d = t[0] == '-';
+		for (i = d; plain && i < n; i++)
+			plain = t[i] >= '0' && t[i] <= '9';
+		plain = plain && n > d && (t[d] != '0' || (n == 1));
+	}
+	if (plain) {
+		memcpy(buf, t, n);
+		return n;
+	}
+	if (integral && size >= 24) { /* as the writer spells it: the integer, -0 as 0 */
+		char tmp[24];
+		size_t k = 0;
+		int64_t iv = (int64_t)v;
+		uint64_t u = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
+		do
+			tmp[k++] = (char)('0' + u % 10);
+		while (u /= 10);
+		if (iv < 0)
+			tmp[k++] = '-';
+		for (i = 0; i < k; i++)
+			buf[i] = tmp[k - 1 - i];
+		return k;
+	}
+	return infra_prom_format_value(v, buf, size);
+}
+
 /* ---- reading a body ---- */
 
 struct reader {
 	struct infra_kata_merge *m;
 	struct table local;
 	struct hset keys;           /* series seen in this body (duplicates) */
-	const char *body;
-	size_t len;
+	struct infra_buf enc;       /* the sample's series, encoded */
+	struct infra_buf recs;      /* the records */
 	struct run *runs;
 	size_t nruns, aruns;
 	const char *const *extra;
+	uint64_t xsig;              /* signature of the extra label names (never 0) */
 	struct infra_kata_merge_stats *st;
 	size_t nsamples;            /* every sample line of the body, kept or not */
 	struct fam *last_f;         /* the family of the previous sample (NULL after HELP/TYPE) */
@@ -484,24 +572,164 @@ static int over_limit(struct reader *r, const struct infra_prom_event *ev)
 /* A sample with both an extra label's name (say sandbox_id, which becomes
  * exported_sandbox_id) and exported_sandbox_id cannot be written: drop it,
  * counted.  Returns 1 when dropped. */
-static int extra_twice(struct reader *r, const struct infra_prom_event *ev)
+static int extra_twice_at(const char *const *extra, const struct infra_prom_event *ev, size_t *at)
 {
 	for (size_t i = 0; i < ev->nlabels; i++) {
 		const struct infra_prom_label *l = &ev->labels[i];
-		if (!is_extra(r->extra, l->name, l->name_len))
+		if (!is_extra(extra, l->name, l->name_len))
 			continue;
 		for (size_t j = 0; j < ev->nlabels; j++) {
 			const struct infra_prom_label *x = &ev->labels[j];
 			if (x->name_len == l->name_len + 9 && !strncmp(x->name, "exported_", 9) &&
 			    !memcmp(x->name + 9, l->name, l->name_len)) {
-				r->st->dropped_samples++;
-				problem(r->st, "sample %.200s has both %.*s and %.*s labels: dropped", ev->name,
-					(int)l->name_len, l->name, (int)x->name_len, x->name);
+				if (at) {
+					at[0] = i;
+					at[1] = j;
+				}
 				return 1;
 			}
 		}
 	}
 	return 0;
+}
+
+static int extra_twice(struct reader *r, const struct infra_prom_event *ev)
+{
+	size_t at[2];
+
+	if (!extra_twice_at(r->extra, ev, at))
+		return 0;
+	r->st->dropped_samples++;
+	problem(r->st, "sample %.200s has both %.*s and %.*s labels: dropped", ev->name, (int)ev->labels[at[0]].name_len,
+		ev->labels[at[0]].name, (int)ev->labels[at[1]].name_len, ev->labels[at[1]].name);
+	return 1;
+}
+
+/* A series encoded: u32 label count, u32 name length, name, 00, then per
+ * label u32 name length, u32 value length, name, 00, value, 00.  Two samples
+ * are the same series as written when their encoded forms are equal. */
+static int key_encode(struct infra_buf *b, const struct infra_prom_event *ev)
+{
+	size_t need = 8 + ev->name_len + 1;
+	uint32_t u;
+	char *w;
+	int rc;
+
+	for (size_t i = 0; i < ev->nlabels; i++)
+		need += 8 + ev->labels[i].name_len + ev->labels[i].value_len + 2;
+	infra_buf_reset(b);
+	if ((rc = infra_buf_reserve(b, need)))
+		return rc;
+	w = b->data;
+	u = (uint32_t)ev->nlabels;
+	memcpy(w, &u, 4);
+	u = (uint32_t)ev->name_len;
+	memcpy(w + 4, &u, 4);
+	memcpy(w + 8, ev->name, ev->name_len);
+	w += 8 + ev->name_len;
+	*w++ = 0;
+	for (size_t i = 0; i < ev->nlabels; i++) {
+		const struct infra_prom_label *l = &ev->labels[i];
+		u = (uint32_t)l->name_len;
+		memcpy(w, &u, 4);
+		u = (uint32_t)l->value_len;
+		memcpy(w + 4, &u, 4);
+		memcpy(w + 8, l->name, l->name_len);
+		w += 8 + l->name_len;
+		*w++ = 0;
+		memcpy(w, l->value, l->value_len);
+		w += l->value_len;
+		*w++ = 0;
+	}
+	b->len = (size_t)(w - b->data);
+	return 0;
+}
+
+/* The series of an encoded form: name (NUL-terminated) and labels (names and
+ * values NUL-terminated, pointing into the form); n has room for MAX_LABELS. */
+static size_t key_decode(const char *e, const char **name, struct infra_prom_label *l, size_t room)
+{
+	uint32_t n, len, vlen;
+
+	memcpy(&n, e, 4);
+	memcpy(&len, e + 4, 4);
+	*name = e + 8;
+	e += 8 + len + 1;
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(&len, e, 4);
+		memcpy(&vlen, e + 4, 4);
+		if (i < room) {
+			l[i].name = e + 8;
+			l[i].name_len = len;
+			l[i].value = e + 8 + len + 1;
+			l[i].value_len = vlen;
+		}
+		e += 8 + len + 1 + vlen + 1;
+	}
+	return n;
+}
+
+/* The id of the series encoded in enc (ev's), interned if new; -ENOMEM. */
+static long key_intern(struct infra_kata_merge *m, const struct infra_buf *enc, const struct infra_prom_event *ev)
+{
+	uint64_t h = hash_mem(enc->data, enc->len, 0x6b6579ull);
+	struct skey *k;
+	size_t i;
+
+	if ((m->nkeys + 1) * 2 > m->kcap) {
+		size_t ncap = m->kcap ? m->kcap * 2 : 1024;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+		if (!ns || m->nkeys >= UINT32_MAX - 1) {
+			free(ns);
+			return -ENOMEM;
+		}
+		for (size_t j = 0; j < m->kcap; j++) {
+			if (!m->kslot[j])
+				continue;
+			for (i = m->keys[(uint32_t)m->kslot[j] - 1].h & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = m->kslot[j];
+		}
+		free(m->kslot);
+		m->kslot = ns;
+		m->kcap = ncap;
+	}
+	/* the slot holds the hash's high half: a probe touches the series only on a match */
+	for (i = h & (m->kcap - 1); m->kslot[i]; i = (i + 1) & (m->kcap - 1)) {
+		if (m->kslot[i] >> 32 != h >> 32)
+			continue;
+		k = &m->keys[(uint32_t)m->kslot[i] - 1];
+		if (k->h == h && k->enc_len == enc->len && !memcmp(m->ktext.data + k->enc, enc->data, enc->len))
+			return (long)((uint32_t)m->kslot[i] - 1);
+	}
+	if (m->nkeys == m->akeys) {
+		size_t na = m->akeys ? m->akeys * 2 : 256;
+		struct skey *nv = realloc(m->keys, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		m->keys = nv;
+		m->akeys = na;
+	}
+	k = &m->keys[m->nkeys];
+	memset(k, 0, sizeof(*k));
+	k->h = h;
+	k->lnsig = 0x6c6e73ull;
+	for (size_t j = 0; j < ev->nlabels; j++)
+		if (!is_le_quantile(ev->labels[j].name))
+			k->lnsig = hash_mem(ev->labels[j].name, ev->labels[j].name_len, k->lnsig);
+	k->enc = m->ktext.len;
+	k->enc_len = enc->len;
+	if (infra_buf_append(&m->ktext, enc->data, enc->len))
+		return -ENOMEM;
+	{
+		char nb[NAME_MAX_LEN];
+		const char *rn = infra_kata_rename(ev->name, nb, sizeof(nb));
+		k->rname = rn ? m->ktext.len : SIZE_MAX;
+		if (rn && infra_buf_append(&m->ktext, rn, strlen(rn) + 1))
+			return -ENOMEM;
+	}
+	m->kslot[i] = (h >> 32) << 32 | (uint32_t)++m->nkeys;
+	return (long)(m->nkeys - 1);
 }
 
 static int read_cb(void *ud, const struct infra_prom_event *ev)
@@ -510,7 +738,9 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 	char nb[NAME_MAX_LEN];
 	const char *name;
 	struct fam *f;
+	struct skey *k;
 	size_t start, end;
+	long id;
 	int rc;
 
 	if (ev->kind == INFRA_PROM_EV_HELP || ev->kind == INFRA_PROM_EV_TYPE) {
@@ -537,15 +767,34 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		return 0;
 	if ((rc = over_limit(r, ev)))
 		return rc;
-	if (extra_twice(r, ev))
+	/* the series: what depends only on it (and the extra label names) is worked
+	 * out once, not per body */
+	if ((rc = key_encode(&r->enc, ev)))
+		return rc;
+	id = key_intern(r->m, &r->enc, ev);
+	if (id < 0)
+		return (int)id;
+	k = &r->m->keys[id];
+	if (k->xsig != r->xsig) {
+		k->twice = extra_twice_at(r->extra, ev, NULL);
+		k->has_extra = 0;
+		for (size_t i = 0; i < ev->nlabels && !k->has_extra; i++)
+			k->has_extra = is_extra(r->extra, ev->labels[i].name, ev->labels[i].name_len);
+		k->xsig = r->xsig;
+	}
+	if (k->twice && extra_twice(r, ev))
 		return 0;
-	name = infra_kata_rename(ev->name, nb, sizeof(nb));
+	name = k->rname == SIZE_MAX ? NULL : r->m->ktext.data + k->rname;
 	if (!name || ev->nlabels + 8 > MAX_LABELS) {
 		r->st->dropped_samples++;
 		problem(r->st, "sample %.200s: name too long or too many labels", ev->name);
 		return 0;
 	}
-	rc = hset_add(&r->keys, series_hash(name, ev));
+	if (!k->sh_set) {
+		k->sh = series_hash(name, ev);
+		k->sh_set = 1;
+	}
+	rc = hset_add(&r->keys, k->sh);
 	if (rc < 0)
 		return rc;
 	if (rc) {
@@ -561,12 +810,13 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		r->last_f = f;
 		memcpy(r->last_name, name, strlen(name) + 1); /* fits: rename checked NAME_MAX_LEN */
 	}
-	for (size_t i = 0; i < ev->nlabels; i++) {
+	/* the family's label names: nothing new when the last sample had the same */
+	for (size_t i = 0; (!f->lnsig_set || f->lnsig != k->lnsig) && i < ev->nlabels; i++) {
 		const struct infra_prom_label *l = &ev->labels[i];
 		char en[NAME_MAX_LEN];
 		if (is_le_quantile(l->name))
 			continue;
-		if (is_extra(r->extra, l->name, l->name_len)) {
+		if (k->has_extra && is_extra(r->extra, l->name, l->name_len)) {
 			int n = snprintf(en, sizeof(en), "exported_%.*s", (int)l->name_len, l->name);
 			rc = add_lname(f, en, (size_t)n);
 		} else {
@@ -575,11 +825,22 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 		if (rc)
 			return rc;
 	}
+	f->lnsig = k->lnsig;
+	f->lnsig_set = 1;
 	f->samples++;
-	start = ev->offset;
-	end = ev->offset + ev->line_len;
-	if (end > r->len)
-		return -EINVAL;
+	/* the record: series id, the value as it will be written */
+	start = r->recs.len;
+	if ((rc = infra_buf_reserve(&r->recs, 4 + 1 + 48)))
+		return rc;
+	{
+		unsigned char *w = (unsigned char *)r->recs.data + start;
+		uint32_t u = (uint32_t)id;
+		size_t vn = fast_value(ev, (char *)w + 5, 48);
+		memcpy(w, &u, 4);
+		w[4] = (unsigned char)vn;
+		r->recs.len += 5 + vn;
+	}
+	end = r->recs.len;
 	if (r->nruns && r->runs[r->nruns - 1].f == f && r->runs[r->nruns - 1].end == start) {
 		r->runs[r->nruns - 1].end = end;
 		return 0;
@@ -600,17 +861,15 @@ static int read_cb(void *ud, const struct infra_prom_event *ev)
 }
 
 /* This body's families against the ones merged so far. */
-static int reconcile(struct reader *r)
+static int reconcile(struct infra_kata_merge *m, struct table *local, struct infra_kata_merge_stats *st)
 {
-	struct infra_kata_merge_stats *st = r->st;
-
-	for (size_t i = 0; i < r->local.cap; i++) {
-		struct fam *l = r->local.slot[i], *g;
+	for (size_t i = 0; i < local->cap; i++) {
+		struct fam *l = local->slot[i], *g;
 
 		if (!l)
 			continue;
 		st->families++;
-		if (!(g = table_put(&r->m->global, l->name)))
+		if (!(g = table_put(&m->global, l->name)))
 			return -ENOMEM;
 		if (l->typed && g->typed && l->type != g->type) {
 			l->dropped = 1;
@@ -642,21 +901,34 @@ static int reconcile(struct reader *r)
 	return 0;
 }
 
-int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
-			 const char *const *extra, struct infra_kata_merge_stats *stats,
-			 struct infra_err *err)
+void infra_kata_merge_discard(struct infra_kata_parsed *pb)
 {
+	if (!pb)
+		return;
+	free(pb->b.runs);
+	free(pb->b.recs);
+	table_release(&pb->local);
+	free(pb);
+}
+
+int infra_kata_merge_parse(struct infra_kata_merge *m, const char *body, size_t len, const char *const *extra,
+			   struct infra_kata_parsed **out, struct infra_kata_merge_stats *stats,
+			   struct infra_err *err)
+{
+	struct infra_kata_parsed *pb;
 	struct reader r;
-	size_t kept = 0;
 	int rc = 0;
 
+	*out = NULL;
 	memset(stats, 0, sizeof(*stats));
 	memset(&r, 0, sizeof(r));
 	r.m = m;
-	r.body = body;
 	r.extra = extra;
+	r.xsig = 0x78736967ull;
+	for (size_t i = 0; extra && extra[i]; i += 2)
+		r.xsig = hash_mem(extra[i], strlen(extra[i]) + 1, r.xsig);
+	r.xsig |= 1;
 	r.st = stats;
-	r.len = len;
 	rc = infra_prom_parse(body, len, read_cb, &r, err);
 	if (rc == -ENOMEM)
 		infra_err_set(err, rc, "out of memory");
@@ -664,38 +936,90 @@ int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t le
 		infra_err_set(err, rc, "%s", r.limit_msg);
 	else if (rc == -E2BIG) /* the parser's own line cap */
 		r.limit = INFRA_KATA_LIMIT_LABEL;
-	if (!rc && (rc = reconcile(&r)))
-		infra_err_set(err, rc, "out of memory");
-	if (!rc && m->nbodies == m->abodies) {
-		size_t na = m->abodies ? m->abodies * 2 : 16;
-		struct body *nv = realloc(m->bodies, na * sizeof(*nv));
-		if (!nv)
-			rc = infra_err_set(err, -ENOMEM, "out of memory");
-		else {
-			m->bodies = nv;
-			m->abodies = na;
-		}
-	}
+	if (!rc && !(pb = calloc(1, sizeof(*pb))))
+		rc = infra_err_set(err, -ENOMEM, "out of memory");
 	if (!rc) {
-		struct body *b = &m->bodies[m->nbodies++];
-		/* keep the runs of families that were not dropped, pointing at the global family */
-		for (size_t i = 0; i < r.nruns; i++)
-			if (!r.runs[i].f->dropped)
-				r.runs[kept++] = (struct run){ r.runs[i].f->g, r.runs[i].start, r.runs[i].end };
-		b->data = body;
-		b->len = len;
-		b->extra = extra;
-		b->runs = r.runs;
-		b->nruns = kept;
+		/* only the records stay, trimmed to their size */
+		size_t n;
+		unsigned char *recs = (unsigned char *)infra_buf_steal(&r.recs, &n);
+		unsigned char *t = recs ? realloc(recs, n ? n : 1) : NULL;
+		struct run *rt = r.nruns ? realloc(r.runs, r.nruns * sizeof(*rt)) : NULL;
+		pb->b.extra = extra;
+		pb->b.recs = t ? t : recs;
+		pb->b.rlen = n;
+		pb->b.runs = rt ? rt : r.runs;
+		pb->b.nruns = r.nruns;
+		pb->local = r.local;
 		r.runs = NULL;
+		memset(&r.local, 0, sizeof(r.local));
+		*out = pb;
 	} else if (rc != -ENOMEM) {
 		memset(stats, 0, sizeof(*stats));
 		stats->limit = rc == -E2BIG ? r.limit : INFRA_KATA_LIMIT_NONE;
 	}
 	free(r.runs);
+	infra_buf_release(&r.recs);
+	infra_buf_release(&r.enc);
 	table_release(&r.local);
 	free(r.keys.slot);
 	return rc;
+}
+
+int infra_kata_merge_commit(struct infra_kata_merge *m, struct infra_kata_parsed *pb,
+			    struct infra_kata_merge_stats *stats, struct infra_err *err)
+{
+	size_t kept = 0;
+	int rc;
+
+	if ((rc = reconcile(m, &pb->local, stats))) {
+		infra_kata_merge_discard(pb);
+		return infra_err_set(err, rc, "out of memory");
+	}
+	if (m->nbodies == m->abodies) {
+		size_t na = m->abodies ? m->abodies * 2 : 16;
+		struct body *nv = realloc(m->bodies, na * sizeof(*nv));
+		if (!nv) {
+			infra_kata_merge_discard(pb);
+			return infra_err_set(err, -ENOMEM, "out of memory");
+		}
+		m->bodies = nv;
+		m->abodies = na;
+	}
+	/* keep the runs of families that were not dropped, pointing at the global family */
+	for (size_t i = 0; i < pb->b.nruns; i++)
+		if (!pb->b.runs[i].f->dropped)
+			pb->b.runs[kept++] = (struct run){ pb->b.runs[i].f->g, pb->b.runs[i].start, pb->b.runs[i].end };
+	pb->b.nruns = kept;
+	m->bodies[m->nbodies++] = pb->b;
+	pb->b.runs = NULL;
+	pb->b.recs = NULL;
+	infra_kata_merge_discard(pb);
+	return 0;
+}
+
+int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
+			 const char *const *extra, struct infra_kata_merge_stats *stats,
+			 struct infra_err *err)
+{
+	struct infra_kata_parsed *pb;
+	int rc = infra_kata_merge_parse(m, body, len, extra, &pb, stats, err);
+
+	return rc ? rc : infra_kata_merge_commit(m, pb, stats, err);
+}
+
+size_t infra_kata_merge_series(const struct infra_kata_merge *m)
+{
+	return m->nkeys;
+}
+
+size_t infra_kata_merge_held(const struct infra_kata_merge *m)
+{
+	size_t n = m->ktext.alloc + m->akeys * sizeof(struct skey) + m->kcap * sizeof(uint64_t) +
+		   m->abodies * sizeof(struct body);
+
+	for (size_t i = 0; i < m->nbodies; i++)
+		n += m->bodies[i].rlen + m->bodies[i].nruns * sizeof(struct run);
+	return n;
 }
 
 /* ---- writing ---- */
@@ -879,31 +1203,35 @@ static size_t after_header(const char *s, size_t len)
 enum { FK_PLAIN = 0, FK_BUCKET = 1, FK_SUM = 2, FK_COUNT = 3 };
 
 struct fitem {
-	size_t line, line_len;  /* in fast.lines */
-	size_t key, key_len;    /* in fast.keys: the schema's label values, encoded to compare as bytes */
-	size_t sp, sp_len;      /* le/quantile text in fast.keys */
-	double num;             /* le/quantile as a number */
-	int kind, special;
+	uint64_t ord;           /* own values' rank << 32 | body's extras' rank << 24 | rank inside the own values */
+	uint32_t key;           /* series id */
+	uint32_t body;          /* index in the chunk */
+	const unsigned char *val; /* the record's value: length byte, text */
 };
 
 struct fast {
 	const struct fam *f;
 	enum infra_prom_type type; /* as declared to the writer */
 	size_t flen;
-	const char *const *extra;
-	const char *const *xcheck; /* extra that xclean describes */
-	unsigned char xclean[MAX_LABELS]; /* extra value k needs no escaping */
-	size_t xlen[MAX_LABELS];          /* and its length */
-	size_t hint[MAX_LABELS];          /* schema slot of the label at position i last time */
-	size_t nsch_own;                  /* slots before the extras' */
+	const char *const *extra;  /* the chunk's (every body of the chunk has these names) */
+	size_t nx;                 /* 2 * extra labels */
+	size_t nsch_own;           /* slots before the extras' */
 	char sch[MAX_LABELS][NAME_MAX_LEN];
 	size_t schl[MAX_LABELS];
 	size_t nsch;
-	int schema_set, fallback;
-	struct infra_buf lines, keys;
+	int schema_set;
+	struct infra_buf keys;     /* the chunk's series texts (skey.own, pre, suf, sp) */
+	struct infra_buf ext;      /* the chunk's bodies' extra labels: text and sort key */
+	size_t bt[INFRA_KATA_MERGE_CHUNK], btl[INFRA_KATA_MERGE_CHUNK];  /* text in ext */
+	size_t bk[INFRA_KATA_MERGE_CHUNK], bkl[INFRA_KATA_MERGE_CHUNK];  /* sort key in ext */
+	uint32_t brank[INFRA_KATA_MERGE_CHUNK];
+	int bused[INFRA_KATA_MERGE_CHUNK];
+	uint32_t *kl;              /* the chunk's series, first seen first */
+	size_t nkl, akl;
 	struct fitem *items, *tmp; /* tmp: the sort's, aitems long */
-	size_t *runs;               /* the sort's run starts, aitems + 1 long */
+	size_t *runs;              /* the sort's run starts, aitems + 1 long */
 	size_t nitems, aitems;
+	const struct infra_kata_merge *m; /* for the series sort */
 };
 
 static int ends_with_suffix(const char *name, size_t n, const char *base, size_t bn, const char *suf)
@@ -913,41 +1241,7 @@ static int ends_with_suffix(const char *name, size_t n, const char *base, size_t
 	return n == bn + sn && !memcmp(name, base, bn) && !memcmp(name + bn, suf, sn);
 }
 
-/* The value text: the shim's own when it is a plain decimal number that is
- * not an integer the writer would spell differently; else the writer's. */
-static size_t fast_value(const struct infra_prom_event *ev, char *buf, size_t size)
-{
-	const char *t = ev->value_text;
-	size_t n = ev->value_text_len, i;
-	double v = ev->value;
-	int integral, plain = n > 0 && n < size && t && t[0] != '+';
-
-	for (i = 0; plain && i < n; i++)
-		plain = (t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == '-' || t[i] == '+' || t[i] == 'e' ||
-			t[i] == 'E';
-	integral = v == floor(v) && fabs(v) < 9007199254740992.0;
-	if (plain && integral) { /* only a canonical integer passes: digits, no leading 0, no -0 */
-		size_t d = t[0] == '-';
-		for (i = d; plain && i < n; i++)
-			plain = t[i] >= '0' && t[i] <= '9';
-		plain = plain && n > d && (t[d] != '0' || (n == 1));
-	}
-	if (plain) {
-		memcpy(buf, t, n);
-		return n;
-	}
-	return infra_prom_format_value(v, buf, size);
-}
-
 static const unsigned char esc_byte[256] = { ['\\'] = 1, ['"'] = 1, ['\n'] = 1 };
-
-static int needs_escape(const char *s)
-{
-	for (; *s; s++)
-		if (esc_byte[(unsigned char)*s])
-			return 1;
-	return 0;
-}
 
 /* Label value escaping as the writer does it (\\ \" \n); w has room for 2n. */
 static char *put_escaped(char *w, const char *s, size_t n)
@@ -1006,24 +1300,41 @@ static int out_label_name(const struct fast *x, const struct infra_prom_label *l
 	return 0;
 }
 
-static int fast_cb(void *ud, const struct infra_prom_event *ev)
+/* Encode a label value to compare as bytes (00 -> 00 01), ended by 00 00. */
+static char *put_sortable(char *w, const char *v, size_t n)
 {
-	struct fast *x = ud;
-	const struct fam *f = x->f;
-	const char *vals[MAX_LABELS];
-	size_t vlens[MAX_LABELS], vn, nx = 0;
-	unsigned char clean[MAX_LABELS];
-	char nb[NAME_MAX_LEN], ln[NAME_MAX_LEN], *w;
+	if (n && memchr(v, 0, n)) {
+		for (size_t k = 0; k < n; k++)
+			if ((*w++ = v[k]) == 0)
+				*w++ = 1;
+	} else if (n) {
+		memcpy(w, v, n);
+		w += n;
+	}
+	*w++ = 0;
+	*w++ = 0;
+	return w;
+}
+
+/* What the writer would make of series k in this chunk (the checks the
+ * parser-fed fast path made per sample, made once per series): k->slow when
+ * the chunk must go the writer's way; else its sort key and texts in x->keys.
+ * The first series of the chunk sets the label schema. */
+static int prep_key(const struct infra_kata_merge *m, struct fast *x, struct skey *k)
+{
+	struct infra_prom_label lab[MAX_LABELS];
 	const struct infra_prom_label *sp = NULL;
-	const char *name;
-	struct fitem *it;
-	size_t n, need;
+	const struct fam *f = x->f;
+	const char *vals[MAX_LABELS], *oname, *name;
+	size_t vlens[MAX_LABELS], nl, n, need;
+	char nb[NAME_MAX_LEN], ln[NAME_MAX_LEN], *w, *w0;
 	int kind = FK_PLAIN, rc;
 
-	if (ev->kind != INFRA_PROM_EV_SAMPLE)
+	k->stamp = m->stamp;
+	k->slow = 1;
+	nl = key_decode(m->ktext.data + k->enc, &oname, lab, MAX_LABELS);
+	if (!(name = infra_kata_rename(oname, nb, sizeof(nb))) || nl + 8 > MAX_LABELS)
 		return 0;
-	if (!(name = infra_kata_rename(ev->name, nb, sizeof(nb))) || ev->nlabels + 8 > MAX_LABELS)
-		goto slow;
 	n = strlen(name);
 	if (n != x->flen || memcmp(name, f->name, n)) {
 		if (x->type == INFRA_PROM_HISTOGRAM && ends_with_suffix(name, n, f->name, x->flen, "_bucket"))
@@ -1035,183 +1346,120 @@ static int fast_cb(void *ud, const struct infra_prom_event *ev)
 			 ends_with_suffix(name, n, f->name, x->flen, "_count"))
 			kind = FK_COUNT;
 		else
-			goto slow;
+			return 0;
 	} else if (x->type == INFRA_PROM_HISTOGRAM) {
-		goto slow; /* the writer takes x_bucket, x_sum, x_count only */
+		return 0; /* the writer takes x_bucket, x_sum, x_count only */
 	}
-	while (x->extra && x->extra[nx])
-		nx += 2;
-	if (ev->nlabels + f->nl + nx / 2 + 2 > MAX_LABELS - 8)
-		goto slow;
-	if (x->xcheck != x->extra) { /* a new body: are its extra values plain? */
-		for (size_t i = 0; i < nx; i += 2) {
-			x->xclean[i / 2] = !needs_escape(x->extra[i + 1]);
-			x->xlen[i / 2] = strlen(x->extra[i + 1]);
-		}
-		x->xcheck = x->extra;
-	}
+	if (nl + f->nl + x->nx / 2 + 2 > MAX_LABELS - 8)
+		return 0;
 	/* le / quantile; any other name starting "__" is refused by the writer */
-	for (size_t i = 0; i < ev->nlabels; i++) {
-		const struct infra_prom_label *l = &ev->labels[i];
+	for (size_t i = 0; i < nl; i++) {
+		const struct infra_prom_label *l = &lab[i];
 		int le = l->name_len == 2 && !memcmp(l->name, "le", 2);
 		int q = l->name_len == 8 && !memcmp(l->name, "quantile", 8);
 		if (l->name_len >= 2 && l->name[0] == '_' && l->name[1] == '_')
-			goto slow;
+			return 0;
 		if ((le && x->type == INFRA_PROM_HISTOGRAM) || (q && x->type == INFRA_PROM_SUMMARY))
 			sp = l;
 		else if (le || q)
-			goto slow; /* not in the family's label names: the writer would pad or extend */
+			return 0; /* not in the family's label names: the writer would pad or extend */
 	}
 	if ((x->type == INFRA_PROM_HISTOGRAM && (kind == FK_BUCKET) != (sp != NULL)) ||
 	    (x->type == INFRA_PROM_SUMMARY && (kind == FK_PLAIN) != (sp != NULL)))
-		goto slow;
+		return 0;
 	if (!x->schema_set) { /* the first sample's own labels, the family's others, the extras */
-		for (size_t i = 0; i < ev->nlabels; i++) {
-			if (&ev->labels[i] == sp)
+		for (size_t i = 0; i < nl; i++) {
+			if (&lab[i] == sp)
 				continue;
-			if (out_label_name(x, &ev->labels[i], ln, sizeof(ln)) || fast_schema_add(x, ln, strlen(ln)))
-				goto slow;
+			if (out_label_name(x, &lab[i], ln, sizeof(ln)) || fast_schema_add(x, ln, strlen(ln)))
+				return 0;
 		}
 		for (size_t j = 0; j < f->nl; j++)
 			if (!fast_schema_has(x, f->lnames[j]) && fast_schema_add(x, f->lnames[j], strlen(f->lnames[j])))
-				goto slow;
+				return 0;
 		x->nsch_own = x->nsch;
-		for (size_t i = 0; i < nx; i += 2)
+		for (size_t i = 0; i < x->nx; i += 2)
 			if (fast_schema_has(x, x->extra[i]) || fast_schema_add(x, x->extra[i], strlen(x->extra[i])))
-				goto slow;
+				return 0;
 		x->schema_set = 1;
 	}
 	for (size_t j = 0; j < x->nsch; j++)
-		vals[j] = NULL, vlens[j] = 0, clean[j] = 0;
-	vn = 0;
-	for (size_t i = 0; i < ev->nlabels + nx / 2; i++) {
-		const char *lname, *lval;
-		size_t j = x->hint[i], lvl, lnl;
-		if (i < ev->nlabels) {
-			const struct infra_prom_label *l = &ev->labels[i];
-			if (l == sp)
-				continue;
-			lval = l->value;
-			lvl = l->value_len;
-			/* the slot this position had last time, if the name is the same (a shim
-			 * label renamed exported_* is never in the slots before the extras) */
-			if (j < x->nsch_own && x->schl[j] == l->name_len && !memcmp(x->sch[j], l->name, l->name_len))
-				goto found;
-			if (out_label_name(x, l, ln, sizeof(ln)))
-				goto slow;
-			lname = ln;
-		} else {
-			lname = x->extra[2 * (i - ev->nlabels)];
-			lval = x->extra[2 * (i - ev->nlabels) + 1];
-			lvl = x->xlen[i - ev->nlabels];
-			if (j < x->nsch && !strcmp(x->sch[j], lname))
-				goto found;
-		}
-		lnl = strlen(lname);
-		for (j = 0; j < x->nsch && (x->schl[j] != lnl || memcmp(x->sch[j], lname, lnl)); j++)
+		vals[j] = NULL, vlens[j] = 0;
+	for (size_t i = 0; i < nl; i++) {
+		const struct infra_prom_label *l = &lab[i];
+		size_t j, lnl;
+		if (l == sp)
+			continue;
+		if (out_label_name(x, l, ln, sizeof(ln)))
+			return 0;
+		lnl = strlen(ln);
+		for (j = 0; j < x->nsch && (x->schl[j] != lnl || memcmp(x->sch[j], ln, lnl)); j++)
 			;
-		x->hint[i] = j;
-found:
-		if (j == x->nsch || vals[j])
-			goto slow; /* a label the chunk's first sample did not have, or twice */
-		vals[j] = lval;
-		vlens[j] = lvl;
-		clean[j] = i >= ev->nlabels && x->xclean[i - ev->nlabels];
-		vn++;
+		/* not in the chunk's schema, twice, or on an extra label's slot (which the
+		 * extra label then finds taken) */
+		if (j >= x->nsch_own || vals[j])
+			return 0;
+		vals[j] = l->value;
+		vlens[j] = l->value_len;
 	}
-	if (x->nitems == x->aitems) {
-		size_t na = x->aitems ? x->aitems * 2 : 256;
-		struct fitem *nv = realloc(x->items, na * sizeof(*nv)), *nt;
-		size_t *nr;
-		if (nv)
-			x->items = nv;
-		if (!nv || !(nt = realloc(x->tmp, na * sizeof(*nt))))
-			return -ENOMEM;
-		x->tmp = nt;
-		if (!(nr = realloc(x->runs, (na + 1) * sizeof(*nr))))
-			return -ENOMEM;
-		x->runs = nr;
-		x->aitems = na;
-	}
-	it = &x->items[x->nitems];
-	memset(it, 0, sizeof(*it));
-	it->kind = kind;
 	if (sp) {
-		if (infra_prom_parse_float(sp->value, sp->value_len, &it->num))
-			goto slow;
-		it->special = 1;
+		if (infra_prom_parse_float(sp->value, sp->value_len, &k->num))
+			return 0;
+		k->special = 1;
+	} else {
+		k->special = 0;
 	}
-	/* the sort key: the label values, each ended by 00 00 (a 00 byte in a value
-	 * written 00 01), so that one memcmp orders two samples as comparing the
-	 * values one by one would; then le/quantile's text; then the line */
-	need = sp ? sp->value_len : 0;
-	for (size_t j = 0; j < x->nsch; j++)
-		need += 2 * vlens[j] + 2;
+	k->kind = kind;
+	/* sort key, name{own labels, [,le="..."]} and the blank, le's text */
+	need = n + 16 + (sp ? 3 * sp->value_len + sp->name_len + 16 : 0);
+	for (size_t j = 0; j < x->nsch_own; j++)
+		need += 4 * vlens[j] + x->schl[j] + 8;
 	if ((rc = infra_buf_reserve(&x->keys, need)))
 		return rc;
-	it->key = x->keys.len;
-	w = x->keys.data + x->keys.len;
-	for (size_t j = 0; j < x->nsch; j++) {
-		if (vlens[j] && memchr(vals[j], 0, vlens[j])) {
-			for (size_t k = 0; k < vlens[j]; k++)
-				if ((*w++ = vals[j][k]) == 0)
-					*w++ = 1;
-		} else if (vlens[j]) {
-			memcpy(w, vals[j], vlens[j]);
-			w += vlens[j];
-		}
-		*w++ = 0;
-		*w++ = 0;
-	}
-	it->key_len = (size_t)(w - x->keys.data) - it->key;
-	it->sp = (size_t)(w - x->keys.data);
-	it->sp_len = sp ? sp->value_len : 0;
-	if (sp)
-		memcpy(w, sp->value, sp->value_len);
-	x->keys.len = it->sp + it->sp_len;
-	it->line = x->lines.len;
-	need = n + 64 + (sp ? 16 + 2 * sp->value_len : 0);
-	for (size_t j = 0; j < x->nsch; j++)
-		need += x->schl[j] + 4 + 2 * vlens[j];
-	if ((rc = infra_buf_reserve(&x->lines, need)))
-		return rc;
-	w = x->lines.data + x->lines.len;
+	w0 = w = x->keys.data + x->keys.len;
+	for (size_t j = 0; j < x->nsch_own; j++)
+		w = put_sortable(w, vals[j], vlens[j]);
+	k->own = (size_t)(w0 - x->keys.data);
+	k->own_len = (size_t)(w - w0);
+	w0 = w;
 	memcpy(w, name, n);
 	w += n;
-	for (size_t j = 0; j < x->nsch + (sp != NULL); j++) {
+	for (size_t j = 0; j < x->nsch_own; j++) {
 		*w++ = j ? ',' : '{';
-		if (j < x->nsch) {
-			memcpy(w, x->sch[j], x->schl[j]);
-			w += x->schl[j];
-		} else {
-			memcpy(w, sp->name, sp->name_len);
-			w += sp->name_len;
-		}
+		memcpy(w, x->sch[j], x->schl[j]);
+		w += x->schl[j];
 		*w++ = '=';
 		*w++ = '"';
-		if (j == x->nsch) {
-			w = put_escaped(w, sp->value, sp->value_len);
-		} else if (clean[j]) {
-			memcpy(w, vals[j], vlens[j]);
-			w += vlens[j];
-		} else if (vals[j]) {
+		if (vals[j])
 			w = put_escaped(w, vals[j], vlens[j]);
-		}
+		*w++ = '"';
+	}
+	k->pre = (size_t)(w0 - x->keys.data);
+	k->pre_len = (size_t)(w - w0);
+	w0 = w;
+	if (sp) {
+		*w++ = x->nsch ? ',' : '{';
+		memcpy(w, sp->name, sp->name_len);
+		w += sp->name_len;
+		*w++ = '=';
+		*w++ = '"';
+		w = put_escaped(w, sp->value, sp->value_len);
 		*w++ = '"';
 	}
 	if (x->nsch + (sp != NULL))
 		*w++ = '}';
 	*w++ = ' ';
-	w += fast_value(ev, w, 48);
-	*w++ = '\n';
-	x->lines.len = (size_t)(w - x->lines.data);
-	x->lines.data[x->lines.len] = '\0';
-	it->line_len = x->lines.len - it->line;
-	x->nitems++;
+	k->suf = (size_t)(w0 - x->keys.data);
+	k->suf_len = (size_t)(w - w0);
+	k->sp = (size_t)(w - x->keys.data);
+	k->sp_len = sp ? sp->value_len : 0;
+	if (sp) {
+		memcpy(w, sp->value, sp->value_len);
+		w += sp->value_len;
+	}
+	x->keys.len = (size_t)(w - x->keys.data);
+	k->slow = 0;
 	return 0;
-slow:
-	x->fallback = 1;
-	return 1; /* stop: the chunk goes the writer's way */
 }
 
 static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
@@ -1221,14 +1469,17 @@ static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 	return c ? c : an < bn ? -1 : an > bn;
 }
 
-static int fitem_cmp(const void *a, const void *b, void *ud)
+/* Two series of a chunk: own values, then _bucket/plain < _sum < _count, then
+ * le/quantile as numbers (NaN last), then as text.  *same_own: the own values
+ * are equal. */
+static int skey_cmp2(const struct fast *x, const struct skey *p, const struct skey *q, int *same_own)
 {
-	const struct fast *x = ud;
-	const struct fitem *p = a, *q = b;
 	int kx, ky, c;
 
-	if ((c = bytes_cmp(x->keys.data + p->key, p->key_len, x->keys.data + q->key, q->key_len)))
+	*same_own = 0;
+	if ((c = bytes_cmp(x->keys.data + p->own, p->own_len, x->keys.data + q->own, q->own_len)))
 		return c;
+	*same_own = 1;
 	kx = p->kind == FK_BUCKET ? 0 : p->kind;
 	ky = q->kind == FK_BUCKET ? 0 : q->kind;
 	if (kx != ky)
@@ -1244,9 +1495,25 @@ static int fitem_cmp(const void *a, const void *b, void *ud)
 	return 0;
 }
 
-/* Sort the chunk's samples: each body's samples mostly come sorted already,
- * so find the sorted runs and merge them pairwise (stable, as the writer's
- * qsort is), n log(runs) comparisons instead of n log n. */
+static int skey_cmp(const void *a, const void *b, void *ud)
+{
+	const struct fast *x = ud;
+	int same;
+
+	return skey_cmp2(x, &x->m->keys[*(const uint32_t *)a], &x->m->keys[*(const uint32_t *)b], &same);
+}
+
+static int body_cmp(const void *a, const void *b, void *ud)
+{
+	const struct fast *x = ud;
+	size_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+
+	return bytes_cmp(x->ext.data + x->bk[i], x->bkl[i], x->ext.data + x->bk[j], x->bkl[j]);
+}
+
+/* Sort the chunk's samples by ord: each body's samples mostly come sorted
+ * already, so find the sorted runs and merge them pairwise (stable, as the
+ * writer's qsort is), n log(runs) comparisons instead of n log n. */
 static void fast_sort(struct fast *x)
 {
 	size_t n = x->nitems, nr = 0, *rs = x->runs;
@@ -1256,7 +1523,7 @@ static void fast_sort(struct fast *x)
 		return;
 	rs[nr++] = 0;
 	for (size_t i = 1; i < n; i++)
-		if (fitem_cmp(&a[i - 1], &a[i], x) > 0)
+		if (a[i - 1].ord > a[i].ord)
 			rs[nr++] = i;
 	rs[nr] = n;
 	while (nr > 1) {
@@ -1266,7 +1533,7 @@ static void fast_sort(struct fast *x)
 			size_t lo = rs[r], mid = rs[r + 1], hi = r + 2 <= nr ? rs[r + 2] : mid;
 			size_t i = lo, j = mid, o = lo;
 			while (i < mid && j < hi)
-				t[o++] = fitem_cmp(&a[j], &a[i], x) < 0 ? a[j++] : a[i++];
+				t[o++] = a[j].ord < a[i].ord ? a[j++] : a[i++];
 			while (i < mid)
 				t[o++] = a[i++];
 			while (j < hi)
@@ -1319,59 +1586,193 @@ static int outq_put(struct outq *q, const char *data, size_t len, struct infra_e
 	return 0;
 }
 
+static int same_extra_names(const char *const *a, const char *const *b)
+{
+	size_t i;
+
+	if (a == b)
+		return 1;
+	for (i = 0; a && b && a[i] && b[i]; i += 2)
+		if (strcmp(a[i], b[i]))
+			return 0;
+	return (!a || !a[i]) && (!b || !b[i]);
+}
+
+static int fast_item(struct fast *x, uint32_t key, uint32_t body, const unsigned char *val)
+{
+	if (x->nitems == x->aitems) {
+		size_t na = x->aitems ? x->aitems * 2 : 256;
+		struct fitem *nv = realloc(x->items, na * sizeof(*nv)), *nt;
+		size_t *nr;
+		if (nv)
+			x->items = nv;
+		if (!nv || !(nt = realloc(x->tmp, na * sizeof(*nt))))
+			return -ENOMEM;
+		x->tmp = nt;
+		if (!(nr = realloc(x->runs, (na + 1) * sizeof(*nr))))
+			return -ENOMEM;
+		x->runs = nr;
+		x->aitems = na;
+	}
+	x->items[x->nitems++] = (struct fitem){ 0, key, body, val };
+	return 0;
+}
+
 /* One chunk through the fast path: 0 (written, or nothing to write), 1 when
  * the chunk needs the writer, or an error. */
-static int fast_chunk(struct infra_kata_merge *m, struct fast *x, size_t c, struct infra_prom_parser **ps,
-		      const struct infra_buf *header, int *header_done, struct outq *q, struct infra_err *err)
+static int fast_chunk(struct infra_kata_merge *m, struct fast *x, size_t c, const struct infra_buf *header,
+		      int *header_done, struct outq *q, struct infra_err *err)
 {
-	int rc = 0;
+	size_t nb = 0;
+	int rc = 0, same;
 
-	infra_buf_reset(&x->lines);
 	infra_buf_reset(&x->keys);
+	infra_buf_reset(&x->ext);
 	x->nitems = 0;
+	x->nkl = 0;
 	x->nsch = 0;
 	x->nsch_own = 0;
 	x->schema_set = 0;
-	memset(x->hint, 0xff, sizeof(x->hint)); /* no slot known */
-	x->fallback = 0;
-	for (size_t bi = c; bi < m->nbodies && bi < c + INFRA_KATA_MERGE_CHUNK && !rc; bi++) {
+	x->extra = NULL;
+	x->m = m;
+	if (++m->stamp == 0) { /* wrapped: no series may look prepared */
+		for (size_t i = 0; i < m->nkeys; i++)
+			m->keys[i].stamp = 0;
+		m->stamp = 1;
+	}
+	/* the chunk's samples in body order, each series prepared once */
+	for (size_t bi = c; bi < m->nbodies && bi < c + INFRA_KATA_MERGE_CHUNK; bi++, nb++) {
 		const struct body *b = &m->bodies[bi];
-		x->extra = b->extra;
-		for (size_t ri = 0; ri < b->nruns && !rc; ri++) {
+		x->bused[nb] = 0;
+		for (size_t ri = 0; ri < b->nruns; ri++) {
 			const struct run *r = &b->runs[ri];
+			const unsigned char *p = b->recs + r->start, *e = b->recs + r->end;
 			if (r->f != x->f && r->f->alias != x->f)
 				continue;
-			/* runs hold whole sample lines only: one parser serves them all */
-			if (!*ps && !(*ps = infra_prom_parser_new(fast_cb, x)))
-				return infra_err_set(err, -ENOMEM, "out of memory");
-			rc = infra_prom_parser_feed(*ps, b->data + r->start, r->end - r->start, err);
-			if (rc) { /* a stopped parser stays stopped: the next run gets a new one */
-				infra_prom_parser_free(*ps);
-				*ps = NULL;
+			if (!x->bused[nb]) {
+				if (!x->extra) {
+					x->extra = b->extra;
+					for (x->nx = 0; x->extra && x->extra[x->nx]; x->nx += 2)
+						;
+				} else if (!same_extra_names(x->extra, b->extra)) {
+					return 1;
+				}
+				x->bused[nb] = 1;
+			}
+			for (; p < e; p += 5 + p[4]) {
+				uint32_t id;
+				struct skey *k;
+				memcpy(&id, p, 4);
+				k = &m->keys[id];
+				if (k->stamp != m->stamp) {
+					if ((rc = prep_key(m, x, k)))
+						return infra_err_set(err, rc, "out of memory");
+					if (k->slow)
+						return 1;
+					if (x->nkl == x->akl) {
+						size_t na = x->akl ? x->akl * 2 : 256;
+						uint32_t *nv = realloc(x->kl, na * sizeof(*nv));
+						if (!nv)
+							return infra_err_set(err, -ENOMEM, "out of memory");
+						x->kl = nv;
+						x->akl = na;
+					}
+					x->kl[x->nkl++] = id;
+				}
+				if (fast_item(x, id, (uint32_t)nb, p + 4))
+					return infra_err_set(err, -ENOMEM, "out of memory");
 			}
 		}
 	}
-	if (x->fallback)
-		return 1;
-	if (rc == -ENOMEM)
-		return infra_err_set(err, rc, "out of memory");
-	if (rc)
-		return 1; /* cannot happen: these lines parsed before; let the writer decide */
 	if (!x->nitems)
 		return 0;
+	if (x->nkl >= (1u << 24))
+		return 1;
+	/* the series' ranks: own values, then inside them */
+	qsort_r(x->kl, x->nkl, sizeof(*x->kl), skey_cmp, x);
+	for (size_t i = 0, g = 0, sub = 0; i < x->nkl; i++) {
+		struct skey *k = &m->keys[x->kl[i]];
+		if (i) {
+			int d = skey_cmp2(x, &m->keys[x->kl[i - 1]], k, &same);
+			g += !same;
+			sub += d != 0;
+		}
+		k->group = (uint32_t)g;
+		k->sub = (uint32_t)sub;
+	}
+	/* the bodies' extra labels: text and rank */
+	{
+		uint32_t order[INFRA_KATA_MERGE_CHUNK];
+		size_t no = 0;
+		for (size_t i = 0; i < nb; i++) {
+			const char *const *xe = m->bodies[c + i].extra;
+			size_t need = 0;
+			char *w, *w0;
+			if (!x->bused[i])
+				continue;
+			for (size_t k = 0; k < x->nx; k++)
+				need += 3 * strlen(xe[k]) + 8;
+			if (infra_buf_reserve(&x->ext, need))
+				return infra_err_set(err, -ENOMEM, "out of memory");
+			w0 = w = x->ext.data + x->ext.len;
+			for (size_t k = 0; k < x->nx; k += 2) {
+				size_t ln = strlen(xe[k]);
+				*w++ = x->nsch_own + k / 2 ? ',' : '{';
+				memcpy(w, xe[k], ln);
+				w += ln;
+				*w++ = '=';
+				*w++ = '"';
+				w = put_escaped(w, xe[k + 1], strlen(xe[k + 1]));
+				*w++ = '"';
+			}
+			x->bt[i] = (size_t)(w0 - x->ext.data);
+			x->btl[i] = (size_t)(w - w0);
+			w0 = w;
+			for (size_t k = 0; k < x->nx; k += 2)
+				w = put_sortable(w, xe[k + 1], strlen(xe[k + 1]));
+			x->bk[i] = (size_t)(w0 - x->ext.data);
+			x->bkl[i] = (size_t)(w - w0);
+			x->ext.len = (size_t)(w - x->ext.data);
+			order[no++] = (uint32_t)i;
+		}
+		qsort_r(order, no, sizeof(*order), body_cmp, x);
+		for (size_t i = 0, r = 0; i < no; i++) {
+			if (i && body_cmp(&order[i - 1], &order[i], x))
+				r++;
+			x->brank[order[i]] = (uint32_t)r;
+		}
+	}
+	for (size_t i = 0; i < x->nitems; i++) {
+		struct fitem *it = &x->items[i];
+		const struct skey *k = &m->keys[it->key];
+		it->ord = (uint64_t)k->group << 32 | (uint64_t)x->brank[it->body] << 24 | k->sub;
+	}
 	fast_sort(x);
 	if (!*header_done) {
 		if ((rc = outq_put(q, header->data, header->len, err)))
 			return rc;
 		*header_done = 1;
 	}
-	if (q->b.len + x->lines.len > OUT_FLUSH && (rc = outq_flush(q, err)))
-		return rc;
-	if (infra_buf_reserve(&q->b, x->lines.len))
-		return infra_err_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < x->nitems; i++) {
-		memcpy(q->b.data + q->b.len, x->lines.data + x->items[i].line, x->items[i].line_len);
-		q->b.len += x->items[i].line_len;
+		const struct fitem *it = &x->items[i];
+		const struct skey *k = &m->keys[it->key];
+		size_t vn = it->val[0], need = k->pre_len + x->btl[it->body] + k->suf_len + vn + 1;
+		char *w;
+		if (q->b.len + need > OUT_FLUSH && (rc = outq_flush(q, err)))
+			return rc;
+		if (infra_buf_reserve(&q->b, need))
+			return infra_err_set(err, -ENOMEM, "out of memory");
+		w = q->b.data + q->b.len;
+		memcpy(w, x->keys.data + k->pre, k->pre_len);
+		w += k->pre_len;
+		memcpy(w, x->ext.data + x->bt[it->body], x->btl[it->body]);
+		w += x->btl[it->body];
+		memcpy(w, x->keys.data + k->suf, k->suf_len);
+		w += k->suf_len;
+		memcpy(w, it->val + 1, vn);
+		w += vn;
+		*w++ = '\n';
+		q->b.len = (size_t)(w - q->b.data);
 	}
 	q->b.data[q->b.len] = '\0';
 	return 0;
@@ -1382,6 +1783,7 @@ static int slow_chunk(struct infra_kata_merge *m, const struct fam *f, size_t c,
 		      struct outq *q, struct infra_err *err)
 {
 	struct infra_buf out = INFRA_BUF_INIT;
+	struct infra_prom_label lab[MAX_LABELS];
 	struct writer w;
 	int rc = 0;
 
@@ -1395,11 +1797,24 @@ static int slow_chunk(struct infra_kata_merge *m, const struct fam *f, size_t c,
 		w.extra = b->extra;
 		for (size_t ri = 0; ri < b->nruns && !rc; ri++) {
 			const struct run *r = &b->runs[ri];
+			const unsigned char *p = b->recs + r->start, *e = b->recs + r->end;
 			if (r->f != f && r->f->alias != f)
 				continue;
-			rc = infra_prom_parse(b->data + r->start, r->end - r->start, write_cb, &w, err);
-			if (w.fatal)
-				rc = infra_err_set(err, w.fatal, "out of memory");
+			for (; p < e && !rc; p += 5 + p[4]) {
+				struct infra_prom_event ev;
+				uint32_t id;
+				memcpy(&id, p, 4);
+				memset(&ev, 0, sizeof(ev));
+				ev.kind = INFRA_PROM_EV_SAMPLE;
+				ev.nlabels = key_decode(m->ktext.data + m->keys[id].enc, &ev.name, lab, MAX_LABELS);
+				ev.name_len = strlen(ev.name);
+				ev.labels = lab;
+				if (infra_prom_parse_float((const char *)p + 5, p[4], &ev.value))
+					ev.value = NAN; /* cannot happen: the text was written to read back */
+				rc = write_cb(&w, &ev);
+				if (w.fatal)
+					rc = infra_err_set(err, w.fatal, "out of memory");
+			}
 		}
 	}
 	if (!rc && w.added) {
@@ -1421,7 +1836,6 @@ static int write_family(struct infra_kata_merge *m, const struct fam *f, struct 
 			size_t *left_out, struct infra_err *err)
 {
 	struct infra_buf header = INFRA_BUF_INIT;
-	struct infra_prom_parser *ps = NULL;
 	struct infra_prom *hp;
 	int header_done = 0, rc;
 
@@ -1445,13 +1859,12 @@ static int write_family(struct infra_kata_merge *m, const struct fam *f, struct 
 	x->type = f->typed ? f->type : INFRA_PROM_UNTYPED;
 	x->flen = strlen(f->name);
 	for (size_t c = 0; c < m->nbodies && !rc; c += INFRA_KATA_MERGE_CHUNK) {
-		rc = fast_chunk(m, x, c, &ps, &header, &header_done, q, err);
+		rc = fast_chunk(m, x, c, &header, &header_done, q, err);
 		if (rc == 1) {
 			infra_err_clear(err);
 			rc = slow_chunk(m, f, c, &header_done, q, err);
 		}
 	}
-	infra_prom_parser_free(ps);
 	infra_buf_release(&header);
 	return rc;
 }
@@ -1502,8 +1915,9 @@ int infra_kata_merge_write(struct infra_kata_merge *m, const char *own, size_t o
 		rc = outq_flush(&q, err);
 	infra_buf_release(&q.b);
 	if (x) {
-		infra_buf_release(&x->lines);
+		infra_buf_release(&x->ext);
 		infra_buf_release(&x->keys);
+		free(x->kl);
 		free(x->items);
 		free(x->tmp);
 		free(x->runs);

@@ -22,14 +22,16 @@
  *     a body with more samples than max_series, or a label name or value
  *     longer than max_label_len bytes, is refused whole (-E2BIG, nothing
  *     kept, stats.limit says which), so one sandbox cannot blow up the output;
- *   - only where each family's samples sit in the body is remembered: the body
- *     and the extra label values are borrowed until the merger is freed.
+ *   - the body is not kept: each series (sample name and labels as written)
+ *     is interned once across all bodies, and per body only (series id,
+ *     value text) records grouped by family remain; the extra label values
+ *     are borrowed until the merger is freed.
  * infra_kata_merge_write() then writes the exposition family by family (sorted
  * by name), interleaved with the families of `own` (an exposition already
  * rendered by the writer, e.g. the tool's own metrics; a shim family with a
  * name that `own` has is left out).  Each family is built with the infra_prom
  * writer in chunks of INFRA_KATA_MERGE_CHUNK bodies and handed to the sink
- * chunk by chunk, so memory stays near the size of the bodies instead of the
+ * chunk by chunk, so memory stays below the size of the bodies instead of the
  * (several times larger) labelled output.  Within a family, samples come chunk
  * by chunk in body order, sorted by labels inside a chunk.  Every sample gets
  * the extra labels after its own (kata-monitor's order); a shim label already
@@ -41,7 +43,8 @@
  * value passes through as the shim wrote it (integers, NaN and Inf are
  * written as the writer writes them).
  *
- * Ownership: bodies and extra label arrays are borrowed (must outlive the merger).
+ * Ownership: extra label arrays are borrowed (must outlive the merger); a
+ * body only for the call that reads it.
  */
 #ifndef INFRA_KATA_MERGE_H
 #define INFRA_KATA_MERGE_H
@@ -91,6 +94,26 @@ void infra_kata_merge_limits(struct infra_kata_merge *m, size_t max_series, size
 int infra_kata_merge_add(struct infra_kata_merge *m, const char *body, size_t len,
 			 const char *const *extra, struct infra_kata_merge_stats *stats,
 			 struct infra_err *err);
+
+/* The same in two steps, for bodies that arrive in any order: parse a body
+ * as soon as it is received (the body is not kept: the merger keeps each
+ * series once, interned across bodies, and per body only the series ids and
+ * value texts), then commit the parsed bodies in the fixed order (HELP/TYPE
+ * and conflicts are decided there; commit fills the rest of stats).  parse
+ * returns what add returns and *out only on 0; commit consumes pb (also on
+ * error: -ENOMEM only); discard frees a parsed body never committed. */
+struct infra_kata_parsed;
+int infra_kata_merge_parse(struct infra_kata_merge *m, const char *body, size_t len, const char *const *extra,
+			   struct infra_kata_parsed **out, struct infra_kata_merge_stats *stats,
+			   struct infra_err *err);
+int infra_kata_merge_commit(struct infra_kata_merge *m, struct infra_kata_parsed *pb,
+			    struct infra_kata_merge_stats *stats, struct infra_err *err);
+void infra_kata_merge_discard(struct infra_kata_parsed *pb);
+
+/* Distinct series held (interned across bodies), and the bytes the merger
+ * holds for its series and bodies (a body's text is never among them). */
+size_t infra_kata_merge_series(const struct infra_kata_merge *m);
+size_t infra_kata_merge_held(const struct infra_kata_merge *m);
 
 /* Write only the families whose (renamed) name matches one of `include` (all
  * when NULL or empty) and none of `exclude`: POSIX extended regular

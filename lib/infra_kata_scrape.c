@@ -46,6 +46,8 @@ void infra_kata_run_release(struct infra_kata_run *run)
 {
 	infra_kata_merge_free(run->merge);
 	run->merge = NULL;
+	for (size_t i = 0; run->set && run->res && i < run->set->n; i++)
+		infra_kata_merge_discard(run->res[i].parsed);
 	free(run->res);
 	run->res = NULL;
 	for (size_t i = 0; run->set && i < run->set->n && run->body_mem; i++)
@@ -233,7 +235,10 @@ struct fetch_ctx {
 	struct infra_kata_run *run;
 	const struct infra_kata_opts *opts;
 	size_t i;
+	int merge;
 };
+
+static void settle_ready(struct infra_kata_run *run, int merge, int all);
 
 static void fetched(void *ud, const struct infra_http_req *req, struct infra_http_resp *resp, int rc,
 		    const struct infra_err *err)
@@ -257,12 +262,108 @@ static void fetched(void *ud, const struct infra_http_req *req, struct infra_htt
 		r->reason = "http";
 		r->bytes = resp->body_len;
 		snprintf(r->error, sizeof(r->error), "shim answered HTTP %ld", resp->status);
+	} else if (c->merge) {
+		/* read now; the transfer frees the body when this returns */
+		struct infra_err e = INFRA_ERR_INIT;
+		r->outcome = INFRA_KATA_OK;
+		r->bytes = resp->body_len;
+		if (!c->run->fatal) {
+			r->parse_rc = infra_kata_merge_parse(c->run->merge, resp->body, resp->body_len, r->extra,
+							     &r->parsed, &r->merge, &e);
+			if (r->parse_rc)
+				snprintf(r->error, sizeof(r->error), "%s", e.msg);
+		}
 	} else {
 		char *trim = realloc(resp->body, resp->body_len + 1); /* in place: gives back the tail */
 		r->body = c->run->body_mem[c->i] = trim ? trim : resp->body;
 		resp->body = NULL; /* ours now */
 		r->outcome = INFRA_KATA_OK;
 		r->bytes = resp->body_len;
+	}
+	if (c->merge)
+		settle_ready(c->run, 1, 0);
+}
+
+/* Count result i and, merging, commit its body (in sandbox-id order). */
+static void settle(struct infra_kata_run *run, size_t i, int merge)
+{
+	struct infra_kata_result *r = &run->res[i];
+	struct infra_err e = INFRA_ERR_INIT;
+	int rc;
+
+	if (!r->queued)
+		return; /* not fetched: skipped or failed by infra_kata_select */
+	if (r->outcome == PENDING) { /* the runner never called back */
+		r->outcome = INFRA_KATA_FAILED;
+		r->reason = "transport";
+		snprintf(r->error, sizeof(r->error), "no response");
+	}
+	if (r->outcome == INFRA_KATA_FAILED) {
+		run->failed++;
+		return;
+	}
+	if (r->outcome == INFRA_KATA_OVER_LIMIT) {
+		run->over_limit++;
+		run->dropped_sandboxes[r->limit]++;
+		return;
+	}
+	if (r->outcome != INFRA_KATA_OK)
+		return;
+	run->bytes += r->bytes;
+	if (!merge)
+		return; /* the caller reads the bodies */
+	rc = r->parse_rc;
+	if (rc == -EINVAL) {
+		char msg[INFRA_ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", r->error);
+		r->outcome = INFRA_KATA_FAILED;
+		r->reason = "parse";
+		snprintf(r->error, sizeof(r->error), "invalid metrics: %.400s", msg);
+		run->failed++;
+		return;
+	}
+	if (rc == -E2BIG) { /* over a limit: the whole sandbox is left out */
+		static const char *const opt[INFRA_KATA_NLIMITS] = {
+			"", "--max-series-per-sandbox", "--max-label-length", "--max-body" };
+		char msg[INFRA_ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", r->error);
+		r->outcome = INFRA_KATA_OVER_LIMIT;
+		r->limit = r->merge.limit ? r->merge.limit : INFRA_KATA_LIMIT_LABEL;
+		r->reason = infra_kata_limit_name(r->limit);
+		snprintf(r->error, sizeof(r->error), "%.400s (%s)", msg, opt[r->limit]);
+		run->over_limit++;
+		run->dropped_sandboxes[r->limit]++;
+		return;
+	}
+	if (!rc && r->parsed) {
+		rc = infra_kata_merge_commit(run->merge, r->parsed, &r->merge, &e);
+		r->parsed = NULL; /* consumed */
+	} else if (!rc) {
+		rc = infra_err_set(&e, -ENOMEM, "out of memory"); /* the run stopped merging */
+	}
+	if (rc) {
+		r->error[0] = '\0';
+		if (!run->fatal) {
+			run->fatal = rc;
+			snprintf(run->fatal_msg, sizeof(run->fatal_msg), "%s", e.msg[0] ? e.msg : "out of memory");
+		}
+		return;
+	}
+	run->scraped++;
+	run->type_conflicts += r->merge.type_conflicts;
+	run->help_conflicts += r->merge.help_conflicts;
+	run->dropped_samples += r->merge.dropped_samples;
+}
+
+/* Settle the results in order while they are done (all: also the ones whose
+ * callback never came). */
+static void settle_ready(struct infra_kata_run *run, int merge, int all)
+{
+	while (run->settled < run->set->n && !run->fatal) {
+		struct infra_kata_result *r = &run->res[run->settled];
+		if (r->queued && r->outcome == PENDING && !all)
+			break;
+		settle(run, run->settled++, merge);
 	}
 }
 
@@ -287,82 +388,34 @@ int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const st
 		goto out;
 	if (merge)
 		infra_kata_merge_limits(run->merge, opts->max_series, opts->max_label_len);
-	for (size_t i = 0; i < set->n && !rc; i++) {
-		struct infra_http_req req;
-		if (run->res[i].outcome != PENDING)
-			continue;
-		ctx[i].run = run;
-		ctx[i].opts = opts;
-		ctx[i].i = i;
-		fill_req(&req, &set->v[i], "http://shim/metrics", opts->timeout_ms);
-		rc = infra_http_batch_add(b, &req, fetched, &ctx[i]);
-		if (rc)
-			infra_err_set(err, rc, "cannot queue request: %s", strerror(-rc));
-	}
-	if (!rc)
-		rc = infra_http_batch_run(b, err);
-	/* read in sandbox-id order: first HELP/TYPE and conflicts are deterministic */
+	run->settled = 0;
 	for (size_t i = 0; i < set->n && !rc; i++) {
 		struct infra_kata_result *r = &run->res[i];
 		const struct infra_kata_sandbox *sb = &set->v[i];
 		const char *extra[] = { "sandbox_id", sb->id, "cri_uid", sb->cri_uid, "cri_name", sb->cri_name,
 					"cri_namespace", sb->cri_namespace, NULL };
-		struct infra_err e = INFRA_ERR_INIT;
-
-		if (!ctx[i].run)
-			continue; /* not fetched: skipped or failed by infra_kata_select */
-		if (r->outcome == PENDING) { /* the runner never called back */
-			r->outcome = INFRA_KATA_FAILED;
-			r->reason = "transport";
-			snprintf(r->error, sizeof(r->error), "no response");
-		}
-		if (r->outcome == INFRA_KATA_FAILED) {
-			run->failed++;
+		struct infra_http_req req;
+		if (r->outcome != PENDING)
 			continue;
-		}
-		if (r->outcome == INFRA_KATA_OVER_LIMIT) {
-			run->over_limit++;
-			run->dropped_sandboxes[r->limit]++;
-			continue;
-		}
-		if (r->outcome != INFRA_KATA_OK)
-			continue;
-		run->bytes += r->bytes;
-		if (!merge)
-			continue; /* the caller reads the bodies */
 		memcpy(r->extra, extra, sizeof(extra));
-		rc = infra_kata_merge_add(run->merge, r->body, r->bytes, r->extra, &r->merge, &e);
-		if (rc == -EINVAL) {
-			rc = 0;
-			r->outcome = INFRA_KATA_FAILED;
-			r->reason = "parse";
-			snprintf(r->error, sizeof(r->error), "invalid metrics: %.400s", e.msg);
-			r->body = NULL; /* body_mem keeps it until the run is released */
-			run->failed++;
-			continue;
-		}
-		if (rc == -E2BIG) { /* over a limit: the whole sandbox is left out */
-			static const char *const opt[INFRA_KATA_NLIMITS] = {
-				"", "--max-series-per-sandbox", "--max-label-length", "--max-body" };
-			rc = 0;
-			r->outcome = INFRA_KATA_OVER_LIMIT;
-			r->limit = r->merge.limit ? r->merge.limit : INFRA_KATA_LIMIT_LABEL;
-			r->reason = infra_kata_limit_name(r->limit);
-			snprintf(r->error, sizeof(r->error), "%.400s (%s)", e.msg, opt[r->limit]);
-			r->body = NULL; /* body_mem keeps it until the run is released */
-			run->over_limit++;
-			run->dropped_sandboxes[r->limit]++;
-			continue;
-		}
-		if (rc) {
-			infra_err_set(err, rc, "%s", e.msg);
-			break;
-		}
-		run->scraped++;
-		run->type_conflicts += r->merge.type_conflicts;
-		run->help_conflicts += r->merge.help_conflicts;
-		run->dropped_samples += r->merge.dropped_samples;
+		ctx[i].run = run;
+		ctx[i].opts = opts;
+		ctx[i].i = i;
+		ctx[i].merge = merge;
+		fill_req(&req, sb, "http://shim/metrics", opts->timeout_ms);
+		rc = infra_http_batch_add(b, &req, fetched, &ctx[i]);
+		if (rc)
+			infra_err_set(err, rc, "cannot queue request: %s", strerror(-rc));
+		else
+			r->queued = 1;
 	}
+	if (!rc)
+		rc = infra_http_batch_run(b, err);
+	/* counted (and merged) in sandbox-id order: first HELP/TYPE and conflicts are deterministic */
+	if (!rc)
+		settle_ready(run, merge, 1);
+	if (!rc && run->fatal)
+		rc = infra_err_set(err, run->fatal, "%s", run->fatal_msg);
 out:
 	run->scrape_seconds = infra_now_mono() - t0;
 	infra_http_batch_free(b);

@@ -42,6 +42,11 @@ struct infra_kata_result {
 				 * by the run (body_mem), never free()d on its own */
 	const char *extra[9];   /* sandbox_id, cri_uid, cri_name, cri_namespace pairs (borrowed by the merger) */
 	struct infra_kata_merge_stats merge;
+	/* merging scrape: the body is parsed as it arrives (and not kept), then
+	 * committed to the merger in sandbox-id order */
+	struct infra_kata_parsed *parsed;
+	int parse_rc;           /* infra_kata_merge_parse's */
+	int queued;             /* a request was made */
 };
 
 struct infra_kata_run {
@@ -55,7 +60,11 @@ struct infra_kata_run {
 	double scrape_seconds;  /* fetch + merge wall time */
 	char cri_error[INFRA_ERR_MSG_MAX]; /* "" if CRI was fine or not asked */
 	int cri_used;
-	char **body_mem;        /* set->n received bodies (NULL where none), freed on release */
+	char **body_mem;        /* set->n received bodies (NULL where none), freed on release;
+				 * none are kept by a merging scrape */
+	size_t settled;         /* merging scrape: results before this one are committed */
+	int fatal;              /* merging scrape: out of memory while merging */
+	char fatal_msg[INFRA_ERR_MSG_MAX];
 };
 
 struct infra_kata_opts {
@@ -89,8 +98,10 @@ int infra_kata_fetch(struct infra_http *h, const struct infra_kata_sandbox *sb, 
 		     long timeout_ms, struct infra_http_resp *resp, struct infra_err *err);
 
 /* Fetch every selected shim in parallel and keep the bodies (res[i].body).
- * With merge set, read them into run->merge in sandbox-id order (an invalid
- * body fails its sandbox, "parse").  Returns 0 or a negative code for a failure
+ * With merge set, each body is parsed into run->merge as it arrives and not
+ * kept (res[i].body stays NULL), and the bodies are committed in sandbox-id
+ * order as soon as the ones before are done (an invalid body fails its
+ * sandbox, "parse").  Returns 0 or a negative code for a failure
  * of the run itself (out of memory, batch runner); per-shim failures are results. */
 int infra_kata_scrape(struct infra_kata_run *run, struct infra_http *h, const struct infra_kata_opts *opts,
 		      int merge, struct infra_err *err);

@@ -477,6 +477,165 @@ static void test_merge_fast(void)
 	infra_kata_merge_free(m);
 }
 
+/* The merger keeps no body: each series is interned once across bodies and a
+ * body leaves only (series id, value) records; bodies may be parsed in any
+ * order and committed in a fixed one. */
+static void test_merge_interned(void)
+{
+	static const char *const fams[] = { "kata_a", "kata_b", "go_c" };
+	struct infra_kata_merge_stats st;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_kata_merge *m = infra_kata_merge_new(), *m2 = infra_kata_merge_new();
+	struct infra_kata_parsed *pb[40];
+	static char id[40][16];
+	static const char *x[40][3];
+	size_t total = 0;
+	char *out, *out2;
+
+	for (int i = 0; i < 40; i++) {
+		struct infra_buf b = INFRA_BUF_INIT;
+		snprintf(id[i], sizeof(id[i]), "s%02d", i);
+		x[i][0] = "sandbox_id";
+		x[i][1] = id[i];
+		x[i][2] = NULL;
+		/* the same 3 x 50 series in every body, values that differ; a HELP and
+		 * a TYPE that differ from body 7 on (the order decides which is kept) */
+		for (size_t f = 0; f < 3; f++) {
+			infra_buf_printf(&b, "# HELP %s help %d\n# TYPE %s %s\n", fams[f], i < 7 ? 0 : i, fams[f],
+					 f == 1 && i >= 7 ? "counter" : "gauge");
+			for (int k = 0; k < 50; k++)
+				infra_buf_printf(&b, "%s{k=\"%02d\",path=\"/var/lib/kata/sandboxes/a/b\",q=\"v\\\\%d\"} %d.%d\n",
+						 fams[f], (k * 7) % 50, k, i * k, i);
+		}
+		total += b.len;
+		tap_inteq(infra_kata_merge_add(m, b.data, b.len, x[i], &st, &err), 0, "interned: body %d merged", i);
+		/* the same body parsed into m2 now, committed later (reverse order of parsing) */
+		if (infra_kata_merge_parse(m2, b.data, b.len, x[i], &pb[39 - i], &st, &err))
+			tap_diag("parse %d: %s", i, err.msg);
+		/* the merger must not read the body again */
+		memset(b.data, '#', b.len);
+		infra_buf_release(&b);
+	}
+	tap_inteq(infra_kata_merge_series(m), 150, "150 distinct series held for 40 bodies x 150 samples");
+	tap_ok(infra_kata_merge_held(m) < total / 2, "merger holds %zu bytes for %zu bytes of bodies",
+	       infra_kata_merge_held(m), total);
+	out = render(m, NULL);
+	tap_inteq(count(out, "\nkata_a{"), 40 * 50, "every kata_a sample written after the bodies were overwritten");
+	tap_ok(strstr(out, "kata_a{k=\"13\",path=\"/var/lib/kata/sandboxes/a/b\",q=\"v\\\\9\",sandbox_id=\"s05\"} 45.5\n") != NULL, "a sample's text intact");
+	tap_ok(strstr(out, "# HELP kata_a help 0\n") && strstr(out, "# TYPE kata_b gauge\n") &&
+	       count(out, "\nkata_b{") == 7 * 50, "first HELP and TYPE kept, kata_b of bodies 7.. dropped (TYPE counter)");
+	for (int i = 0; i < 40; i++) { /* committed in sandbox order: body i was parsed into pb[39 - i] */
+		struct infra_kata_merge_stats cs;
+		memset(&cs, 0, sizeof(cs));
+		if (pb[39 - i] && infra_kata_merge_commit(m2, pb[39 - i], &cs, &err))
+			tap_diag("commit %d: %s", i, err.msg);
+		if (i == 7)
+			tap_ok(cs.type_conflicts == 1 && cs.samples == 100, "body 7 committed: its kata_b dropped (TYPE)");
+	}
+	out2 = render(m2, NULL);
+	tap_streq(out2, out, "parsed in reverse, committed in order: the same output as add in order");
+	free(out);
+	free(out2);
+	infra_kata_merge_free(m);
+	infra_kata_merge_free(m2);
+}
+
+/* Integral values written as integers, exactly as infra_prom_format_value does. */
+static void test_merge_integers(void)
+{
+	static const char *const v[] = { "-1.5e+03", "9.007199254740991e+15", "-9.007199254740990e+15",
+					 "1e+00", "-0.0", "4.2e+01", "1.8446744073709552e+19", "-1e+300", "123456789.0" };
+	struct infra_kata_merge *m = infra_kata_merge_new();
+	struct infra_kata_merge_stats st;
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_buf b = INFRA_BUF_INIT, want = INFRA_BUF_INIT;
+	const char *x[] = { "sandbox_id", "s", NULL };
+	char *out;
+
+	infra_buf_printf(&want, "# TYPE kata_i untyped\n");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char f[64];
+		double d;
+		infra_prom_parse_float(v[i], strlen(v[i]), &d);
+		f[infra_prom_format_value(d, f, sizeof(f))] = '\0';
+		infra_buf_printf(&b, "kata_i{i=\"%c\"} %s\n", (char)('a' + i), v[i]);
+		infra_buf_printf(&want, "kata_i{i=\"%c\",sandbox_id=\"s\"} %s\n", (char)('a' + i), f);
+	}
+	tap_inteq(infra_kata_merge_add(m, b.data, b.len, x, &st, &err), 0, "integers body merged");
+	out = render(m, NULL);
+	tap_streq(out, want.data, "integral values as the writer formats them (-0 as 0, up to 2^53 - 1)");
+	free(out);
+	infra_buf_release(&b);
+	infra_buf_release(&want);
+	infra_kata_merge_free(m);
+}
+
+/* Random bodies of one chunk: the merger's text equals the writer's. */
+static void test_merge_random(void)
+{
+	static const char *const lv[] = { "a", "b", "", "x\\\\y", "q\\\"t", "n\\nl", "zz", "0" };
+	static const char *const les[] = { "0.5", "1", "2.5", "10", "+Inf" };
+	unsigned seed = 12345;
+	int same = 0;
+
+	for (int round = 0; round < 20; round++) {
+		struct infra_kata_merge *m = infra_kata_merge_new();
+		struct infra_prom *p = infra_prom_new(INFRA_PROM_PAD_LABELS);
+		struct infra_kata_merge_stats st;
+		struct infra_err err = INFRA_ERR_INIT;
+		struct infra_buf want = INFRA_BUF_INIT;
+		static char id[16][16];
+		static const char *x[16][5];
+		int nb = 2 + (int)(rand_r(&seed) % 15), ok = 1;
+		char *out;
+
+		for (int i = 0; i < nb; i++) {
+			struct infra_buf b = INFRA_BUF_INIT;
+			int swap = (int)(rand_r(&seed) % 2);
+			unsigned r1 = rand_r(&seed) % 8, r2 = rand_r(&seed) % 8;
+			snprintf(id[i], sizeof(id[i]), "s%x", (unsigned)(i * 37 + round) % 64); /* distinct, not in body order */
+			x[i][0] = "sandbox_id";
+			x[i][1] = id[i];
+			x[i][2] = "cri_name";
+			x[i][3] = (rand_r(&seed) % 2) ? "p\"od" : "pod";
+			x[i][4] = NULL;
+			infra_buf_printf(&b, "# TYPE kata_g gauge\n# TYPE kata_h histogram\n# TYPE kata_s summary\n");
+			for (int k = 0; k < 12; k++) {
+				const char *a = lv[(k + r1) % 8], *c = lv[(k / 8 + r2) % 8]; /* distinct pairs */
+				if (swap)
+					infra_buf_printf(&b, "kata_g{c=\"%s\",a=\"%s\"} %u.5\n", c, a, rand_r(&seed) % 100);
+				else
+					infra_buf_printf(&b, "kata_g{a=\"%s\",c=\"%s\"} %u\n", a, c, rand_r(&seed) % 100);
+			}
+			for (int k = 0; k < 3; k++) {
+				const char *a = lv[(i + k) % 8];
+				for (int e = 0; e < 5; e++)
+					infra_buf_printf(&b, "kata_h_bucket{a=\"%s\",le=\"%s\"} %d\n", a, les[(e + k) % 5], e);
+				infra_buf_printf(&b, "kata_h_sum{a=\"%s\"} 1.25\nkata_h_count{a=\"%s\"} 4\n", a, a);
+			}
+			infra_buf_printf(&b, "kata_s{quantile=\"0.9\"} 3\nkata_s{quantile=\"0.1\"} 1\nkata_s_sum 4\nkata_s_count %d\n",
+					 i);
+			if (infra_kata_merge_add(m, b.data, b.len, x[i], &st, &err) == 0) {
+				struct infra_err e2 = INFRA_ERR_INIT;
+				if (infra_prom_load(p, b.data, b.len, x[i], &e2)) /* a duplicate: the merger drops it too */
+					ok = 0;
+			}
+			infra_buf_release(&b);
+		}
+		out = render(m, NULL);
+		infra_prom_write(p, &want, &err);
+		if (ok && !strcmp(out, want.data ? want.data : ""))
+			same++;
+		else
+			tap_diag("round %d differs:\n%s\n--- writer:\n%s", round, out, want.data);
+		free(out);
+		infra_buf_release(&want);
+		infra_prom_free(p);
+		infra_kata_merge_free(m);
+	}
+	tap_inteq(same, 20, "20 random chunks: the merger's text is the writer's");
+}
+
 static void test_cri(void)
 {
 	/* ListPodSandboxResponse{items:[{id:"abc", metadata{name:"web",uid:"u1",namespace:"ns"}, state:0,
@@ -593,6 +752,9 @@ int main(void)
 	test_long_path();
 	test_merge();
 	test_merge_fast();
+	test_merge_interned();
+	test_merge_random();
+	test_merge_integers();
 	test_cri();
 	test_state();
 	test_file();
