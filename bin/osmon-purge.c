@@ -90,12 +90,12 @@ static char *swift_note; /* discovery listed the own Swift account only: why */
 
 static int text(const struct infra_report *r, struct infra_buf *out)
 {
-	if (swift_note)
-		infra_buf_printf(out, "note: %s\n", swift_note);
 	/* a run that failed before it had a plan: the failure above says it all, never
 	 * "nothing to delete" */
 	if (r->status == INFRA_EXIT_UNKNOWN && !purge.n)
 		return 0;
+	if (swift_note)
+		infra_buf_printf(out, "note: %s\n", swift_note);
 	return infra_purge_to_text(&purge, !confirm, out);
 }
 

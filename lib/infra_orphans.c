@@ -1205,15 +1205,15 @@ static void swift_scope(struct disc *d, const char *url)
 	if (!selected(d, ORPH_CONTAINERS) || !infra_os_is_admin(d->os))
 		return; /* own-project scope: the own account is all there is to see */
 	if (!infra_os_has_role(d->os, INFRA_ORPH_RESELLER_ROLE))
-		why = "the token lacks Swift's reseller-admin role (" INFRA_ORPH_RESELLER_ROLE ")";
+		why = "the token lacks Swift's reseller-admin role, " INFRA_ORPH_RESELLER_ROLE;
 	else if (infra_orph_swift_account_url(url, infra_os_project_id(d->os), "x", probe, sizeof(probe)))
 		why = "the object-store endpoint does not end in the token's project id";
 	r->swift_reseller = why ? 0 : 1;
 	d->swift_ok = !why;
 	if (why) {
 		char msg[512];
-		snprintf(msg, sizeof(msg), "object-store/containers: own account only: %s, so the containers in the "
-			 "accounts of Rally and dead projects (AUTH_<project_id>) were not listed", why);
+		snprintf(msg, sizeof(msg), "object-store/containers: own account only (%s): the accounts of Rally and "
+			 "dead projects (AUTH_<project_id>) were not listed", why);
 		free(r->swift_note);
 		r->swift_note = strdup(msg);
 		if (!r->swift_note)
