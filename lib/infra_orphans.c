@@ -1145,6 +1145,8 @@ static void queue_swift_followups(struct disc *d)
 		struct idset known = { 0 }, dead = { 0 };
 		d->swift_dead_queued = 1;
 		dead_set(d, nc, &known, &dead);
+		if ((int)dead.n > d->r->dead_projects)
+			d->r->dead_projects = (int)dead.n;
 		for (size_t i = 0; i < dead.n; i++)
 			queue_swift_account(d, dead.v[i], d->primary_end);
 		free(known.v);

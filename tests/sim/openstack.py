@@ -21,7 +21,9 @@ Listens on 127.0.0.1 (ephemeral port), prints `READY http://127.0.0.1:PORT` and 
                    microversion >= 3.34, project_id, limit/marker, <res>_links); async deletes
   /image           glance (unversioned root = version discovery): /v2/images (owner, name,
                    limit/marker, relative `next`)
-  /object/v1/AUTH_PID  swift: account listing (prefix, limit, marker), containers, objects
+  /object/v1/AUTH_PID  swift: account listing (prefix, limit, marker), containers, objects; one
+                   account per project: another project's needs the ResellerAdmin role (a seed
+                   user with "reseller_admin": true), else 403
   /orchestration/v1/PID  heat: stacks (global_tenant, limit/marker, links), async deletes
 
 Control (no auth): GET /_sim/state (what exists), GET /_sim/db (every record, as the
