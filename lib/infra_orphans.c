@@ -1107,20 +1107,20 @@ static void queue_keypair_followups(struct disc *d)
 /* The containers of another project's Swift account (a follow-up list). */
 static void queue_swift_account(struct disc *d, const char *pid, int depth)
 {
-	char url[4096];
+	char acct[4096], url[4200];
 	const char *own = infra_os_project_id(d->os);
 	char *copy;
 
 	if (!pid || !*pid || (own && !strcmp(pid, own)) || idset_has(&d->swift_listed, pid))
 		return;
-	if (infra_orph_swift_account_url(d->url[SVC_OBJECT_STORE], own, pid, url, sizeof(url) - 32))
+	if (infra_orph_swift_account_url(d->url[SVC_OBJECT_STORE], own, pid, acct, sizeof(acct)))
 		return;
 	if (!(copy = strdup(pid)) || idset_add(&d->swift_listed, copy)) {
 		free(copy);
 		d->oom = 1;
 		return;
 	}
-	strcat(url, "?format=json&limit=1000");
+	urlf(url, sizeof(url), "%s?format=json&limit=1000", acct);
 	d->queuing_followups = 1;
 	if (!add_list(d, ORPH_CONTAINERS, url, NULL, NULL, INFRA_OS_PAGE_SWIFT, 1000, depth, NULL, pid))
 		d->r->swift_accounts++;
