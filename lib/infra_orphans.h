@@ -28,7 +28,9 @@
  * keystone users are listed fully and filtered here.  When every first-round list
  * has ended, the projects owning something listed that keystone no longer has
  * (dead projects) get the same per-project server/volume lists (or, beyond
- * INFRA_ORPH_DEAD_LISTS_MAX of them, whole lists of those types).
+ * INFRA_ORPH_DEAD_LISTS_MAX of them, whole lists of those types).  With Swift's
+ * reseller-admin role the accounts of Rally and dead projects are listed as
+ * follow-ups too (INFRA_ORPH_RESELLER_ROLE).
  * With narrow = 0 everything is listed fully (also finds a dead project's
  * servers/volumes when it left nothing else).
  *
