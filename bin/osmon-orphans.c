@@ -100,6 +100,8 @@ static void nagios_status(struct infra_report *r, int queried, int sel)
 	for (int s = 0; s < SVC_NSERVICES; s++)
 		if (result.services[s].selected)
 			infra_report_perf(r, infra_orph_services[s].name, (double)per[s], "", NULL, 0, NAN);
+	if (infra_orph_swift_note(&result))
+		infra_report_detail(r, "note: %s", infra_orph_swift_note(&result));
 	for (int ty = 0; ty < ORPH_NTYPES; ty++)
 		if (result.types[ty].selected && !result.types[ty].queried)
 			infra_report_detail(r, "%s/%s not queried", infra_orph_services[infra_orph_types[ty].service].name,

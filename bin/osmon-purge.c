@@ -86,12 +86,16 @@ static const struct argp argp = { options, parse, NULL,
 	"Exit status: 0 all gone (or the plan), 1 some failed, 3 could not run.",
 	infra_orph_tool_children, NULL, NULL };
 
+static char *swift_note; /* discovery listed the own Swift account only: why */
+
 static int text(const struct infra_report *r, struct infra_buf *out)
 {
 	/* a run that failed before it had a plan: the failure above says it all, never
 	 * "nothing to delete" */
 	if (r->status == INFRA_EXIT_UNKNOWN && !purge.n)
 		return 0;
+	if (swift_note)
+		infra_buf_printf(out, "note: %s\n", swift_note);
 	return infra_purge_to_text(&purge, !confirm, out);
 }
 
@@ -235,6 +239,13 @@ int main(int argc, char **argv)
 		}
 		if (q < sel)
 			infra_report_status(&r, INFRA_EXIT_WARNING);
+		if (infra_orph_swift_note(&res)) {
+			swift_note = strdup(infra_orph_swift_note(&res));
+			json_object_object_add(r.data, "swift_note", json_object_new_string(infra_orph_swift_note(&res)));
+		}
+		if (res.types[ORPH_CONTAINERS].queried &&
+		    infra_orph_swift_to_prom(&res, r.prom, "osmon_purge_swift_other_accounts", &err))
+			goto fail;
 	}
 	if (infra_purge_plan(&purge, &res, ocli.services, &err))
 		goto fail;
@@ -280,6 +291,7 @@ done:
 	infra_os_free(os);
 	infra_purge_release(&purge);
 	infra_orph_result_release(&res);
+	free(swift_note);
 	if (have_matcher)
 		infra_orph_matcher_release(&m);
 	return status;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "infra_buf.h"
@@ -367,6 +368,7 @@ struct infra_os {
 	int auth_count;
 	int admin;
 	char *project_id, *project_name, *user_id;
+	json_object *roles;         /* the token's roles (an array), or NULL */
 	json_object *catalog;
 	struct os_endpoint *eps;
 	size_t neps;
@@ -438,6 +440,8 @@ void infra_os_free(struct infra_os *os)
 	free(os->project_id);
 	free(os->project_name);
 	free(os->user_id);
+	if (os->roles)
+		json_object_put(os->roles);
 	if (os->catalog)
 		json_object_put(os->catalog);
 	for (size_t i = 0; i < os->neps; i++) {
@@ -481,6 +485,16 @@ int infra_os_connect(const struct infra_os_flags *flags, const struct infra_http
 }
 
 int infra_os_is_admin(const struct infra_os *os) { return os->admin; }
+
+int infra_os_has_role(const struct infra_os *os, const char *role)
+{
+	size_t n = os->roles ? json_object_array_length(os->roles) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(infra_json_opt_string(json_object_array_get_idx(os->roles, i), "name", ""), role))
+			return 1;
+	return 0;
+}
 const char *infra_os_project_id(const struct infra_os *os) { return os->project_id; }
 const char *infra_os_project_name(const struct infra_os *os) { return os->project_name; }
 const char *infra_os_user_id(const struct infra_os *os) { return os->user_id; }
@@ -731,7 +745,11 @@ int infra_os_authenticate(struct infra_os *os, struct infra_err *err)
 	os->project_name = dup_or_null(infra_json_opt_string(resp_json, "token.project.name", NULL));
 	os->user_id = dup_or_null(infra_json_opt_string(resp_json, "token.user.id", NULL));
 	os->admin = 0;
+	if (os->roles)
+		json_object_put(os->roles);
+	os->roles = NULL;
 	if (!infra_json_get_array(resp_json, "token.roles", &roles, NULL)) {
+		os->roles = json_object_get(roles);
 		for (size_t i = 0; i < json_object_array_length(roles); i++) {
 			s = infra_json_opt_string(json_object_array_get_idx(roles, i), "name", "");
 			if (!strcmp(s, "admin"))

@@ -99,6 +99,8 @@ int infra_os_connect(const struct infra_os_flags *flags, const struct infra_http
 int infra_os_authenticate(struct infra_os *os, struct infra_err *err);
 
 int infra_os_is_admin(const struct infra_os *os);       /* token has the admin role */
+/* The token has this role (case-insensitive, as Swift's keystoneauth compares). */
+int infra_os_has_role(const struct infra_os *os, const char *role);
 const char *infra_os_project_id(const struct infra_os *os);
 const char *infra_os_project_name(const struct infra_os *os);
 const char *infra_os_user_id(const struct infra_os *os);

@@ -270,10 +270,11 @@ int infra_orph_owner_relevant(const struct infra_orph_facts *f)
 	return f->project && *f->project && f->type != ORPH_PROJECTS && !f->shared && !neutron_owned(f);
 }
 
+/* a container's project is the account it was listed in: the token's own (never
+ * gone) or a Rally or dead project's (INFRA_ORPH_RESELLER_ROLE) */
 static int dead_owner_relevant(const struct infra_orph_facts *f)
 {
-	return infra_orph_owner_relevant(f) && f->type != ORPH_USERS && f->type != ORPH_KEYPAIRS &&
-	       f->type != ORPH_CONTAINERS;
+	return infra_orph_owner_relevant(f) && f->type != ORPH_USERS && f->type != ORPH_KEYPAIRS;
 }
 
 int infra_orph_qualify(const struct infra_orph_matcher *m, const struct infra_orph_facts *f,
@@ -459,6 +460,7 @@ void infra_orph_report_data(struct infra_report *r, json_object *data)
 void infra_orph_result_init(struct infra_orph_result *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->swift_reseller = -1;
 }
 
 static void orphan_free(struct infra_orphan *o)
@@ -482,7 +484,9 @@ void infra_orph_result_release(struct infra_orph_result *r)
 		free(r->services[s].error);
 	free(r->project_id);
 	free(r->project_name);
+	free(r->swift_note);
 	memset(r, 0, sizeof(*r));
+	r->swift_reseller = -1;
 }
 
 static char *sdup(const char *s)
@@ -622,6 +626,9 @@ struct disc {
 	int svc_pending;              /* endpoints not resolved yet */
 	int queuing_followups;        /* add_list: the chain is a follow-up */
 	int dead_queued;
+	int swift_ok;                 /* other projects' Swift accounts can be listed */
+	int swift_rally_queued, swift_dead_queued;
+	struct idset swift_listed;    /* accounts queued */
 };
 
 struct chain {
@@ -629,7 +636,7 @@ struct chain {
 	int type;
 	int depth;
 	int followup;  /* queued after a first-round list ended */
-	char *user_id; /* keypairs of another user */
+	char *user_id; /* keypairs of another user; containers: another project's account */
 };
 
 static int push_cand(struct disc *d, const struct infra_orph_facts *f)
@@ -697,6 +704,15 @@ static int item_cb(void *ud, json_object *it)
 		return rc;
 	}
 	infra_orph_facts_from_json(ch->type, it, &f);
+	if (ch->type == ORPH_CONTAINERS && ch->user_id) {
+		/* another project's account: the id says which (PROJECT_ID/NAME) */
+		char id[1024];
+		if (!f.name || !*f.name || (size_t)snprintf(id, sizeof(id), "%s/%s", ch->user_id, f.name) >= sizeof(id))
+			return 0;
+		f.id = id;
+		f.project = ch->user_id;
+		return push_cand(d, &f);
+	}
 	if (ch->type == ORPH_CONTAINERS)
 		f.project = infra_os_project_id(d->os);
 	return push_cand(d, &f);
@@ -705,6 +721,7 @@ static int item_cb(void *ud, json_object *it)
 static void queue_followups(struct disc *d);
 static void queue_keypair_followups(struct disc *d);
 static void queue_dead_followups(struct disc *d);
+static void queue_swift_followups(struct disc *d);
 
 static void type_error(struct disc *d, int t, const char *msg)
 {
@@ -721,7 +738,9 @@ static void chain_done(void *ud, int rc, const struct infra_err *err, int pages)
 	d->r->requests += pages + (rc ? 1 : 0);
 	if (end > d->r->critical_path)
 		d->r->critical_path = end;
-	if (rc) {
+	if (rc && t == ORPH_CONTAINERS && ch->user_id && rc == -ENOENT) {
+		/* an account never used (Swift without account_autocreate): no containers */
+	} else if (rc) {
 		if (t == ORPH_TRUNKS && rc == -ENOENT) {
 			/* the trunk extension is not enabled: nothing to look for */
 			d->r->types[t].selected = 0;
@@ -747,6 +766,7 @@ static void chain_done(void *ud, int rc, const struct infra_err *err, int pages)
 		}
 	}
 	queue_dead_followups(d);
+	queue_swift_followups(d);
 	free(ch->user_id);
 	free(ch);
 }
@@ -1018,6 +1038,23 @@ static void queue_followups(struct disc *d)
 			queue_project_lists(d, d->c[i].id, d->projects_end);
 }
 
+/* The projects named as owner by the first nc candidates (containers aside: their
+ * project is the account they were listed in) that keystone no longer has. */
+static void dead_set(struct disc *d, size_t nc, struct idset *known, struct idset *dead)
+{
+	for (size_t i = 0; i < nc; i++)
+		if (d->c[i].type == ORPH_PROJECTS && idset_add(known, d->c[i].id))
+			d->oom = 1;
+	for (size_t i = 0; i < nc && !d->oom; i++) {
+		const struct cand *c = &d->c[i];
+		if (!c->project || !*c->project || c->type == ORPH_CONTAINERS || idset_has(known, c->project) ||
+		    idset_has(dead, c->project))
+			continue;
+		if (idset_add(dead, c->project))
+			d->oom = 1;
+	}
+}
+
 /* Dead owners: projects that own something listed in the first round (networks,
  * ports, security groups, images, server groups, stacks, users' default project,
  * servers and volumes found by name) and that keystone no longer has.  Their
@@ -1034,17 +1071,7 @@ static void queue_dead_followups(struct disc *d)
 	    (!d->url[SVC_COMPUTE] && !d->url[SVC_BLOCK_STORAGE]))
 		return;
 	d->dead_queued = 1;
-	for (size_t i = 0; i < nc; i++)
-		if (d->c[i].type == ORPH_PROJECTS && idset_add(&known, d->c[i].id))
-			d->oom = 1;
-	for (size_t i = 0; i < nc && !d->oom; i++) {
-		const struct cand *c = &d->c[i];
-		if (!c->project || !*c->project || c->type == ORPH_CONTAINERS || idset_has(&known, c->project) ||
-		    idset_has(&dead, c->project))
-			continue;
-		if (idset_add(&dead, c->project))
-			d->oom = 1;
-	}
+	dead_set(d, nc, &known, &dead);
 	d->r->dead_projects = (int)dead.n;
 	if (dead.n > INFRA_ORPH_DEAD_LISTS_MAX)
 		queue_project_lists(d, NULL, d->primary_end);
@@ -1077,6 +1104,125 @@ static void queue_keypair_followups(struct disc *d)
 	}
 }
 
+/* The containers of another project's Swift account (a follow-up list). */
+static void queue_swift_account(struct disc *d, const char *pid, int depth)
+{
+	char acct[4096], url[4200];
+	const char *own = infra_os_project_id(d->os);
+	char *copy;
+
+	if (!pid || !*pid || (own && !strcmp(pid, own)) || idset_has(&d->swift_listed, pid))
+		return;
+	if (infra_orph_swift_account_url(d->url[SVC_OBJECT_STORE], own, pid, acct, sizeof(acct)))
+		return;
+	if (!(copy = strdup(pid)) || idset_add(&d->swift_listed, copy)) {
+		free(copy);
+		d->oom = 1;
+		return;
+	}
+	urlf(url, sizeof(url), "%s?format=json&limit=1000", acct);
+	d->queuing_followups = 1;
+	if (!add_list(d, ORPH_CONTAINERS, url, NULL, NULL, INFRA_OS_PAGE_SWIFT, 1000, depth, NULL, pid))
+		d->r->swift_accounts++;
+	d->queuing_followups = 0;
+}
+
+/* With the reseller-admin role: the accounts of Rally projects once keystone's
+ * project list is in, and of dead projects once every first-round list has ended. */
+static void queue_swift_followups(struct disc *d)
+{
+	size_t nc = d->nc;
+
+	if (!d->swift_ok || !d->url[SVC_OBJECT_STORE] || !d->projects_done || d->r->types[ORPH_PROJECTS].error)
+		return;
+	if (!d->swift_rally_queued) {
+		d->swift_rally_queued = 1;
+		for (size_t i = 0; i < nc; i++)
+			if (is_orphan_project_cand(d, &d->c[i]))
+				queue_swift_account(d, d->c[i].id, d->projects_end);
+	}
+	if (!d->swift_dead_queued && !d->primary_out && !d->svc_pending) {
+		struct idset known = { 0 }, dead = { 0 };
+		d->swift_dead_queued = 1;
+		dead_set(d, nc, &known, &dead);
+		if ((int)dead.n > d->r->dead_projects)
+			d->r->dead_projects = (int)dead.n;
+		for (size_t i = 0; i < dead.n; i++)
+			queue_swift_account(d, dead.v[i], d->primary_end);
+		free(known.v);
+		free(dead.v);
+	}
+}
+
+int infra_orph_swift_account_url(const char *own_url, const char *own_pid, const char *pid, char *out,
+				 size_t size)
+{
+	size_t n, seg, np;
+
+	if (!own_url || !own_pid || !*own_pid || !pid || !*pid || strspn(pid, "abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(pid))
+		return -1;
+	n = strlen(own_url);
+	while (n && own_url[n - 1] == '/')
+		n--;
+	seg = n;
+	while (seg && own_url[seg - 1] != '/')
+		seg--;
+	np = strlen(own_pid);
+	if (n - seg < np || strncmp(own_url + n - np, own_pid, np))
+		return -1;
+	/* scheme://host/v1/<prefix><own_pid> -> scheme://host/v1/<prefix><pid> */
+	if ((size_t)snprintf(out, size, "%.*s%s", (int)(n - np), own_url, pid) >= size)
+		return -1;
+	return 0;
+}
+
+const char *infra_orph_swift_note(const struct infra_orph_result *r)
+{
+	return r->swift_reseller == 0 ? r->swift_note : NULL;
+}
+
+int infra_orph_swift_to_prom(const struct infra_orph_result *r, struct infra_prom *p, const char *family,
+			     struct infra_err *err)
+{
+	int rc;
+
+	if (r->swift_reseller < 0)
+		return 0;
+	if ((rc = infra_prom_family(p, family, INFRA_PROM_GAUGE,
+				    "1 when the Swift accounts of Rally and dead projects were listed too (the token has "
+				    "Swift's reseller-admin role), 0 when containers were listed in the token's own "
+				    "account only", err)))
+		return rc;
+	return infra_prom_addl(p, family, r->swift_reseller, err, NULL);
+}
+
+/* May other projects' Swift accounts be listed?  Decided when the endpoint is known. */
+static void swift_scope(struct disc *d, const char *url)
+{
+	struct infra_orph_result *r = d->r;
+	char probe[4096];
+	const char *why = NULL;
+
+	if (!selected(d, ORPH_CONTAINERS) || !infra_os_is_admin(d->os))
+		return; /* own-project scope: the own account is all there is to see */
+	if (!infra_os_has_role(d->os, INFRA_ORPH_RESELLER_ROLE))
+		why = "the token lacks Swift's reseller-admin role, " INFRA_ORPH_RESELLER_ROLE;
+	else if (infra_orph_swift_account_url(url, infra_os_project_id(d->os), "x", probe, sizeof(probe)))
+		why = "the object-store endpoint does not end in the token's project id";
+	r->swift_reseller = why ? 0 : 1;
+	d->swift_ok = !why;
+	if (why) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "object-store/containers: own account only (%s): the accounts of Rally and "
+			 "dead projects (AUTH_<project_id>) were not listed", why);
+		free(r->swift_note);
+		r->swift_note = strdup(msg);
+		if (!r->swift_note)
+			d->oom = 1;
+	}
+}
+
 struct svc_ctx {
 	struct disc *d;
 	int s;
@@ -1097,6 +1243,7 @@ static void svc_ready(void *ud, const char *url, const struct infra_err *err)
 			if (infra_orph_types[t].service == s && d->r->types[t].selected)
 				type_error(d, t, m);
 		queue_dead_followups(d);
+		queue_swift_followups(d);
 		return;
 	}
 	d->url[s] = strdup(url);
@@ -1104,12 +1251,15 @@ static void svc_ready(void *ud, const char *url, const struct infra_err *err)
 		d->oom = 1;
 		return;
 	}
+	if (s == SVC_OBJECT_STORE)
+		swift_scope(d, url);
 	queue_service(d, s);
 	if (d->projects_done && (s == SVC_COMPUTE || s == SVC_BLOCK_STORAGE)) {
 		d->followups_queued = 0;
 		queue_followups(d);
 	}
 	queue_dead_followups(d);
+	queue_swift_followups(d);
 }
 
 /* ---- classification ---- */
@@ -1363,6 +1513,9 @@ int infra_orph_discover(struct infra_os *os, const struct infra_orph_opts *o, st
 		free(x->device_id); free(x->device_owner); free(x->port_id); free(x->user_id);
 	}
 	free(d.c);
+	for (size_t i = 0; i < d.swift_listed.n; i++)
+		free(d.swift_listed.v[i]);
+	free(d.swift_listed.v);
 	for (int s = 0; s < SVC_NSERVICES; s++)
 		free(d.url[s]);
 	return rc;
@@ -1449,6 +1602,13 @@ json_object *infra_orph_to_json(const struct infra_orph_result *r, const struct 
 	}
 	json_object_object_add(data, "services", svcs);
 	json_object_object_add(data, "not_queried", nq);
+	if (r->swift_reseller >= 0) {
+		json_object *sw = json_object_new_object();
+		json_object_object_add(sw, "other_accounts", json_object_new_boolean(r->swift_reseller == 1));
+		json_object_object_add(sw, "accounts_listed", json_object_new_int(r->swift_accounts));
+		json_object_object_add(sw, "note", jstr(infra_orph_swift_note(r)));
+		json_object_object_add(data, "swift_accounts", sw);
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		const struct infra_orphan *x = &r->items[i];
 		const struct infra_orph_type *ty = &infra_orph_types[x->type];
@@ -1547,6 +1707,9 @@ int infra_orph_to_prom(const struct infra_orph_result *r, struct infra_prom *p, 
 	/* nothing listed: no counts to give (and node_exporter rejects sample-less families) */
 	if (!infra_orph_queried_count(r, NULL))
 		return 0;
+	if (r->types[ORPH_CONTAINERS].queried &&
+	    (rc = infra_orph_swift_to_prom(r, p, "osmon_orphans_swift_other_accounts", err)))
+		return rc;
 	if ((rc = infra_prom_family(p, "osmon_orphaned_resources", INFRA_PROM_GAUGE,
 				    "Resources left behind by test runs, by service, type and kind (scenario or context)", err)) ||
 	    (rc = infra_prom_family(p, "rally_orphaned_resources", INFRA_PROM_GAUGE,
@@ -1587,6 +1750,8 @@ int infra_orph_to_text(const struct infra_orph_result *r, struct infra_buf *out)
 			infra_buf_printf(out, "not queried: %s/%s: %s\n",
 					 infra_orph_services[infra_orph_types[t].service].name, infra_orph_types[t].name,
 					 r->types[t].error);
+	if (infra_orph_swift_note(r))
+		infra_buf_printf(out, "note: %s\n", infra_orph_swift_note(r));
 	if (!r->n) {
 		infra_buf_printf(out, "no orphans (%d of %d resource types queried)\n", q, sel);
 		return 0;

@@ -28,7 +28,9 @@
  * keystone users are listed fully and filtered here.  When every first-round list
  * has ended, the projects owning something listed that keystone no longer has
  * (dead projects) get the same per-project server/volume lists (or, beyond
- * INFRA_ORPH_DEAD_LISTS_MAX of them, whole lists of those types).
+ * INFRA_ORPH_DEAD_LISTS_MAX of them, whole lists of those types).  With Swift's
+ * reseller-admin role the accounts of Rally and dead projects are listed as
+ * follow-ups too (INFRA_ORPH_RESELLER_ROLE).
  * With narrow = 0 everything is listed fully (also finds a dead project's
  * servers/volumes when it left nothing else).
  *
@@ -87,7 +89,8 @@ int infra_orph_reason_parse(const char *s); /* -1 if unknown */
 
 struct infra_orphan {
 	int type;              /* enum infra_orph_type_id */
-	char *id;              /* keypairs: the name; containers: the name */
+	char *id;              /* keypairs: the name; containers: the name, or PROJECT_ID/NAME in
+				* another project's account (INFRA_ORPH_RESELLER_ROLE) */
 	char *name;            /* floating IPs: the description */
 	char *project;         /* owner project id or NULL */
 	char *created_at;      /* as the API wrote it, or NULL */
@@ -131,8 +134,8 @@ int infra_orph_kind_of_name(const char *name);
  * owner project, what it hangs off), right before acting on it.  Precedence:
  * name, owner, attached, dead-owner.  Never orphans: ports neutron owns
  * (network:dhcp, network:router_gateway, network:floatingip); owner/dead-owner of
- * an external or shared network; dead-owner of a project, user, keypair or
- * container; a keypair of a user who is neither the caller nor a test user;
+ * an external or shared network; dead-owner of a project, user or keypair
+ * (a container qualifies by its account's project); a keypair of a user who is neither the caller nor a test user;
  * anything younger than min_age (then young = 1). */
 struct infra_orph_facts {
 	int type;                              /* enum infra_orph_type_id */
@@ -145,7 +148,8 @@ struct infra_orph_facts {
 
 /* Facts of a resource of this type from its API object (a list item or the
  * unwrapped body of a GET): strings borrowed from obj.  Keypairs: id = name;
- * containers: id = name, project left NULL (the caller knows the account). */
+ * containers: id = name, project left NULL (the caller knows the account and
+ * sets project, and id in another account). */
 void infra_orph_facts_from_json(int type, json_object *obj, struct infra_orph_facts *f);
 
 enum infra_orph_project_state {
@@ -217,7 +221,37 @@ struct infra_orph_result {
 	int critical_path;     /* longest chain of dependent requests (auth excluded) */
 	size_t skipped_young;  /* excluded by --min-age */
 	int dead_projects;     /* owner projects seen that keystone no longer has (narrowed discovery) */
+	/* Swift accounts (see INFRA_ORPH_RESELLER_ROLE): -1 not applicable (containers
+	 * not listed, or own-project scope), 0 the token's own account only (note says
+	 * why), 1 the accounts of Rally and dead projects were listed too */
+	int swift_reseller;
+	int swift_accounts;    /* other projects' accounts listed */
+	char *swift_note;      /* why only the own account was listed, or NULL */
 };
+
+/* Swift containers live in per-project accounts (AUTH_<project_id>); a token sees
+ * only its own account unless it has Swift's reseller-admin role (keystoneauth's
+ * reseller_admin_role, this name by default; Swift compares it case-insensitively).
+ * With it and the admin role, discovery also lists the accounts of Rally projects
+ * (name matches) and of dead projects (ids that other services' resources, users'
+ * default projects included, name as owner and keystone no longer has: Swift has
+ * no list of accounts, so a dead project that left only containers is not found).
+ * A container in the token's own account has id = its name; in another account
+ * id = "PROJECT_ID/NAME" (container names cannot contain '/') and project = that
+ * account's project.  Containers in live non-Rally accounts are never listed. */
+#define INFRA_ORPH_RESELLER_ROLE "ResellerAdmin"
+
+/* The account URL of project pid from the token's own object-store endpoint
+ * (own_url, whose last path segment is <reseller prefix><own_pid>).  -1 when the
+ * endpoint does not end in own_pid, pid is not a plain id ([A-Za-z0-9_-]) or the
+ * URL does not fit. */
+int infra_orph_swift_account_url(const char *own_url, const char *own_pid, const char *pid, char *out,
+				 size_t size);
+/* The note of a result whose containers were listed in the own account only, or NULL. */
+const char *infra_orph_swift_note(const struct infra_orph_result *r);
+/* FAMILY 0/1 (swift_reseller) when applicable; nothing otherwise. */
+int infra_orph_swift_to_prom(const struct infra_orph_result *r, struct infra_prom *p, const char *family,
+			     struct infra_err *err);
 
 /* Narrowed discovery lists the servers, volumes, snapshots and backups of each dead
  * project (all_tenants&project_id=); beyond this many dead projects it lists those

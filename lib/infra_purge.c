@@ -305,6 +305,45 @@ static int enc(const char *s, char *out, size_t size)
 	return infra_os_urlencode(s, out, size);
 }
 
+/* Where a container is: its account's project (PROJECT_ID/NAME in another
+ * account, else the input's project, else the token's own) and its name. */
+static int container_loc(struct run *rn, const struct infra_purge_item *it, char *acct, size_t asize,
+			 const char **name)
+{
+	const char *slash = strchr(it->o.id, '/');
+	const char *own = infra_os_project_id(rn->os);
+
+	if (slash) {
+		if ((size_t)(slash - it->o.id) >= asize || !slash[1])
+			return -1;
+		memcpy(acct, it->o.id, (size_t)(slash - it->o.id));
+		acct[slash - it->o.id] = '\0';
+		*name = slash + 1;
+	} else {
+		if ((size_t)snprintf(acct, asize, "%s", it->o.project && *it->o.project ? it->o.project :
+				      own ? own : "") >= asize)
+			return -1;
+		*name = it->o.id;
+	}
+	return *acct ? 0 : -1;
+}
+
+/* URL of the container (its account's, INFRA_ORPH_RESELLER_ROLE) */
+static int container_url(struct run *rn, const struct infra_purge_item *it, char *out, size_t size)
+{
+	const char *base = rn->ep[SVC_OBJECT_STORE], *own = infra_os_project_id(rn->os), *name;
+	char acct[256], abase[2048], e[1024];
+
+	if (!base || container_loc(rn, it, acct, sizeof(acct), &name) || enc(name, e, sizeof(e)))
+		return -1;
+	if (!own || strcmp(acct, own)) {
+		if (infra_orph_swift_account_url(base, own, acct, abase, sizeof(abase)))
+			return -1;
+		base = abase;
+	}
+	return urlf(out, size, "%s/%s", base, e);
+}
+
 static int svc_url(struct run *rn, int type, const char *id, const char *extra, char *out, size_t size)
 {
 	const struct ptype *pt = &ptypes[type];
@@ -328,8 +367,10 @@ static int item_url(struct run *rn, const struct infra_purge_item *it, char *out
 		if (urlf(extra, sizeof(extra), "?user_id=%s", e))
 			return -1;
 	}
-	if (it->o.type == ORPH_CONTAINERS)
-		snprintf(extra, sizeof(extra), "?format=json&limit=10000");
+	if (it->o.type == ORPH_CONTAINERS) {
+		char c[2048];
+		return container_url(rn, it, c, sizeof(c)) ? -1 : urlf(out, size, "%s?format=json&limit=10000", c);
+	}
 	if (it->o.type == ORPH_STACKS) {
 		/* heat addresses a stack as NAME/ID */
 		char ename[1024];
@@ -432,7 +473,11 @@ static void get_node(struct run *rn, struct infra_purge_item *it, int level)
 	char url[2048];
 
 	if (level == 0 ? item_url(rn, it, url, sizeof(url)) : svc_url(rn, n->type, n->id, NULL, url, sizeof(url))) {
-		if (level == 0) {
+		if (level == 0 && it->o.type == ORPH_CONTAINERS) {
+			set_msg(it, "cannot address its Swift account (the object-store endpoint must end in the "
+				"token's project id, the account's project id must be a plain id)");
+			finish(it, PURGE_FAILED);
+		} else if (level == 0) {
 			set_msg(it, "cannot build the URL");
 			finish(it, PURGE_FAILED);
 		} else {
@@ -550,10 +595,23 @@ static void on_node(struct run *rn, struct infra_purge_item *it, int level, json
 
 	if (n->type == ORPH_CONTAINERS) {
 		size_t cnt = body && json_object_is_type(body, json_type_array) ? json_object_array_length(body) : 0;
+		char acct[256];
+		const char *cname;
 		memset(&n->f, 0, sizeof(n->f));
 		n->f.type = ORPH_CONTAINERS;
-		n->f.id = n->f.name = it->o.id;
-		n->f.project = infra_os_project_id(rn->os);
+		/* the account it was fetched from is its project (the rule checks that one) */
+		if (container_loc(rn, it, acct, sizeof(acct), &cname) || !(it->aux = strdup(acct))) {
+			set_msg(it, "out of memory");
+			finish(it, PURGE_FAILED);
+			return;
+		}
+		n->f.id = it->o.id;
+		n->f.name = cname;
+		n->f.project = it->aux;
+		if (!it->o.project || strcmp(it->o.project, acct)) {
+			free(it->o.project);
+			it->o.project = strdup(acct);
+		}
 		it->objs = calloc(cnt ? cnt : 1, sizeof(char *));
 		for (size_t i = 0; it->objs && i < cnt; i++) {
 			const char *on = infra_json_opt_string(json_object_array_get_idx(body, i), "name", NULL);
@@ -776,12 +834,11 @@ static void act(struct run *rn, struct infra_purge_item *it)
 		break;
 	case ORPH_CONTAINERS:
 		if (it->nobjs) {
-			const char *base = rn->ep[SVC_OBJECT_STORE];
-			char eo[2048];
-			if (!base || enc(it->o.id, e, sizeof(e)))
+			char eo[2048], cu[2048];
+			if (container_url(rn, it, cu, sizeof(cu)))
 				break;
 			for (size_t i = 0; i < it->nobjs; i++) {
-				if (enc(it->objs[i], eo, sizeof(eo)) || urlf(url, sizeof(url), "%s/%s/%s", base, e, eo))
+				if (enc(it->objs[i], eo, sizeof(eo)) || urlf(url, sizeof(url), "%s/%s", cu, eo))
 					continue;
 				queue(rn, it, S_DELETE_OBJ, "DELETE", url, NULL, NULL);
 			}

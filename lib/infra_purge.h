@@ -39,7 +39,11 @@
  * fails the item, and the run carries on.  Asynchronous deletes (servers, stacks,
  * volumes, snapshots, backups) are polled until 404 (or DELETE_COMPLETE) for at
  * most opts.wait_timeout seconds.  Nothing but the planned items is deleted,
- * except the objects inside a planned container.
+ * except the objects inside a planned container.  A container is addressed in the
+ * Swift account its id names (PROJECT_ID/NAME), else its project's, else the
+ * token's own (infra_orph_swift_account_url), and re-qualified with that
+ * account's project as owner; another account needs Swift's reseller-admin role
+ * (a 403 otherwise fails the item).
  *
  * Ownership: the purge copies the orphans it plans; free with infra_purge_release.
  */

@@ -111,7 +111,8 @@ def keystone_setup(state, services):
     api = Api(state)
     api.auth()
     roles = {r["name"]: r["id"] for r in api.k("GET", "/roles")["roles"]}
-    for rn in ("service", "member", "reader"):
+    # ResellerAdmin: Swift's keystoneauth reseller_admin_role (every account), swift only
+    for rn in ("service", "member", "reader") + (("ResellerAdmin",) if "swift" in services else ()):
         if rn not in roles:
             roles[rn] = api.k("POST", "/roles", {"role": {"name": rn}})["role"]["id"]
     projects = {}

@@ -21,7 +21,9 @@ Listens on 127.0.0.1 (ephemeral port), prints `READY http://127.0.0.1:PORT` and 
                    microversion >= 3.34, project_id, limit/marker, <res>_links); async deletes
   /image           glance (unversioned root = version discovery): /v2/images (owner, name,
                    limit/marker, relative `next`)
-  /object/v1/AUTH_PID  swift: account listing (prefix, limit, marker), containers, objects
+  /object/v1/AUTH_PID  swift: account listing (prefix, limit, marker), containers, objects; one
+                   account per project: another project's needs the ResellerAdmin role (a seed
+                   user with "reseller_admin": true), else 403
   /orchestration/v1/PID  heat: stacks (global_tenant, limit/marker, links), async deletes
 
 Control (no auth): GET /_sim/state (what exists), GET /_sim/db (every record, as the
@@ -268,12 +270,14 @@ class Cloud:
             r["file"] = r["self"] + "/file"
             r["schema"] = "/v2/schemas/image"
         elif t == "containers":
-            r["id"] = r["name"]
+            # per-account storage: the admin account's containers keep their name as id,
+            # another project's account has PROJECT_ID/NAME (what osmon-orphans reports)
+            r["id"] = r["name"] if pr == self.admin_pid else pr + "/" + r["name"]
             r["_project"] = pr
             objs = {o: {"name": o, "bytes": 1, "hash": "d41d8cd98f00b204e9800998ecf8427e",
                         "content_type": "application/octet-stream", "last_modified": iso(now - 60, True)}
                     for o in r.pop("objects", [])}
-            self.objects[r["name"]] = objs
+            self.objects[r["id"]] = objs
             self._age(r, now, "last_modified", True)
         elif t == "stacks":
             r.setdefault("stack_name", r.pop("name", "stack"))
@@ -699,13 +703,15 @@ class Handler(fasthttp.FastParse, BaseHTTPRequestHandler):
             raise unauth
         tok = "gAAAAA" + uuid.uuid4().hex + uuid.uuid4().hex
         exp = time.time() + cloud.token_ttl
-        cloud.tokens[tok] = {"user": user["id"], "project": scope_pid, "admin": role == "admin", "expires": exp}
+        cloud.tokens[tok] = {"user": user["id"], "project": scope_pid, "admin": role == "admin", "expires": exp,
+                             "reseller": bool(user.get("reseller_admin"))}
         proj = cloud.db["projects"].get(scope_pid, {})
         token = {"methods": methods, "expires_at": iso(exp, True) + "Z", "issued_at": iso(time.time(), True) + "Z",
                  "audit_ids": [uuid.uuid4().hex[:22]], "is_domain": False,
                  "user": {"id": user["id"], "name": user["name"], "domain": {"id": "default", "name": "Default"},
                           "password_expires_at": None},
-                 "roles": [{"id": det_id("role", role, True), "name": role}] + ([{"id": det_id("role", "reader", True), "name": "reader"}] if role == "admin" else []),
+                 "roles": [{"id": det_id("role", role, True), "name": role}] + ([{"id": det_id("role", "reader", True), "name": "reader"}] if role == "admin" else [])
+                          + ([{"id": det_id("role", "ResellerAdmin", True), "name": "ResellerAdmin"}] if user.get("reseller_admin") else []),
                  "catalog": self.catalog(scope_pid)}
         if scope_pid:
             token["project"] = {"id": scope_pid, "name": proj.get("name"), "domain": {"id": "default", "name": "Default"}}
@@ -1167,26 +1173,33 @@ class Handler(fasthttp.FastParse, BaseHTTPRequestHandler):
 
     # ---- swift ----
     def svc_object(self, method, parts, body):
+        # Per-account storage (AUTH_<project_id>), keystoneauth's rule: a token reaches
+        # its own project's account; another account only with the ResellerAdmin role
+        # (seed a user with "reseller_admin": true), else 403.  An account never used
+        # lists empty (account_autocreate).
         cloud = self.server.cloud
-        if parts[:1] != ["v1"] or len(parts) < 2 or parts[1] != "AUTH_" + (self.ctx["project"] or ""):
+        if parts[:1] != ["v1"] or len(parts) < 2 or not parts[1].startswith("AUTH_"):
             raise HTTPError(403, "Forbidden")
-        acct = self.ctx["project"]
+        acct = parts[1][len("AUTH_"):]
+        if acct != (self.ctx["project"] or "") and not self.ctx.get("reseller"):
+            raise HTTPError(403, "Forbidden")
         table = cloud.db["containers"]
         if len(parts) == 2:
             items = sorted((c for c in table.values() if c["_project"] == acct), key=lambda c: c["name"])
-            return self.swift_list(items, lambda c: {"name": c["name"], "count": len(cloud.objects.get(c["name"], {})),
+            return self.swift_list(items, lambda c: {"name": c["name"], "count": len(cloud.objects.get(c["id"], {})),
                                                      "bytes": 0, "last_modified": c["last_modified"]})
         cname = parts[2]
-        c = table.get(cname)
-        if not c or c["_project"] != acct:
+        c = next((x for x in table.values() if x["_project"] == acct and x["name"] == cname), None)
+        if not c:
             raise HTTPError(404, "Not Found")
-        objs = cloud.objects.setdefault(cname, {})
+        cid = c["id"]
+        objs = cloud.objects.setdefault(cid, {})
         if len(parts) == 3:
             if method == "DELETE":
                 if objs:
                     raise HTTPError(409, "There was a conflict when trying to complete your request.", "Conflict")
-                del table[cname]
-                cloud.objects.pop(cname, None)
+                del table[cid]
+                cloud.objects.pop(cid, None)
                 return self.send(204)
             return self.swift_list(sorted(objs.values(), key=lambda o: o["name"]), lambda o: o,
                                    {"X-Container-Object-Count": str(len(objs))})

@@ -294,6 +294,47 @@ static void test_qualify(void)
 	infra_orph_matcher_release(&m);
 }
 
+/* Swift accounts (issue 9 item 17): another project's account URL, and the rule on
+ * a container with its account's project as owner */
+static void test_swift_accounts(void)
+{
+	char out[256];
+	struct infra_err err = INFRA_ERR_INIT;
+	struct infra_orph_matcher m;
+	struct infra_orph_facts f = { 0 };
+	struct infra_orph_ctx c = { 0 };
+	struct infra_orph_verdict v;
+
+	tap_ok(!infra_orph_swift_account_url("http://h:8080/v1/AUTH_abc123", "abc123", "def456", out, sizeof(out)) &&
+	       !strcmp(out, "http://h:8080/v1/AUTH_def456"), "account URL: AUTH_ prefix kept (%s)", out);
+	tap_ok(!infra_orph_swift_account_url("https://h/swift/v1/KEY_abc123/", "abc123", "d-e_f", out, sizeof(out)) &&
+	       !strcmp(out, "https://h/swift/v1/KEY_d-e_f"), "account URL: other reseller prefix, trailing slash (%s)", out);
+	tap_ok(infra_orph_swift_account_url("http://h:8080/v1/AUTH_other", "abc123", "def456", out, sizeof(out)) != 0,
+	       "account URL: an endpoint that does not end in the token's project id: refused");
+	tap_ok(infra_orph_swift_account_url("http://h:8080/v1/AUTH_abc123", "abc123", "../x", out, sizeof(out)) != 0 &&
+	       infra_orph_swift_account_url("http://h:8080/v1/AUTH_abc123", "abc123", "a/b", out, sizeof(out)) != 0 &&
+	       infra_orph_swift_account_url("http://h:8080/v1/AUTH_abc123", "abc123", "", out, sizeof(out)) != 0,
+	       "account URL: a project id with '/', '.' or nothing: refused");
+	tap_ok(infra_orph_swift_account_url("http://h:8080/v1/AUTH_abc123", "abc123", "def456", out, 20) != 0,
+	       "account URL: does not fit: refused, never cut short");
+	infra_orph_matcher_init(&m, NULL, 0, NULL, &err);
+	f.type = ORPH_CONTAINERS;
+	f.id = "def456/backups";
+	f.name = "backups";
+	f.project = "def456";
+	c.project = ORPH_PROJ_OTHER;
+	tap_ok(!infra_orph_qualify(&m, &f, &c, &v), "container in a live non-Rally account, plain name: never (%s)", v.why);
+	c.project = ORPH_PROJ_ORPHAN;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_OWNER, "container in a Rally project's account: owner");
+	c.project = ORPH_PROJ_GONE;
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_DEAD_OWNER,
+	       "container in a dead project's account: dead-owner");
+	c.project = ORPH_PROJ_OTHER;
+	f.name = "s_rally_8bb8be9c_DZ5xQFxO";
+	tap_ok(infra_orph_qualify(&m, &f, &c, &v) && v.reason == ORPH_REASON_NAME, "Rally-named container in a live account: name");
+	infra_orph_matcher_release(&m);
+}
+
 static void test_matcher_and_json(void)
 {
 	const char *pfx[] = { "s_rally", "c_rally" };
@@ -362,6 +403,7 @@ int main(void)
 	}
 	test_rally_grammar();
 	test_qualify();
+	test_swift_accounts();
 	test_matcher_and_json();
 	return tap_done();
 }
