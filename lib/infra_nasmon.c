@@ -3030,6 +3030,17 @@ int infra_nasmon_fetch_kube(struct infra_kube *k, const struct infra_kube_opts *
 	return 0;
 }
 
+/* each dataset and snapshot as it is parsed: its "NAME@source" keys folded back, and a
+ * snapshot made compact (its whole form freed at once) */
+static json_object *tn_item_cb(enum infra_tn_query q, json_object *item, void *ud)
+{
+	(void)ud;
+	if (q != INFRA_TN_DATASETS && q != INFRA_TN_SNAPSHOTS)
+		return NULL;
+	infra_truenas_flatten_sources(item);
+	return q == INFRA_TN_SNAPSHOTS ? infra_nasmon_compact_tn(tres_names[T_SNAPSHOTS], item) : NULL;
+}
+
 int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
 			       struct infra_err *err)
 {
@@ -3043,22 +3054,13 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
 	int rc;
 
 	memset(errs, 0, sizeof(errs));
-	rc = infra_truenas_query_many(t, NQ, q, results, errs, err);
+	rc = infra_truenas_query_map(t, NQ, q, tn_item_cb, NULL, results, errs, err);
 	if (rc)
 		return rc;
 	*tn = json_object_new_object();
 	*failed = json_object_new_object();
 	json_object_object_add(*tn, "version", jstr(infra_truenas_version(t)));
 	for (size_t i = 0; i < NQ; i++) {
-		if (results[i] && (q[i] == INFRA_TN_DATASETS || q[i] == INFRA_TN_SNAPSHOTS))
-			for (size_t j = 0; j < json_object_array_length(results[i]); j++) {
-				json_object *it = json_object_array_get_idx(results[i], j), *c;
-
-				infra_truenas_flatten_sources(it);
-				/* each item replaced by its compact form as it goes (the whole one freed) */
-				if (q[i] == INFRA_TN_SNAPSHOTS && (c = infra_nasmon_compact_tn(tres_names[names[i]], it)))
-					json_object_array_put_idx(results[i], j, c);
-			}
 		if (results[i])
 			json_object_object_add(*tn, tres_names[names[i]], results[i]);
 		else if (errs[i].code != -ENOTSUP)
