@@ -4,11 +4,15 @@
  * a compact item is one flat object that shares nothing with the parsed page (it outlives it);
  * the small lists are kept whole.  The TrueNAS snapshots likewise (infra_nasmon_compact_tn): the
  * same judgement, the printed form, and a compact snapshot kept costs under 320 bytes of heap
- * (a whole one, as the loader kept them before, over 1 KiB). */
+ * (a whole one, as the loader kept them before, over 1 KiB).  Over JSON-RPC (tests/sim/truenas.py)
+ * infra_truenas_query_map converts the snapshots while it parses the reply: the heap never
+ * holds the whole reply tree (before, the loader converted the list once it was parsed). */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "infra_history.h"
@@ -279,6 +283,98 @@ static void test_tn_shape(void)
 	json_object_put(kept);
 }
 
+/* ---- the conversion while the reply is parsed (infra_truenas_query_map) */
+
+struct mapstat {
+	size_t h0, peak, n, whole_items;
+};
+
+static json_object *measure_cb(enum infra_tn_query q, json_object *item, void *ud)
+{
+	struct mapstat *m = ud;
+	size_t h = heap_used();
+
+	if (q != INFRA_TN_SNAPSHOTS)
+		return NULL;
+	if (h > m->h0 && h - m->h0 > m->peak)
+		m->peak = h - m->h0;
+	m->n++;
+	m->whole_items += json_object_is_type(item, json_type_object);
+	infra_truenas_flatten_sources(item);
+	return infra_nasmon_compact_tn("snapshots", item);
+}
+
+static void test_tn_streamed(void)
+{
+	enum { NSNAP = 20000 };
+	const char *src = getenv("INFRA_SRCDIR");
+	char world[600], cmd[1200], line[300] = "", *url;
+	json_object *w;
+	int fd[2], strings = 1;
+	pid_t pid;
+	FILE *f;
+	struct infra_truenas *t = NULL;
+	struct infra_err err = INFRA_ERR_INIT, errs[1];
+	struct infra_truenas_opts o = { 0 };
+	enum infra_tn_query q[1] = { INFRA_TN_SNAPSHOTS };
+	json_object *res[1] = { NULL };
+	struct mapstat m = { 0 };
+
+	snprintf(cmd, sizeof(cmd), "--pvs 4000 --snapshots %d --volumesnapshots 10 --plants none", NSNAP);
+	if (!(w = gen_world(cmd)))
+		return;
+	json_object_put(w);
+	snprintf(world, sizeof(world), "%s/world-%d.json", tmpdir, 4); /* gen_world's fifth world */
+	if (pipe(fd) || (pid = fork()) < 0) {
+		tap_ok(0, "fork");
+		return;
+	}
+	if (pid == 0) {
+		char sim[600];
+
+		dup2(fd[1], 1);
+		close(fd[0]);
+		snprintf(sim, sizeof(sim), "%s/tests/sim/truenas.py", src ? src : ".");
+		execlp("python3", "python3", sim, "--world", world, "--api-key", "1-streamkey", "--max-seconds", "120",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	f = fdopen(fd[0], "r");
+	while (f && fgets(line, sizeof(line), f) && strncmp(line, "READY ", 6))
+		;
+	if (!tap_ok(!strncmp(line, "READY ", 6), "truenas.py started")) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	url = line + 6;
+	url[strcspn(url, "\r\n")] = '\0';
+	o.url = url;
+	o.api_key = "1-streamkey";
+	o.api = INFRA_TN_JSONRPC;
+	if (tap_ok(!infra_truenas_open(&t, &o, &err), "open %s: %s", url, err.msg)) {
+		m.h0 = heap_used();
+		tap_ok(!infra_truenas_query_map(t, 1, q, measure_cb, &m, res, errs, &err) && res[0],
+		       "the snapshots query answered: %s %s", err.msg, errs[0].msg);
+		tap_ok(m.n == NSNAP && m.whole_items == NSNAP && json_object_array_length(res[0]) == NSNAP,
+		       "map saw each of the %d snapshots whole once (%zu, %zu objects), the list holds %zu", NSNAP, m.n,
+		       m.whole_items, json_object_array_length(res[0]));
+		for (size_t i = 0; i < json_object_array_length(res[0]); i++)
+			strings &= json_object_is_type(json_object_array_get_idx(res[0], i), json_type_string);
+		tap_ok(strings, "the list holds the compact snapshots map returned");
+		/* the whole tree alone would be over 1 KiB a snapshot (test_tn_shape) */
+		tap_ok(m.peak < (size_t)NSNAP * 640, "heap while converting peaked %zu bytes above the start (< %d x 640: no whole tree)",
+		       m.peak, NSNAP);
+		json_object_put(res[0]);
+	}
+	infra_truenas_close(t);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	if (f)
+		fclose(f);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -293,6 +389,7 @@ int main(void)
 	test_same_judgement("no plants, 40 PVs", "--plants none --pvs 40 --snapshots 120 --volumesnapshots 20");
 	test_shape();
 	test_tn_shape();
+	test_tn_streamed();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		tap_diag("could not remove %s", tmpdir);
