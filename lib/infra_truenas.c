@@ -312,13 +312,16 @@ struct tn_call {
 	int mapped;             /* result items converted while parsed */
 };
 
+/* JSON whitespace (a NUL byte is not: strchr would take it) */
+#define TN_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+
 /* One value of a JSON text from *pos (whitespace skipped before and after); NULL with *ok = 0
  * when it is not one whole value followed by `,`, `]` or `}`. */
 static json_object *tn_value(struct json_tokener *tok, const char *s, size_t len, size_t *pos, int *ok)
 {
 	json_object *v;
 
-	while (*pos < len && strchr(" \t\r\n", s[*pos]))
+	while (*pos < len && TN_WS(s[*pos]))
 		(*pos)++;
 	json_tokener_reset(tok);
 	v = json_tokener_parse_ex(tok, s + *pos, (int)(len - *pos));
@@ -328,7 +331,7 @@ static json_object *tn_value(struct json_tokener *tok, const char *s, size_t len
 		return NULL;
 	}
 	*pos += json_tokener_get_parse_end(tok);
-	while (*pos < len && strchr(" \t\r\n", s[*pos]))
+	while (*pos < len && TN_WS(s[*pos]))
 		(*pos)++;
 	*ok = *pos < len && (s[*pos] == ',' || s[*pos] == ']' || s[*pos] == '}');
 	return v;
@@ -337,7 +340,9 @@ static json_object *tn_value(struct json_tokener *tok, const char *s, size_t len
 /* A JSON-RPC reply whose "result" list is converted item by item as it is parsed
  * (map(q, item, ud), a new reference; NULL keeps the item), so that the whole reply tree of a
  * 50,000-snapshot list never exists at once.  Only a top-level object of plain members is
- * taken this way; anything else (and any error) is left to infra_json_parse (*root NULL). */
+ * taken this way; anything else (and any error) is left to infra_json_parse (NULL returned), so
+ * what this accepts is what infra_json_parse accepts (values by the same tokener, nesting limit
+ * its 256 less the two levels above an item). */
 static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *calls, size_t n, const char *s,
 				    size_t len)
 {
@@ -349,16 +354,16 @@ static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *cal
 
 	if (!t->map)
 		return NULL;
-	while (pos < len && strchr(" \t\r\n", s[pos]))
+	while (pos < len && TN_WS(s[pos]))
 		pos++;
-	if (pos >= len || s[pos] != '{' || len > (size_t)INT32_MAX || !(tok = json_tokener_new_ex(64)))
+	if (pos >= len || s[pos] != '{' || len > (size_t)INT32_MAX || !(tok = json_tokener_new_ex(254)))
 		return NULL;
 	root = json_object_new_object();
 	pos++;
 	while (ok && root) {
 		json_object *k, *v;
 
-		while (pos < len && strchr(" \t\r\n", s[pos]))
+		while (pos < len && TN_WS(s[pos]))
 			pos++;
 		if (pos < len && s[pos] == '}' && !json_object_object_length(root)) {
 			pos++;
@@ -374,14 +379,14 @@ static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *cal
 			break;
 		}
 		pos += json_tokener_get_parse_end(tok);
-		while (pos < len && strchr(" \t\r\n", s[pos]))
+		while (pos < len && TN_WS(s[pos]))
 			pos++;
 		if (pos >= len || s[pos] != ':') {
 			json_object_put(k);
 			break;
 		}
 		pos++;
-		while (pos < len && strchr(" \t\r\n", s[pos]))
+		while (pos < len && TN_WS(s[pos]))
 			pos++;
 		if (!strcmp(json_object_get_string(k), "result") && pos < len && s[pos] == '[') {
 			json_object *idv;
@@ -394,7 +399,7 @@ static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *cal
 						c = &calls[i];
 			v = json_object_new_array();
 			pos++;
-			while (pos < len && strchr(" \t\r\n", s[pos]))
+			while (pos < len && TN_WS(s[pos]))
 				pos++;
 			if (pos < len && s[pos] == ']') {
 				pos++;
@@ -420,7 +425,7 @@ static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *cal
 					}
 				}
 			}
-			while (ok && pos < len && strchr(" \t\r\n", s[pos]))
+			while (ok && pos < len && TN_WS(s[pos]))
 				pos++;
 			ok = ok && pos < len && (s[pos] == ',' || s[pos] == '}');
 		} else {
@@ -431,7 +436,7 @@ static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *cal
 		if (!ok || s[pos] == ']')
 			break;
 		if (s[pos++] == '}') {
-			while (pos < len && strchr(" \t\r\n", s[pos]))
+			while (pos < len && TN_WS(s[pos]))
 				pos++;
 			if (pos == len) {
 				json_tokener_free(tok);
