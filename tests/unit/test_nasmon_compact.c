@@ -229,6 +229,16 @@ static size_t heap_used(void)
 	return m.uordblks + m.hblkhd;
 }
 
+/* mallinfo2 measures glibc's heap, not ASan's */
+static int heap_measured(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return 0;
+#else
+	return 1;
+#endif
+}
+
 static void test_tn_shape(void)
 {
 	enum { N = 5000 };
@@ -276,9 +286,14 @@ static void test_tn_shape(void)
 	per_whole = (h1 - h0) / N;
 	per_kept = (h2 - h1) / N;
 	tap_ok(same, "%d compact snapshots print as their whole forms", N);
-	tap_ok(per_kept < 320, "a compact snapshot kept costs %zu bytes of heap (< 320)", per_kept);
-	tap_ok(per_whole > 1024 && per_kept * 4 < per_whole, "a whole one costs %zu (over 1 KiB, 4x the compact one)",
-	       per_whole);
+	if (!heap_measured()) {
+		tap_ok(1, "# SKIP heap per snapshot: mallinfo2 does not see a sanitizer's allocator");
+		tap_ok(1, "# SKIP heap per whole snapshot: mallinfo2 does not see a sanitizer's allocator");
+	} else {
+		tap_ok(per_kept < 320, "a compact snapshot kept costs %zu bytes of heap (< 320)", per_kept);
+		tap_ok(per_whole > 1024 && per_kept * 4 < per_whole, "a whole one costs %zu (over 1 KiB, 4x the compact one)",
+		       per_whole);
+	}
 	json_object_put(whole);
 	json_object_put(kept);
 }
@@ -364,7 +379,10 @@ static void test_tn_streamed(void)
 			strings &= json_object_is_type(json_object_array_get_idx(res[0], i), json_type_string);
 		tap_ok(strings, "the list holds the compact snapshots map returned");
 		/* the whole tree alone would be over 1 KiB a snapshot (test_tn_shape) */
-		tap_ok(m.peak < (size_t)NSNAP * 640, "heap while converting peaked %zu bytes above the start (< %d x 640: no whole tree)",
+		if (!heap_measured())
+			tap_ok(1, "# SKIP heap while converting: mallinfo2 does not see a sanitizer's allocator");
+		else
+			tap_ok(m.peak < (size_t)NSNAP * 640, "heap while converting peaked %zu bytes above the start (< %d x 640: no whole tree)",
 		       m.peak, NSNAP);
 		json_object_put(res[0]);
 	}
