@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/linkhash.h>
+#include <json-c/printbuf.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -412,9 +413,52 @@ static void map_free(struct lh_table *t)
 		lh_table_free(t);
 }
 
+/* A compact ZFS snapshot (infra_nasmon_compact_tn): one json string object whose bytes are its
+ * id (empty when absent), NUL, a byte (1 present, 0 absent), then each further field as such a
+ * byte and, when present, the value and NUL: "name", then the value and the source of each of csnap_props.  Told from a plain
+ * string by its userdata (csnap_magic, set with its serializer). */
+#define CSNAP_NPROPS 3
+#define CSNAP_NFIELDS (2 + 2 * CSNAP_NPROPS) /* id, name, values, sources */
+static const char *const csnap_props[CSNAP_NPROPS] = { "creation", "used", "democratic-csi:csi_snapshot_name" };
+static const char csnap_magic[] = "csnap";
+
+/* field k of a compact snapshot (0 id, 1 name, 2+i value, 2+CSNAP_NPROPS+i source); NULL when
+ * absent; *is set to 0 when o is not a compact snapshot */
+static const char *csnap_field(json_object *o, int k, int *is)
+{
+	const char *p, *end;
+
+	*is = o && json_object_is_type(o, json_type_string) && json_object_get_userdata(o) == csnap_magic;
+	if (!*is)
+		return NULL;
+	p = json_object_get_string(o);
+	end = p + json_object_get_string_len(o);
+	p += strlen(p) + 1;
+	if (k == 0)
+		return *p == 1 ? json_object_get_string(o) : NULL;
+	for (int i = 1, pass = 1; p < end; i++, pass = 0) {
+		int present;
+
+		if (pass) /* the id's flag */
+			p++;
+		present = p[0] == 1;
+		p++;
+		if (i == k)
+			return present ? p : NULL;
+		if (present)
+			p += strlen(p) + 1;
+	}
+	return NULL;
+}
+
 static const char *js(json_object *o, const char *path)
 {
 	json_object *v;
+	int is;
+	const char *f = csnap_field(o, !strcmp(path, "id") ? 0 : 1, &is);
+
+	if (is)
+		return !strcmp(path, "id") || !strcmp(path, "name") ? f : NULL;
 
 	/* a compacted item (infra_nasmon_compact) holds the path itself as its key */
 	if (o && json_object_object_get_ex(o, path, &v) && json_object_is_type(v, json_type_string))
@@ -459,7 +503,19 @@ static const char *zprop(json_object *o, const char *name, const char **source)
 {
 	json_object *p = jo(o, name);
 	const char *v = NULL;
+	int is;
 
+	if (json_object_is_type(o, json_type_string) && (csnap_field(o, 0, &is), is)) {
+		if (source)
+			*source = NULL;
+		for (int i = 0; i < CSNAP_NPROPS; i++)
+			if (!strcmp(name, csnap_props[i])) {
+				if (source)
+					*source = csnap_field(o, 2 + CSNAP_NPROPS + i, &is);
+				return csnap_field(o, 2 + i, &is);
+			}
+		return NULL;
+	}
 	if (!p)
 		p = jo(jo(o, "user_properties"), name);
 	if (!p)
@@ -2798,6 +2854,87 @@ json_object *infra_nasmon_compact(const char *list, json_object *item)
 	return o;
 }
 
+/* The TrueNAS snapshots (50,000s) are kept, each as the loader converts it (after
+ * infra_truenas_flatten_sources), as ONE json string object: the snapshot's id, then packed the
+ * values js() and zprop() give for what the checks read of a snapshot: "name", and the value
+ * and source of creation, used and democratic-csi:csi_snapshot_name (csnap_field).
+ * js()/zprop() answer from it (and nothing else: a check that reads another field of a
+ * snapshot must add it to csnap_props), so ~1.7 KiB of json-c objects (an object with its hash
+ * table, four strings, their keys) become one allocation of ~250 bytes.  Printed (a
+ * serializer), it is the flat object it stands for: a property with a source as
+ * {"rawvalue","source"}. */
+static int csnap_print(json_object *o, struct printbuf *pb, int level, int flags)
+{
+	json_object *t = json_object_new_object();
+	const char *s;
+	int rc, is;
+
+	(void)level;
+	if (!t)
+		return -1;
+	for (int k = 0; k < 2 + CSNAP_NPROPS; k++) {
+		const char *f = csnap_field(o, k, &is), *src = k < 2 ? NULL : csnap_field(o, k + CSNAP_NPROPS, &is);
+		json_object *v;
+
+		if (!f)
+			continue;
+		v = json_object_new_string(f);
+		if (src) {
+			json_object *p = json_object_new_object();
+
+			json_object_object_add(p, "rawvalue", v);
+			json_object_object_add(p, "source", json_object_new_string(src));
+			v = p;
+		}
+		json_object_object_add(t, k == 0 ? "id" : k == 1 ? "name" : csnap_props[k - 2], v);
+	}
+	s = json_object_to_json_string_ext(t, flags);
+	rc = s ? printbuf_memappend(pb, s, (int)strlen(s)) : -1;
+	json_object_put(t);
+	return rc;
+}
+
+static json_object *csnap_new(json_object *item)
+{
+	const char *f[CSNAP_NFIELDS];
+	size_t len[CSNAP_NFIELDS], total = 0;
+	json_object *o;
+	char *buf, *p;
+
+	f[0] = js(item, "id");
+	f[1] = js(item, "name");
+	for (int i = 0; i < CSNAP_NPROPS; i++)
+		f[2 + i] = zprop(item, csnap_props[i], &f[2 + CSNAP_NPROPS + i]);
+	for (int i = 0; i < CSNAP_NFIELDS; i++)
+		total += (len[i] = f[i] ? strlen(f[i]) : 0) + 2;
+	if (!(buf = malloc(total)))
+		return NULL;
+	p = buf;
+	for (int i = 0; i < CSNAP_NFIELDS; i++) {
+		if (i > 0)
+			*p++ = f[i] ? 1 : 0;
+		if (i == 0 || f[i]) {
+			memcpy(p, f[i] ? f[i] : "", len[i]);
+			p[len[i]] = '\0';
+			p += len[i] + 1;
+		}
+		if (i == 0)
+			*p++ = f[0] ? 1 : 0;
+	}
+	o = json_object_new_string_len(buf, (int)(p - buf));
+	free(buf);
+	if (o)
+		json_object_set_serializer(o, csnap_print, (void *)csnap_magic, NULL);
+	return o;
+}
+
+json_object *infra_nasmon_compact_tn(const char *list, json_object *item)
+{
+	if (!list || strcmp(list, tres_names[T_SNAPSHOTS]) || !json_object_is_type(item, json_type_object))
+		return json_object_get(item);
+	return csnap_new(item);
+}
+
 static json_object *compact_cb(json_object *item, void *ud)
 {
 	return infra_nasmon_compact((const char *)ud, item);
@@ -2893,6 +3030,17 @@ int infra_nasmon_fetch_kube(struct infra_kube *k, const struct infra_kube_opts *
 	return 0;
 }
 
+/* each dataset and snapshot as it is parsed: its "NAME@source" keys folded back, and a
+ * snapshot made compact (its whole form freed at once) */
+static json_object *tn_item_cb(enum infra_tn_query q, json_object *item, void *ud)
+{
+	(void)ud;
+	if (q != INFRA_TN_DATASETS && q != INFRA_TN_SNAPSHOTS)
+		return NULL;
+	infra_truenas_flatten_sources(item);
+	return q == INFRA_TN_SNAPSHOTS ? infra_nasmon_compact_tn(tres_names[T_SNAPSHOTS], item) : NULL;
+}
+
 int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
 			       struct infra_err *err)
 {
@@ -2906,16 +3054,13 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
 	int rc;
 
 	memset(errs, 0, sizeof(errs));
-	rc = infra_truenas_query_many(t, NQ, q, results, errs, err);
+	rc = infra_truenas_query_map(t, NQ, q, tn_item_cb, NULL, results, errs, err);
 	if (rc)
 		return rc;
 	*tn = json_object_new_object();
 	*failed = json_object_new_object();
 	json_object_object_add(*tn, "version", jstr(infra_truenas_version(t)));
 	for (size_t i = 0; i < NQ; i++) {
-		if (results[i] && (q[i] == INFRA_TN_DATASETS || q[i] == INFRA_TN_SNAPSHOTS))
-			for (size_t j = 0; j < json_object_array_length(results[i]); j++)
-				infra_truenas_flatten_sources(json_object_array_get_idx(results[i], j));
 		if (results[i])
 			json_object_object_add(*tn, tres_names[names[i]], results[i]);
 		else if (errs[i].code != -ENOTSUP)

@@ -177,6 +177,11 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
  * (and a non-object) the item itself.  A new reference; NULL when out of memory.  The checks
  * give the same result over whole and compacted items. */
 json_object *infra_nasmon_compact(const char *list, json_object *item);
+/* The same for one item of a TrueNAS list (after infra_truenas_flatten_sources): "snapshots"
+ * (an object) -> a compact snapshot (a json string, its id, carrying the values the checks
+ * read; printed, the flat object it stands for); anything else -> the item itself.  A new
+ * reference; NULL when out of memory. */
+json_object *infra_nasmon_compact_tn(const char *list, json_object *item);
 
 /* Writers. */
 json_object *infra_nasmon_to_json(const struct infra_nasmon_result *res);

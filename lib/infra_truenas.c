@@ -30,6 +30,8 @@ struct infra_truenas {
 	struct infra_ws *ws;
 	int64_t next_id;
 	char version[128];
+	infra_truenas_map_fn map;  /* during infra_truenas_query_map */
+	void *map_ud;
 };
 
 /* Replace any copy of the key in a message by "***" (a hostile or echoing server). */
@@ -306,7 +308,149 @@ struct tn_call {
 	struct infra_err *err;
 	int64_t id;
 	int sent, done, rc, busy;
+	int q;                  /* the query (infra_truenas_query_map), -1 for a plain call */
+	int mapped;             /* result items converted while parsed */
 };
+
+/* JSON whitespace (a NUL byte is not: strchr would take it) */
+#define TN_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+
+/* One value of a JSON text from *pos (whitespace skipped before and after); NULL with *ok = 0
+ * when it is not one whole value followed by `,`, `]` or `}`. */
+static json_object *tn_value(struct json_tokener *tok, const char *s, size_t len, size_t *pos, int *ok)
+{
+	json_object *v;
+
+	while (*pos < len && TN_WS(s[*pos]))
+		(*pos)++;
+	json_tokener_reset(tok);
+	v = json_tokener_parse_ex(tok, s + *pos, (int)(len - *pos));
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(v);
+		*ok = 0;
+		return NULL;
+	}
+	*pos += json_tokener_get_parse_end(tok);
+	while (*pos < len && TN_WS(s[*pos]))
+		(*pos)++;
+	*ok = *pos < len && (s[*pos] == ',' || s[*pos] == ']' || s[*pos] == '}');
+	return v;
+}
+
+/* A JSON-RPC reply whose "result" list is converted item by item as it is parsed
+ * (map(q, item, ud), a new reference; NULL keeps the item), so that the whole reply tree of a
+ * 50,000-snapshot list never exists at once.  Only a top-level object of plain members is
+ * taken this way; anything else (and any error) is left to infra_json_parse (NULL returned), so
+ * what this accepts is what infra_json_parse accepts (values by the same tokener, nesting limit
+ * its 256 less the two levels above an item). */
+static json_object *tn_parse_mapped(struct infra_truenas *t, struct tn_call *calls, size_t n, const char *s,
+				    size_t len)
+{
+	struct tn_call *c = NULL;
+	struct json_tokener *tok;
+	json_object *root;
+	size_t pos = 0;
+	int ok = 1;
+
+	if (!t->map)
+		return NULL;
+	while (pos < len && TN_WS(s[pos]))
+		pos++;
+	if (pos >= len || s[pos] != '{' || len > (size_t)INT32_MAX || !(tok = json_tokener_new_ex(254)))
+		return NULL;
+	root = json_object_new_object();
+	pos++;
+	while (ok && root) {
+		json_object *k, *v;
+
+		while (pos < len && TN_WS(s[pos]))
+			pos++;
+		if (pos < len && s[pos] == '}' && !json_object_object_length(root)) {
+			pos++;
+			break;
+		}
+		if (pos >= len || s[pos] != '"')
+			break;
+		/* the key: a JSON string up to the ':' */
+		json_tokener_reset(tok);
+		k = json_tokener_parse_ex(tok, s + pos, (int)(len - pos));
+		if (json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(k, json_type_string)) {
+			json_object_put(k);
+			break;
+		}
+		pos += json_tokener_get_parse_end(tok);
+		while (pos < len && TN_WS(s[pos]))
+			pos++;
+		if (pos >= len || s[pos] != ':') {
+			json_object_put(k);
+			break;
+		}
+		pos++;
+		while (pos < len && TN_WS(s[pos]))
+			pos++;
+		if (!strcmp(json_object_get_string(k), "result") && pos < len && s[pos] == '[') {
+			json_object *idv;
+
+			/* the call, when its id came first (else the items are converted afterwards) */
+			if (json_object_object_get_ex(root, "id", &idv) && json_object_is_type(idv, json_type_int))
+				for (size_t i = 0; i < n; i++)
+					if (calls[i].sent && !calls[i].done && calls[i].q >= 0 &&
+					    calls[i].id == json_object_get_int64(idv))
+						c = &calls[i];
+			v = json_object_new_array();
+			pos++;
+			while (pos < len && TN_WS(s[pos]))
+				pos++;
+			if (pos < len && s[pos] == ']') {
+				pos++;
+			} else {
+				for (;;) {
+					json_object *it = tn_value(tok, s, len, &pos, &ok), *m;
+
+					if (!ok) {
+						json_object_put(it);
+						break;
+					}
+					m = c ? t->map((enum infra_tn_query)c->q, it, t->map_ud) : NULL;
+					if (m) {
+						json_object_put(it);
+						it = m;
+					}
+					json_object_array_add(v, it);
+					if (s[pos++] == ']')
+						break;
+					if (s[pos - 1] != ',') {
+						ok = 0;
+						break;
+					}
+				}
+			}
+			while (ok && pos < len && TN_WS(s[pos]))
+				pos++;
+			ok = ok && pos < len && (s[pos] == ',' || s[pos] == '}');
+		} else {
+			v = tn_value(tok, s, len, &pos, &ok);
+		}
+		json_object_object_add(root, json_object_get_string(k), v);
+		json_object_put(k);
+		if (!ok || s[pos] == ']')
+			break;
+		if (s[pos++] == '}') {
+			while (pos < len && TN_WS(s[pos]))
+				pos++;
+			if (pos == len) {
+				json_tokener_free(tok);
+				if (c)
+					c->mapped = 1;
+				return root;
+			}
+			break;
+		}
+	}
+	json_tokener_free(tok);
+	json_object_put(root);
+	return NULL;
+}
 
 /* Turn a JSON-RPC error object into a code and one line. */
 static int tn_rpc_error(const char *method, json_object *e, struct infra_err *err)
@@ -410,7 +554,9 @@ static int tn_rpc_run(struct infra_truenas *t, struct tn_call *calls, size_t n, 
 			free(msg);
 			continue;
 		}
-		rc = infra_json_parse(msg, len, &root, &perr);
+		/* the reply to a mapped query: its result list converted item by item */
+		root = tn_parse_mapped(t, calls, n, msg, len);
+		rc = root ? 0 : infra_json_parse(msg, len, &root, &perr);
 		free(msg);
 		if (rc)
 			return infra_err_set(err, -EPROTO, "%s: invalid JSON-RPC reply: %s", t->shown, perr.msg);
@@ -468,7 +614,7 @@ static int tn_rpc_call1(struct infra_truenas *t, const char *method, json_object
 			json_object **result, struct infra_err *err)
 {
 	struct infra_err cerr = INFRA_ERR_INIT;
-	struct tn_call c = { 0 };
+	struct tn_call c = { .q = -1 };
 	int rc;
 
 	c.method = method;
@@ -834,8 +980,25 @@ const char *infra_truenas_transport(const struct infra_truenas *t)
 	return t->rest ? "rest" : "jsonrpc";
 }
 
+/* items of a list not converted while parsed: each replaced by map's conversion in place */
+static void tn_map_after(struct infra_truenas *t, enum infra_tn_query q, json_object *a)
+{
+	for (size_t j = 0; j < json_object_array_length(a); j++) {
+		json_object *m = t->map(q, json_object_array_get_idx(a, j), t->map_ud);
+
+		if (m)
+			json_object_array_put_idx(a, j, m);
+	}
+}
+
 int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra_tn_query *q,
 			     json_object **results, struct infra_err *errs, struct infra_err *err)
+{
+	return infra_truenas_query_map(t, n, q, NULL, NULL, results, errs, err);
+}
+
+int infra_truenas_query_map(struct infra_truenas *t, size_t n, const enum infra_tn_query *q, infra_truenas_map_fn map,
+			    void *ud, json_object **results, struct infra_err *errs, struct infra_err *err)
 {
 	struct tn_call *calls;
 	size_t i, k = 0;
@@ -859,10 +1022,16 @@ int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra
 		calls[k].params = tn_query_params(q[i]);
 		calls[k].err = &errs[i];
 		calls[k].id = (int64_t)i; /* index until sent */
+		calls[k].q = (int)q[i];
 		k++;
 	}
+	t->map = map;
+	t->map_ud = ud;
 	if (t->rest) {
 		rc = tn_rest_many(t, n, q, results, errs, err);
+		for (i = 0; map && i < n; i++)
+			if (results[i])
+				tn_map_after(t, q[i], results[i]);
 	} else if (k) {
 		rc = tn_rpc_run(t, calls, k, 0, err);
 		for (i = 0, k = 0; i < n; i++) {
@@ -876,6 +1045,8 @@ int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra
 				json_object_put(c->result);
 			} else if (rc == 0 && c->rc == 0) {
 				results[i] = c->result;
+				if (map && !c->mapped)
+					tn_map_after(t, q[i], results[i]);
 			} else {
 				json_object_put(c->result);
 				if (rc && !errs[i].code)
@@ -885,6 +1056,8 @@ int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra
 			json_object_put(c->params);
 		}
 	}
+	t->map = NULL;
+	t->map_ud = NULL;
 	free(calls);
 	for (i = 0; i < n; i++)
 		tn_scrub(t, NULL, &errs[i]);

@@ -64,6 +64,13 @@ const char *infra_truenas_method_for(enum infra_tn_query q, const char *version,
 void infra_truenas_flatten_sources(json_object *item);
 int infra_truenas_query_many(struct infra_truenas *t, size_t n, const enum infra_tn_query *q,
 			     json_object **results, struct infra_err *errs, struct infra_err *err);
+/* The same, each item of a list converted by map(q, item, ud) (a new reference that replaces
+ * the item; NULL keeps it).  Over JSON-RPC a reply whose "id" comes before its "result" list
+ * is converted item by item as it is parsed, so its whole tree never exists at once (50,000
+ * snapshots: ~85 MB of json-c objects); otherwise, and over REST, once it is parsed. */
+typedef json_object *(*infra_truenas_map_fn)(enum infra_tn_query q, json_object *item, void *ud);
+int infra_truenas_query_map(struct infra_truenas *t, size_t n, const enum infra_tn_query *q, infra_truenas_map_fn map,
+			    void *ud, json_object **results, struct infra_err *errs, struct infra_err *err);
 /* A raw JSON-RPC call (or REST GET for REST), for anything else.  params may be NULL
  * (borrowed); *result is a new reference. */
 int infra_truenas_call(struct infra_truenas *t, const char *method, json_object *params,
