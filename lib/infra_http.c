@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ struct infra_http {
 struct http_xfer {
 	struct infra_http *h;
 	struct http_xfer *next;       /* link in one batch list */
+	struct http_xfer *prev;       /* in the running list only */
 	/* owned copy of the request */
 	struct infra_http_req req;
 	char *method, *url, *sock;
@@ -69,6 +71,7 @@ struct http_xfer {
 	long cur_status;              /* from the last status line seen */
 	int too_big, nomem, too_many_headers;
 	int idempotent;
+	int configured;               /* easy handle set up for this request */
 	int attempts, max_attempts;
 	long timeout_ms;
 	double t_start;               /* monotonic seconds at the first attempt */
@@ -85,9 +88,15 @@ struct infra_http_batch {
 	int concurrency;
 	struct http_xfer *ready, *ready_tail; /* queued, not started (FIFO) */
 	struct http_xfer *waiting;            /* between attempts, until ->due */
-	struct http_xfer *running;            /* in the multi handle */
+	struct http_xfer *running;            /* in the multi handle (doubly linked) */
 	int nrunning;
 	int in_run;
+	/* curl_multi_socket_action driven by epoll: only the sockets that are
+	 * ready are looked at, not every running transfer's on each wake-up */
+	int epfd;
+	long long timer_due;                  /* monotonic ms libcurl wants a call, -1 none */
+	CURL **idle;                          /* reset easy handles for the next transfers */
+	size_t nidle, idle_cap;
 };
 
 /* ---------- small helpers ---------- */
@@ -871,7 +880,9 @@ static int http_xfer_setup(struct http_xfer *x)
 	int has_body = x->req.body != NULL;
 	char reason[CURL_ERROR_SIZE + 64];
 
-	e = x->easy = curl_easy_init();
+	if (!x->easy) /* a batch may have handed over a reset handle */
+		x->easy = curl_easy_init();
+	e = x->easy;
 	if (!e)
 		return http_xfer_fail(x, -ENOMEM, "cannot create a curl handle");
 	for (i = 0; x->hdrv && x->hdrv[i]; i++) {
@@ -975,8 +986,9 @@ static int http_xfer_setup(struct http_xfer *x)
 /* Prepare one attempt: set up the handle on the first, reset per-attempt state. */
 static int http_xfer_begin(struct http_xfer *x)
 {
-	if (!x->easy) {
+	if (!x->configured) {
 		x->t_start = http_now_s();
+		x->configured = 1;
 		if (http_xfer_setup(x))
 			return x->rc;
 	}
@@ -1261,6 +1273,45 @@ int infra_http_do(struct infra_http *h, const struct infra_http_req *req,
 
 /* ---------- batch runner ---------- */
 
+/* libcurl tells which sockets to watch for what: mirror it in the epoll set.
+ * socketp is non-NULL once the socket is in the set. */
+static int http_batch_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct infra_http_batch *b = userp;
+	struct epoll_event ev;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (socketp)
+			(void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.fd = s;
+	if (socketp) {
+		if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+	}
+	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
+	    (errno != EEXIST || epoll_ctl(b->epfd, EPOLL_CTL_MOD, s, &ev) != 0))
+		return -1;
+	curl_multi_assign(b->multi, s, (void *)b);
+	return 0;
+}
+
+/* libcurl's single timer: when it wants curl_multi_socket_action(TIMEOUT). */
+static int http_batch_timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	struct infra_http_batch *b = userp;
+
+	(void)m;
+	b->timer_due = timeout_ms < 0 ? -1 : http_now_ms() + timeout_ms;
+	return 0;
+}
+
 struct infra_http_batch *infra_http_batch_new(struct infra_http *h, int concurrency)
 {
 	struct infra_http_batch *b;
@@ -1272,8 +1323,18 @@ struct infra_http_batch *infra_http_batch_new(struct infra_http *h, int concurre
 		return NULL;
 	b->h = h;
 	b->concurrency = concurrency > 0 ? concurrency : 1;
+	b->timer_due = -1;
+	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	b->multi = curl_multi_init();
-	if (!b->multi) {
+	if (!b->multi || b->epfd < 0 ||
+	    curl_multi_setopt(b->multi, CURLMOPT_SOCKETFUNCTION, http_batch_socket_cb) != CURLM_OK ||
+	    curl_multi_setopt(b->multi, CURLMOPT_SOCKETDATA, (void *)b) != CURLM_OK ||
+	    curl_multi_setopt(b->multi, CURLMOPT_TIMERFUNCTION, http_batch_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(b->multi, CURLMOPT_TIMERDATA, (void *)b) != CURLM_OK) {
+		if (b->multi)
+			curl_multi_cleanup(b->multi);
+		if (b->epfd >= 0)
+			close(b->epfd);
 		free(b);
 		return NULL;
 	}
@@ -1302,6 +1363,10 @@ void infra_http_batch_free(struct infra_http_batch *b)
 	http_list_free(b->ready);
 	http_list_free(b->waiting);
 	curl_multi_cleanup(b->multi);
+	while (b->nidle)
+		curl_easy_cleanup(b->idle[--b->nidle]);
+	free(b->idle);
+	close(b->epfd);
 	free(b);
 }
 
@@ -1333,25 +1398,41 @@ int infra_http_batch_add(struct infra_http_batch *b, const struct infra_http_req
 	return 0;
 }
 
-/* Finished: run the callback (which may queue more) and drop the transfer. */
-static void http_batch_deliver(struct http_xfer *x)
+/* Finished: run the callback (which may queue more) and drop the transfer;
+ * its easy handle, reset (connections stay in the share), serves a later one. */
+static void http_batch_deliver(struct infra_http_batch *b, struct http_xfer *x)
 {
 	if (x->cb)
 		x->cb(x->ud, &x->req, &x->resp, x->rc, &x->err);
+	if (x->easy && b->nidle < (size_t)b->concurrency) {
+		if (b->nidle == b->idle_cap) {
+			size_t cap = b->idle_cap ? b->idle_cap * 2 : 16;
+			CURL **v = realloc(b->idle, cap * sizeof(*v));
+
+			if (v) {
+				b->idle = v;
+				b->idle_cap = cap;
+			}
+		}
+		if (b->nidle < b->idle_cap) {
+			curl_easy_reset(x->easy);
+			b->idle[b->nidle++] = x->easy;
+			x->easy = NULL;
+		}
+	}
 	http_xfer_free(x);
 }
 
 static void http_batch_unlink_running(struct infra_http_batch *b, struct http_xfer *x)
 {
-	struct http_xfer **pp;
-
-	for (pp = &b->running; *pp; pp = &(*pp)->next)
-		if (*pp == x) {
-			*pp = x->next;
-			b->nrunning--;
-			break;
-		}
-	x->next = NULL;
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		b->running = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	b->nrunning--;
+	x->next = x->prev = NULL;
 }
 
 /* Move waiting transfers whose time has come to the front of the ready queue;
@@ -1391,9 +1472,11 @@ static void http_batch_start(struct infra_http_batch *b)
 		if (!b->ready)
 			b->ready_tail = NULL;
 		x->next = NULL;
+		if (!x->easy && b->nidle)
+			x->easy = b->idle[--b->nidle];
 		if (http_xfer_begin(x)) {
 			http_xfer_stamp(x, 0);
-			http_batch_deliver(x);
+			http_batch_deliver(b, x);
 			continue;
 		}
 		mc = curl_multi_add_handle(b->multi, x->easy);
@@ -1404,10 +1487,13 @@ static void http_batch_start(struct infra_http_batch *b)
 				 curl_multi_strerror(mc));
 			http_xfer_stamp(x, 0);
 			http_xfer_fail(x, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, reason);
-			http_batch_deliver(x);
+			http_batch_deliver(b, x);
 			continue;
 		}
+		x->prev = NULL;
 		x->next = b->running;
+		if (b->running)
+			b->running->prev = x;
 		b->running = x;
 		b->nrunning++;
 	}
@@ -1438,7 +1524,7 @@ static void http_batch_collect(struct infra_http_batch *b)
 			x->next = b->waiting;
 			b->waiting = x;
 		} else {
-			http_batch_deliver(x);
+			http_batch_deliver(b, x);
 		}
 	}
 }
@@ -1453,40 +1539,57 @@ int infra_http_batch_run(struct infra_http_batch *b, struct infra_err *err)
 		return infra_err_set(err, -EBUSY, "http batch: already running");
 	b->in_run = 1;
 	while (b->ready || b->waiting || b->running) {
-		CURLMcode mc;
-		int still = 0;
+		CURLMcode mc = CURLM_OK;
+		int still = 0, n, i;
 		long timeout = 1000, next;
+		long long now;
+		struct epoll_event evs[64];
 
 		http_batch_wake(b, http_now_ms());
-		http_batch_start(b);
-		mc = curl_multi_perform(b->multi, &still);
+		http_batch_start(b); /* new handles ask for a timer call now */
+		if (b->timer_due >= 0 && b->timer_due <= http_now_ms()) {
+			b->timer_due = -1;
+			mc = curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+		}
 		if (mc != CURLM_OK) {
 			rc = infra_err_set(err, -EIO, "http batch: %s", curl_multi_strerror(mc));
 			break;
 		}
 		http_batch_collect(b);
 		/* callbacks may have queued work, retries may be due */
-		next = http_batch_wake(b, http_now_ms());
+		now = http_now_ms();
+		next = http_batch_wake(b, now);
 		if (b->ready && b->nrunning < b->concurrency)
 			continue;
 		if (!b->ready && !b->waiting && !b->running)
 			break;
 		if (next < timeout)
 			timeout = next;
-		if (b->running) {
-			long mt = -1;
-
-			curl_multi_timeout(b->multi, &mt);
-			if (mt >= 0 && mt < timeout)
-				timeout = mt;
+		if (b->timer_due >= 0 && b->timer_due - now < timeout)
+			timeout = (long)(b->timer_due - now);
+		if (timeout <= 0)
+			continue;
+		n = epoll_wait(b->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), (int)timeout);
+		if (n < 0 && errno != EINTR) {
+			rc = infra_err_set(err, -errno, "http batch: epoll_wait: %s", strerror(errno));
+			break;
 		}
-		if (timeout > 0) {
-			mc = curl_multi_poll(b->multi, NULL, 0, (int)timeout, NULL);
-			if (mc != CURLM_OK) {
-				rc = infra_err_set(err, -EIO, "http batch: %s",
-						   curl_multi_strerror(mc));
-				break;
-			}
+		if (n == 0 && b->running) {
+			/* nothing ready before the wait ran out: let libcurl check its
+			 * timeouts (as curl_multi_perform did on every round) */
+			b->timer_due = -1;
+			mc = curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+		}
+		for (i = 0; i < n && mc == CURLM_OK; i++) {
+			int f = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				(evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				(evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+			mc = curl_multi_socket_action(b->multi, evs[i].data.fd, f, &still);
+		}
+		if (mc != CURLM_OK) {
+			rc = infra_err_set(err, -EIO, "http batch: %s", curl_multi_strerror(mc));
+			break;
 		}
 	}
 	b->in_run = 0;

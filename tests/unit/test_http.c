@@ -1025,6 +1025,72 @@ static void test_batch(struct infra_http *h)
 	tap_ok(infra_http_batch_add(NULL, &q, NULL, NULL) == -EINVAL, "batch_add(NULL) -> -EINVAL");
 }
 
+struct seq {
+	char body[4][1024];
+	long status[4];
+	int n;
+};
+
+static void seq_cb(void *ud, const struct infra_http_req *req, struct infra_http_resp *resp,
+		   int rc, const struct infra_err *err)
+{
+	struct seq *d = ud;
+
+	(void)req;
+	(void)err;
+	if (d->n >= 4)
+		return;
+	d->status[d->n] = rc == 0 ? resp->status : -1;
+	copy_str(d->body[d->n], sizeof(d->body[0]), rc == 0 && resp->body ? resp->body : "");
+	d->n++;
+}
+
+/* At concurrency 1 each transfer gets the easy handle the previous one left
+ * (reset): nothing of a POST with headers carries over to the GET after it. */
+static void test_batch_handle_reuse(struct infra_http *h)
+{
+	struct infra_http_batch *b = infra_http_batch_new(h, 1);
+	struct infra_http_req q;
+	struct infra_err e = INFRA_ERR_INIT;
+	const char *hdrs[] = { "X-Test: one", "Content-Type: application/json", NULL };
+	struct seq d;
+	char url[256];
+	int rc, round;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(url, sizeof(url), "%s/echo?x=1", base);
+	for (round = 0; round < 2; round++) { /* the second round reuses the batch's idle handles */
+		memset(&d, 0, sizeof(d));
+		memset(&q, 0, sizeof(q));
+		q.url = url;
+		q.method = "PUT";
+		q.headers = hdrs;
+		q.body = "{\"a\": 1}";
+		q.body_len = strlen(q.body);
+		infra_http_batch_add(b, &q, seq_cb, &d);
+		memset(&q, 0, sizeof(q));
+		q.url = url;
+		infra_http_batch_add(b, &q, seq_cb, &d);
+		q.method = "HEAD";
+		infra_http_batch_add(b, &q, seq_cb, &d);
+		q.method = NULL;
+		infra_http_batch_add(b, &q, seq_cb, &d);
+		rc = infra_http_batch_run(b, &e);
+		tap_ok(rc == 0 && d.n == 4 && d.status[0] == 200 && has(d.body[0], "\"method\": \"PUT\"") &&
+		       has(d.body[0], "\"x-test\": \"one\"") && has(d.body[0], "\"a\\\": 1"),
+		       "round %d: PUT with headers and body in a batch (%s)", round, d.body[0]);
+		tap_ok(d.status[1] == 200 && has(d.body[1], "\"method\": \"GET\"") &&
+		       !has(d.body[1], "x-test") && !has(d.body[1], "application/json") &&
+		       has(d.body[1], "\"user-agent\": \"infrakit/"),
+		       "round %d: the GET after it on the reused handle has no PUT method, header or "
+		       "body (%s)", round, d.body[1]);
+		tap_ok(d.status[2] == 200 && d.body[2][0] == '\0' && d.status[3] == 200 &&
+		       has(d.body[3], "\"method\": \"GET\""),
+		       "round %d: HEAD then GET on the reused handle (%s)", round, d.body[3]);
+	}
+	infra_http_batch_free(b);
+}
+
 int main(void)
 {
 	struct infra_err err = INFRA_ERR_INIT;
@@ -1072,6 +1138,7 @@ int main(void)
 	test_tls();
 	test_batch(h);
 	test_batch_reuse(h);
+	test_batch_handle_reuse(h);
 	infra_http_free(h);
 	kill_servers();
 	lf = fopen(log_path, "r");
