@@ -271,14 +271,17 @@ struct tn_job {
 	const struct infra_http_opts *h;
 	json_object *tn, *failed, *src;
 	const char *why;
+	double seconds;
 	int rc;
 };
 
 static void *tn_thread(void *arg)
 {
 	struct tn_job *j = arg;
+	double t0 = infra_now_mono();
 
 	j->rc = tn_source(j->h, &j->tn, &j->failed, j->src, &j->why);
+	j->seconds = infra_now_mono() - t0;
 	return NULL;
 }
 
@@ -292,6 +295,7 @@ int main(int argc, char **argv)
 	json_object *kube = NULL, *tn = NULL, *kfailed = NULL, *tfailed = NULL, *sources, *ks, *ts;
 	const char *kwhy = NULL, *twhy = NULL;
 	int requests = 0, status, krc = 0, tstarted = 0, kube_up = 0, tn_up = 0;
+	double t_run;
 	struct tn_job tj = { 0 };
 	pthread_t tth;
 
@@ -329,8 +333,12 @@ int main(int argc, char **argv)
 		kwhy = "not queried (--no-kube)";
 	else
 		krc = kube_source(&hopts, &kube, &kfailed, ks, &kwhy, &requests);
+	if (!no_kube)
+		infra_log(INFRA_LOG_DEBUG, "kubernetes: %d requests in %.2f s", requests, infra_now_mono() - r.start_mono);
 	if (tstarted)
 		pthread_join(tth, NULL);
+	if (!no_tn)
+		infra_log(INFRA_LOG_DEBUG, "truenas: read in %.2f s", tj.seconds);
 	if (!no_tn) {
 		tn = tj.tn;
 		tfailed = tj.failed;
@@ -364,6 +372,7 @@ int main(int argc, char **argv)
 	in.now = r.start_time;
 	if (state_dir && kube && infra_nasmon_restarts_load(state_dir, &in.restarts_prev, &in.restarts_prev_time, &err))
 		infra_report_error(&r, "state: %s", err.msg);
+	t_run = infra_now_mono();
 	if (infra_nasmon_run(&cfg, &in, &res, r.prom, &err)) {
 		json_object_put(in.restarts_prev);
 		infra_report_error(&r, "%s", err.msg);
@@ -371,6 +380,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	have_res = 1;
+	infra_log(INFRA_LOG_DEBUG, "checks: %zu findings in %.2f s", json_object_array_length(res.findings),
+		  infra_now_mono() - t_run);
 	json_object_put(in.restarts_prev);
 	if (state_dir && infra_nasmon_restarts_save(state_dir, &res, r.start_time, &err))
 		infra_report_error(&r, "state: %s", err.msg);
@@ -426,7 +437,10 @@ out:
 			infra_log(INFRA_LOG_INFO, "wrote %s (%zu bytes)", html, bytes);
 		}
 	}
+	t_run = infra_now_mono();
 	status = infra_report_done(&r, &cli, text, infra_nagios_render);
+	infra_log(INFRA_LOG_DEBUG, "output written in %.2f s (%.2f s in all)", infra_now_mono() - t_run,
+		  infra_now_mono() - r.start_mono);
 	if (have_res)
 		infra_nasmon_result_release(&res);
 	infra_nasmon_config_release(&cfg);

@@ -1767,6 +1767,8 @@ static void check_snap_clone(struct ctx *c)
 		if (!under_parent(c, ds))
 			continue;
 		clone = map_get(c->origins, id);
+		if (!clone && strncmp(at + 1, "volume-source-for-", 18))
+			continue; /* neither an origin nor a temporary snapshot: nothing to judge */
 		sn = zprop(s, "democratic-csi:csi_snapshot_name", &src);
 		t = znum(s, "creation");
 		if (clone && sn && local(src)) {
@@ -2465,18 +2467,50 @@ static int sev_rank(const char *s)
 	return 0;
 }
 
-static int cmp_findings(const void *x, const void *y)
-{
-	json_object *a = *(json_object *const *)x, *b = *(json_object *const *)y;
-	int sa = sev_rank(js(a, "severity")), sb = sev_rank(js(b, "severity"));
-	int ca = infra_nasmon_check_index(js(a, "check")), cb = infra_nasmon_check_index(js(b, "check"));
-	const char *na = js(a, "object.name") ?: "", *nb = js(b, "object.name") ?: "";
+/* The findings' order: worst severity first, then check, then object name; the keys are
+ * read once per finding (not per comparison), and the original order breaks ties. */
+struct fkey {
+	int sev, check;
+	size_t pos;
+	const char *name;
+	json_object *f;
+};
 
-	if (sa != sb)
-		return sb - sa;
-	if (ca != cb)
-		return ca - cb;
-	return strcmp(na, nb);
+static int cmp_fkeys(const void *x, const void *y)
+{
+	const struct fkey *a = x, *b = y;
+	int c;
+
+	if (a->sev != b->sev)
+		return b->sev - a->sev;
+	if (a->check != b->check)
+		return a->check - b->check;
+	if ((c = strcmp(a->name, b->name)))
+		return c;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static json_object *sort_findings(json_object *findings)
+{
+	size_t n = json_object_array_length(findings);
+	struct fkey *k = n ? calloc(n, sizeof(*k)) : NULL;
+	json_object *sorted;
+
+	if (!k)
+		return findings;
+	for (size_t i = 0; i < n; i++) {
+		json_object *f = json_object_array_get_idx(findings, i);
+
+		k[i] = (struct fkey){ sev_rank(js(f, "severity")), infra_nasmon_check_index(js(f, "check")), i,
+				      js(f, "object.name") ?: "", f };
+	}
+	qsort(k, n, sizeof(*k), cmp_fkeys);
+	sorted = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(sorted, json_object_get(k[i].f));
+	free(k);
+	json_object_put(findings);
+	return sorted;
 }
 
 int infra_nasmon_run(const struct infra_nasmon_config *cfg, const struct infra_nasmon_input *in,
@@ -2522,7 +2556,7 @@ int infra_nasmon_run(const struct infra_nasmon_config *cfg, const struct infra_n
 	}
 	if (c.tup && (cfg->checks[NASMON_SNAP_COUNT].enabled || cfg->checks[NASMON_SNAP_FOREIGN].enabled))
 		volume_snapshot_metrics(&c);
-	json_object_array_sort(res->findings, cmp_findings);
+	res->findings = sort_findings(res->findings);
 
 	/* what the run correlated on, and the fill for the history */
 	ctxo = json_object_new_object();
@@ -3044,12 +3078,14 @@ static json_object *tn_item_cb(enum infra_tn_query q, json_object *item, void *u
 int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_object **failed,
 			       struct infra_err *err)
 {
+	/* all in one round trip; the services are optional (CFG-TN judges them when they come) */
 	static const enum infra_tn_query q[] = { INFRA_TN_POOLS, INFRA_TN_DATASETS, INFRA_TN_SNAPSHOTS,
 		INFRA_TN_NFS_SHARES, INFRA_TN_SMB_SHARES, INFRA_TN_ISCSI_TARGETS, INFRA_TN_ISCSI_EXTENTS,
-		INFRA_TN_ISCSI_TARGETEXTENTS };
-	static const int names[] = { T_POOLS, T_DATASETS, T_SNAPSHOTS, T_NFS, T_SMB, T_TARGETS, T_EXTENTS, T_TES };
+		INFRA_TN_ISCSI_TARGETEXTENTS, INFRA_TN_SERVICES };
+	static const int names[] = { T_POOLS, T_DATASETS, T_SNAPSHOTS, T_NFS, T_SMB, T_TARGETS, T_EXTENTS, T_TES,
+		T_SERVICES };
 	enum { NQ = sizeof(q) / sizeof(q[0]) };
-	json_object *results[NQ] = { 0 }, *svc = NULL;
+	json_object *results[NQ] = { 0 };
 	struct infra_err errs[NQ];
 	int rc;
 
@@ -3063,18 +3099,8 @@ int infra_nasmon_fetch_truenas(struct infra_truenas *t, json_object **tn, json_o
 	for (size_t i = 0; i < NQ; i++) {
 		if (results[i])
 			json_object_object_add(*tn, tres_names[names[i]], results[i]);
-		else if (errs[i].code != -ENOTSUP)
+		else if (errs[i].code != -ENOTSUP && q[i] != INFRA_TN_SERVICES)
 			json_object_object_add(*failed, tres_names[names[i]], json_object_new_string(errs[i].msg));
-	}
-	{
-		struct infra_err e = INFRA_ERR_INIT;
-
-		/* services are optional (CFG-TN judges them when they come) */
-		if (!infra_truenas_call(t, strcmp(infra_truenas_transport(t), "rest") ? "service.query" : "service", NULL,
-					&svc, &e) && json_object_is_type(svc, json_type_array))
-			json_object_object_add(*tn, "services", svc);
-		else
-			json_object_put(svc);
 	}
 	return 0;
 }

@@ -100,6 +100,8 @@ const char *infra_truenas_method_for(enum infra_tn_query q, const char *version,
 		return rest ? "/iscsi/extent" : "iscsi.extent.query";
 	case INFRA_TN_ISCSI_TARGETEXTENTS:
 		return rest ? "/iscsi/targetextent" : "iscsi.targetextent.query";
+	case INFRA_TN_SERVICES:
+		return rest ? "/service" : "service.query";
 	default:
 		return NULL;
 	}

@@ -48,7 +48,7 @@ const char *infra_truenas_transport(const struct infra_truenas *t); /* "jsonrpc"
  * (pool.snapshot.query from 25.10, zfs.snapshot.query before; REST paths for REST). */
 enum infra_tn_query { INFRA_TN_POOLS, INFRA_TN_DATASETS, INFRA_TN_SNAPSHOTS, INFRA_TN_NFS_SHARES,
 	INFRA_TN_SMB_SHARES, INFRA_TN_ISCSI_TARGETS, INFRA_TN_ISCSI_EXTENTS, INFRA_TN_ISCSI_TARGETEXTENTS,
-	INFRA_TN_NQUERIES };
+	INFRA_TN_SERVICES, INFRA_TN_NQUERIES };
 
 /* Method (JSON-RPC) or path (REST, under /api/v2.0) for a query on a version
  * ("TrueNAS-25.10.1", "25.04.2", ...); NULL when that version has none. */

@@ -45,7 +45,7 @@ count: how many times it fires (default 1, -1 = always).
 
 Control (no auth): GET /_sim/state -> {"revoked": [...], "logins": N, "pongs": N, "pongs_mid": N, "busy": N, "reply_orders":
 [[ids in the order answered], ...], "requests": [[method/path, transport], ...], "queries": [[method/path,
-query-options], ...], "max_preauth": N}.
+query-options], ...], "max_preauth": N, "max_inflight": N}.
 Exits on SIGTERM/SIGINT and after --max-seconds.
 """
 import argparse
@@ -88,6 +88,7 @@ class Sim:
         self.keys = set(args.api_key or ["1-testkey"])
         self.revoked = set()
         self.faults = [parse_fault(f) for f in (args.fault or [])]
+        self.memo = {}
         self.args = args
         self.logins = 0
         self.pongs = 0
@@ -97,6 +98,7 @@ class Sim:
         self.requests = []
         self.queries = []  # [method or REST path, query-options], one per query call
         self.max_preauth = 0
+        self.max_inflight = 0  # the most calls one connection had in flight at once
 
     # --- which APIs exist
     def has_jsonrpc(self):
@@ -278,6 +280,16 @@ def run_query(items, filters, options):
     return out
 
 
+class RawResult:
+    """A JSON-RPC reply whose result is already serialized."""
+
+    def __init__(self, rid, result_text):
+        self.rid, self.result_text = rid, result_text
+
+    def text(self):
+        return '{"jsonrpc": "2.0", "id": ' + json.dumps(self.rid) + ', "result": ' + self.result_text + "}"
+
+
 # ---- WebSocket framing ----
 
 class WSClosed(Exception):
@@ -423,6 +435,8 @@ class WSConn:
                 with STATE_LOCK:
                     self.inflight += 1
                     busy = self.inflight > self.sim.args.max_concurrent
+                    if not busy:
+                        self.sim.max_inflight = max(self.sim.max_inflight, self.inflight)
                     seq = self.seq
                     self.seq += 1
                 if busy:
@@ -467,7 +481,7 @@ class WSConn:
             if f:
                 resp = self.error(req, f.get("code", -32001), f.get("message", "[ENOENT] simulated failure"),
                                   "ENOENT", 2)
-            text = json.dumps(resp)
+            text = resp.text() if isinstance(resp, RawResult) else json.dumps(resp)
             self.done(req)
             finished = True
             if self.sim.fault("drop", method=method):
@@ -519,15 +533,28 @@ class WSConn:
         options = params[1] if len(params) > 1 else {}
         with STATE_LOCK:
             sim.queries.append([method, options])
+        # the world never changes after start: a query's serialized result is computed once
+        # (so a large bench measures the client, not this simulator's Python)
         try:
-            with STATE_LOCK:
-                items = list(sim.tn.get(methods[method]) or [])
-            res = run_query(items, filters, options)
-        except LookupError as e:
-            return self.error(req, -32001, str(e), "ENOENT", 2)
-        except (ValueError, TypeError) as e:
-            return self.error(req, -32602, "Invalid params", "EINVAL", 22, [[f"{method}.query-filters", str(e), 22]])
-        return {"jsonrpc": "2.0", "id": req.get("id"), "result": res}
+            memo = (method, json.dumps([filters, options], sort_keys=True))
+        except (TypeError, ValueError):
+            memo = None
+        with STATE_LOCK:
+            text = sim.memo.get(memo) if memo else None
+        if text is None:
+            try:
+                with STATE_LOCK:
+                    items = list(sim.tn.get(methods[method]) or [])
+                res = run_query(items, filters, options)
+            except LookupError as e:
+                return self.error(req, -32001, str(e), "ENOENT", 2)
+            except (ValueError, TypeError) as e:
+                return self.error(req, -32602, "Invalid params", "EINVAL", 22, [[f"{method}.query-filters", str(e), 22]])
+            text = json.dumps(res)
+            if memo:
+                with STATE_LOCK:
+                    sim.memo[memo] = text
+        return RawResult(req.get("id"), text)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -573,7 +600,8 @@ class Handler(BaseHTTPRequestHandler):
             with STATE_LOCK:
                 st = {"revoked": sorted(sim.revoked), "logins": sim.logins, "pongs": sim.pongs, "pongs_mid": sim.pongs_mid, "busy": sim.busy,
                       "reply_orders": sim.reply_orders, "requests": sim.requests, "queries": sim.queries,
-                      "max_preauth": sim.max_preauth, "version": sim.tn["version"]}
+                      "max_preauth": sim.max_preauth, "max_inflight": sim.max_inflight,
+                      "version": sim.tn["version"]}
             return self.send_json(200, st)
         sim.latency()
         f = sim.fault("5xx", path=path)

@@ -136,6 +136,20 @@ try:
             break
     else:
         ok(True, "every finding has check, severity, object, truenas, message, evidence")
+    r = run(kurl, turl, "-f", "json", "-vv", *cfgargs(w))
+    ok(all(x in r.stderr for x in ("kubernetes: 13 requests in", "truenas: read in", "checks: ", "output written in")),
+       "-vv says where the time went", r.stderr)
+
+    # with 300 ms on every reply, what the client sends at once is all in flight together
+    import urllib.request
+    lp, lurl = start([sys.executable, os.path.join(SRC, "tests/sim/truenas.py"), "--world", wpath,
+                      "--api-key", "1-nasmonkey", "--fault", "kind=latency,ms=300,count=-1"])
+    r = run(None, lurl, "-f", "json", "--no-kube", *cfgargs(w))
+    st = json.load(urllib.request.urlopen(lurl + "/_sim/state", timeout=10))
+    ok(r.stdout.startswith("{") and st.get("max_inflight") == 9
+       and any(q[0] == "service.query" for q in st["queries"]),
+       "the 8 queries and service.query go out at once (one round trip)", (r.returncode, st.get("max_inflight")))
+    stop(lp)
 
     # ---- nagios ----
     r = run(kurl, turl, "-f", "nagios", *cfgargs(w))

@@ -22,7 +22,7 @@
 #include "infra_truenas.h"
 
 static const char *names[INFRA_TN_NQUERIES] = { "pools", "datasets", "snapshots", "nfs_shares",
-	"smb_shares", "iscsi_targets", "iscsi_extents", "iscsi_targetextents" };
+	"smb_shares", "iscsi_targets", "iscsi_extents", "iscsi_targetextents", "services" };
 
 static const char *code_name(int rc)
 {
@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 			j = r % INFRA_TN_NQUERIES;
 			l = strlen(names[j]);
 			p = strstr(query, names[j]);
-			if (!strcmp(query, "all") || (p && (p == query || p[-1] == ',') && (p[l] == ',' || !p[l])))
+			if (!strcmp(query, "all") ? j != INFRA_TN_SERVICES /* "all": the eight data queries */
+						  : (p && (p == query || p[-1] == ',') && (p[l] == ',' || !p[l])))
 				q[nq++] = (enum infra_tn_query)j;
 		}
 		rc = infra_truenas_query_many(t, nq, q, res, errs, &err);
