@@ -412,17 +412,7 @@ out:
 	json_object_object_add(ts, "error", tn_up ? NULL : json_object_new_string(twhy ? twhy : "not reached"));
 	json_object_object_add(ks, "requests", json_object_new_int(requests));
 	json_object_object_add(r.data, "sources", sources);
-	infra_prom_family(r.prom, "nasmon_up", INFRA_PROM_GAUGE,
-			  "1 if the last run could do its job (source=\"\") or could read the source (source=kubernetes|truenas), 0 otherwise",
-			  NULL);
-	infra_prom_addl(r.prom, "nasmon_up", kube_up ? 1 : 0, NULL, "source", "kubernetes", NULL);
-	infra_prom_addl(r.prom, "nasmon_up", tn_up ? 1 : 0, NULL, "source", "truenas", NULL);
-	if (tn_up) {
-		infra_prom_family(r.prom, "nasmon_truenas_info", INFRA_PROM_GAUGE, "TrueNAS version and API transport, value 1", NULL);
-		infra_prom_addl(r.prom, "nasmon_truenas_info", 1, NULL, "version",
-				json_object_get_string(json_object_object_get(ts, "version")), "transport",
-				json_object_get_string(json_object_object_get(ts, "transport")), NULL);
-	}
+	infra_nasmon_source_metrics(r.prom, kube_up, tn_up ? ts : NULL);
 	if (html) {
 		struct infra_nasmon_html_run hr = { have_res ? &res : NULL, &cfg, sources, r.errors,
 						    infra_status_name(r.status), r.start_time };

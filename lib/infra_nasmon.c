@@ -3119,6 +3119,21 @@ int infra_nasmon_list_checks(struct infra_buf *out)
 	return rc ? -ENOMEM : 0;
 }
 
+void infra_nasmon_source_metrics(struct infra_prom *prom, int kube_up, json_object *truenas_source)
+{
+	infra_prom_family(prom, "nasmon_up", INFRA_PROM_GAUGE,
+			  "1 if the last run could do its job (source=\"\") or could read the source (source=kubernetes|truenas), 0 otherwise",
+			  NULL);
+	infra_prom_addl(prom, "nasmon_up", kube_up ? 1 : 0, NULL, "source", "kubernetes", NULL);
+	infra_prom_addl(prom, "nasmon_up", truenas_source ? 1 : 0, NULL, "source", "truenas", NULL);
+	if (!truenas_source)
+		return;
+	infra_prom_family(prom, "nasmon_truenas_info", INFRA_PROM_GAUGE, "TrueNAS version and API transport, value 1", NULL);
+	infra_prom_addl(prom, "nasmon_truenas_info", 1, NULL, "version",
+			json_object_get_string(json_object_object_get(truenas_source, "version")), "transport",
+			json_object_get_string(json_object_object_get(truenas_source, "transport")), NULL);
+}
+
 void infra_nasmon_report_failed(struct infra_report *r, const char *source, json_object *failed)
 {
 	if (!failed)

@@ -196,6 +196,9 @@ int infra_nasmon_list_checks(struct infra_buf *out);
  * summary, perfdata and long output (warn/crit: -w/-c ranges on the number of
  * warning and critical findings, or NULL). */
 struct infra_report;
+/* nasmon_up{source="kubernetes"|"truenas"} and, when TrueNAS was read (its source object
+ * {version, transport} given), nasmon_truenas_info{version,transport} 1. */
+void infra_nasmon_source_metrics(struct infra_prom *prom, int kube_up, json_object *truenas_source);
 void infra_nasmon_report_failed(struct infra_report *r, const char *source, json_object *failed);
 void infra_nasmon_nagios(struct infra_report *r, const struct infra_nasmon_result *res, const char *warn,
 			 const char *crit); /* "info", "warning", "critical" */
