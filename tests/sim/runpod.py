@@ -15,7 +15,7 @@ POST /graphql with {"query": DOCUMENT} and "Authorization: Bearer <key>" (or the
 types below; a field the type does not have -> HTTP 200 with errors
 [{"message": "Cannot query field \\"x\\" on type \\"T\\"."}] and no data, as graphql servers
 answer.  A syntax error -> the same with "Syntax Error: ...".  Types (a subset; the drift
-test checks the client's query against tests/schemas/spot/runpod-subset.graphql):
+test checks the client's query against tests/schemas/spot/runpod-pods.graphql):
   Query   { myself: User, gpuTypes: [GpuType] }
   User    { id, email, pods: [Pod] }
   Pod     { id, name, desiredStatus, gpuCount, costPerHr, machineId, memoryInGb, vcpuCount,
