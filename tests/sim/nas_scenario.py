@@ -272,15 +272,18 @@ class World:
     def pods(self, d):
         labels = {"app.kubernetes.io/name": "democratic-csi", "app.kubernetes.io/instance": d["release"]}
         ctl = d["release"] + "-democratic-csi-controller"
+        ctl_containers = ["csi-driver", "external-provisioner", "external-attacher", "external-resizer", "external-snapshotter"]
         self.kube["deployments"].append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self.meta(ctl, 100 * DAY, NS, labels=dict(labels)),
-                                         "spec": {"replicas": 1, "selector": {"matchLabels": dict(labels, **{"app.kubernetes.io/csi-role": "controller"})}},
+                                         "spec": {"replicas": 1, "selector": {"matchLabels": dict(labels, **{"app.kubernetes.io/csi-role": "controller"})},
+                                                  "template": self.template(labels, "controller", ctl_containers)},
                                          "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}})
-        self.pod(ctl + "-6d9f7c5b8-" + self.rng.choice("abcdefgh") + "x2lq", d, "controller", "worker-1",
-                 ["csi-driver", "external-provisioner", "external-attacher", "external-resizer", "external-snapshotter"])
+        self.pod(ctl + "-6d9f7c5b8-" + self.rng.choice("abcdefgh") + "x2lq", d, "controller", "worker-1", ctl_containers)
         node = d["release"] + "-democratic-csi-node"
+        node_containers = ["csi-driver", "driver-registrar", "cleanup"]
         bad = self.on("HLTH-PODS") and d["release"] == "zfs-iscsi"
         self.kube["daemonsets"].append({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": self.meta(node, 100 * DAY, NS, labels=dict(labels)),
-                                        "spec": {"selector": {"matchLabels": dict(labels, **{"app.kubernetes.io/csi-role": "node"})}},
+                                        "spec": {"selector": {"matchLabels": dict(labels, **{"app.kubernetes.io/csi-role": "node"})},
+                                                 "template": self.template(labels, "node", node_containers)},
                                         "status": {"desiredNumberScheduled": len(self.nodes), "currentNumberScheduled": len(self.nodes),
                                                    "numberReady": len(self.nodes) - (1 if bad else 0), "numberAvailable": len(self.nodes) - (1 if bad else 0),
                                                    "numberMisscheduled": 0, "updatedNumberScheduled": len(self.nodes)}})
@@ -295,7 +298,13 @@ class World:
             if self.on("HLTH-PODS") and d["release"] == "zfs-nfs" and n == "worker-3":
                 restarts = 3    # below the restart threshold
                 self.plant("HLTH-PODS", "near", "Pod", name)
-            self.pod(name, d, "node", n, ["csi-driver", "driver-registrar", "cleanup"], ready, restarts)
+            self.pod(name, d, "node", n, node_containers, ready, restarts)
+
+    @staticmethod
+    def template(labels, role, containers):
+        """The pod template of a Deployment or DaemonSet (required by the API: spec.template)."""
+        return {"metadata": {"labels": dict(labels, **{"app.kubernetes.io/csi-role": role, "app.kubernetes.io/component": role + "-linux"})},
+                "spec": {"containers": [{"name": c, "image": "docker.io/democraticcsi/democratic-csi:v1.9.4"} for c in containers]}}
 
     def pod(self, name, d, role, node, containers, ready=True, restarts=0):
         labels = {"app.kubernetes.io/name": "democratic-csi", "app.kubernetes.io/instance": d["release"],
