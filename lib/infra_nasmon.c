@@ -2550,7 +2550,8 @@ int infra_nasmon_run(const struct infra_nasmon_config *cfg, const struct infra_n
 			res->status = cr->status;
 		gauge(&c, "nasmon_check_status", "Status of the check: 0 ok, 1 warning, 2 critical, 3 unknown", cr->status,
 		      "check", infra_nasmon_checks[k].id, NULL);
-		for (int s = NASMON_SEV_INFO; s <= NASMON_SEV_CRITICAL; s++)
+		/* a check that could not run has no count: a 0 would read as "nothing found" */
+		for (int s = NASMON_SEV_INFO; cr->status != INFRA_EXIT_UNKNOWN && s <= NASMON_SEV_CRITICAL; s++)
 			gauge(&c, "nasmon_check_findings", "Findings of the check by severity", cr->counts[s], "check",
 			      infra_nasmon_checks[k].id, "severity", sev_names[s], NULL);
 	}
@@ -3148,8 +3149,10 @@ void infra_nasmon_nagios(struct infra_report *r, const struct infra_nasmon_resul
 	struct infra_err err = INFRA_ERR_INIT;
 	struct infra_threshold t;
 	size_t bad = res->nfindings[NASMON_SEV_WARNING] + res->nfindings[NASMON_SEV_CRITICAL], shown = 0;
-	int unknown = 0;
+	int unknown = 0, selected = 0;
 
+	for (int k = 0; k < NASMON_NCHECKS; k++)
+		selected += res->checks[k].selected;
 	for (int k = 0; k < NASMON_NCHECKS; k++)
 		if (res->checks[k].selected && res->checks[k].status == INFRA_EXIT_UNKNOWN) {
 			unknown++;
@@ -3160,6 +3163,12 @@ void infra_nasmon_nagios(struct infra_report *r, const struct infra_nasmon_resul
 		infra_report_status(r, unknown ? INFRA_EXIT_UNKNOWN : infra_threshold_status(&t, (double)bad));
 	} else {
 		infra_report_status(r, res->status);
+	}
+	if (unknown && unknown == selected) {
+		/* nothing ran: no finding counts that would read as "nothing found" */
+		infra_report_summary(r, "no check could run (%d unknown), nothing was judged", unknown);
+		infra_report_perf(r, "unknown_checks", unknown, "", NULL, 0, NASMON_NCHECKS);
+		return;
 	}
 	infra_report_summary(r, "%zu critical, %zu warning, %zu info%s%.0d%s", res->nfindings[NASMON_SEV_CRITICAL],
 			     res->nfindings[NASMON_SEV_WARNING], res->nfindings[NASMON_SEV_INFO], unknown ? ", " : "",
@@ -3198,16 +3207,22 @@ json_object *infra_nasmon_to_json(const struct infra_nasmon_result *res)
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "status", json_object_new_string(st[cr->status]));
-		f = json_object_new_object();
-		for (int s = NASMON_SEV_INFO; s <= NASMON_SEV_CRITICAL; s++)
+		f = NULL; /* null for a check that could not run, not zeros */
+		for (int s = NASMON_SEV_INFO; cr->status != INFRA_EXIT_UNKNOWN && s <= NASMON_SEV_CRITICAL; s++) {
+			if (!f)
+				f = json_object_new_object();
 			json_object_object_add(f, sev_names[s], json_object_new_int(cr->counts[s]));
+		}
 		json_object_object_add(o, "findings", f);
 		if (cr->status == INFRA_EXIT_UNKNOWN)
 			json_object_object_add(o, "unknown", json_object_new_string(cr->unknown));
 		json_object_object_add(checks, infra_nasmon_checks[k].id, o);
 	}
-	counts = json_object_new_object();
-	for (int s = NASMON_SEV_INFO; s <= NASMON_SEV_CRITICAL; s++)
+	counts = NULL; /* null when no check could run: zeros would read as "nothing found" */
+	for (int k = 0; k < NASMON_NCHECKS && !counts; k++)
+		if (res->checks[k].selected && res->checks[k].status != INFRA_EXIT_UNKNOWN)
+			counts = json_object_new_object();
+	for (int s = NASMON_SEV_INFO; counts && s <= NASMON_SEV_CRITICAL; s++)
 		json_object_object_add(counts, sev_names[s], json_object_new_int64((int64_t)res->nfindings[s]));
 	json_object_object_add(d, "findings", json_object_get(res->findings));
 	json_object_object_add(d, "counts", counts);
@@ -3240,10 +3255,14 @@ int infra_nasmon_to_text(const struct infra_nasmon_result *res, struct infra_buf
 	for (int k = 0; k < NASMON_NCHECKS; k++)
 		if (res->checks[k].selected)
 			nst[res->checks[k].status]++;
-	rc |= infra_buf_printf(out, "%d checks: %d ok, %d warning, %d critical, %d unknown; findings: %zu critical, %zu warning, %zu info\n",
-			       nst[0] + nst[1] + nst[2] + nst[3], nst[0], nst[1], nst[2], nst[3],
-			       res->nfindings[NASMON_SEV_CRITICAL], res->nfindings[NASMON_SEV_WARNING],
-			       res->nfindings[NASMON_SEV_INFO]);
+	rc |= infra_buf_printf(out, "%d checks: %d ok, %d warning, %d critical, %d unknown; ",
+			       nst[0] + nst[1] + nst[2] + nst[3], nst[0], nst[1], nst[2], nst[3]);
+	if (nst[0] + nst[1] + nst[2] == 0 && nst[3])
+		rc |= infra_buf_puts(out, "no check could run, nothing was judged\n");
+	else
+		rc |= infra_buf_printf(out, "findings%s: %zu critical, %zu warning, %zu info\n",
+				       nst[3] ? " of the checks that ran" : "", res->nfindings[NASMON_SEV_CRITICAL],
+				       res->nfindings[NASMON_SEV_WARNING], res->nfindings[NASMON_SEV_INFO]);
 	for (int k = 0; k < NASMON_NCHECKS; k++)
 		if (res->checks[k].selected && res->checks[k].status == INFRA_EXIT_UNKNOWN)
 			rc |= infra_buf_printf(out, "%s UNKNOWN: %s\n", infra_nasmon_checks[k].id, res->checks[k].unknown);

@@ -180,10 +180,19 @@ def compare(fmt, got, expected_path, ignore, problems, what, ctx=None):
         problems.append(f"{what} differs:\n{diff[:6000]}")
 
 
+CASE_KEYS = {"description", "tool", "args", "expect", "sim", "env", "after", "setup", "timeout", "stdin"}
+EXPECT_KEYS = {"exit", "format", "stdout", "stderr_regex", "stdout_contains", "stderr_empty", "stdout_lacks",
+               "stderr_lines", "ignore", "stderr_lacks", "lint_allow", "files", "promcheck"}
+
+
 def run_case(path):
     with open(path, "rb") as f:
         case = tomllib.load(f)
     casedir = os.path.dirname(os.path.abspath(path))
+    # a misspelt or misplaced key would be a check that silently never runs
+    bad = sorted(set(case) - CASE_KEYS) + sorted("expect." + k for k in set(case.get("expect", {})) - EXPECT_KEYS)
+    if bad:
+        return case.get("description", ""), [f"unknown key(s) in the case file: {', '.join(bad)}"]
     tmp = tempfile.mkdtemp(prefix="case-", dir=os.environ.get("INFRA_TMP"))
     ctx = {"src": SRC, "tmp": tmp, "bin": BIN, "casedir": casedir}
     sims = []

@@ -209,6 +209,10 @@ try:
     ok(ck.get("ORPH-PVC", {}).get("status") == "critical" and ck.get("HLTH-PODS", {}).get("status") == "warning",
        "Kubernetes-only checks still run (ORPH-PVC critical, HLTH-PODS warning)", ck)
     ok(d4.get("data", {}).get("sources", {}).get("truenas", {}).get("up") is False, "sources.truenas.up false")
+    ok("findings" in ck.get("ORPH-PV", {}) and ck["ORPH-PV"]["findings"] is None and
+       ck.get("ORPH-PVC", {}).get("findings", {}).get("critical", 0) >= 1 and d4["data"].get("counts") is not None,
+       "JSON: an UNKNOWN check has findings null (not zeros); checks that ran keep their counts",
+       (ck.get("ORPH-PV"), ck.get("ORPH-PVC")))
     ok(r.stderr.startswith("nasmon-check: truenas: ") and "1-nasmonkey" not in r.stderr + r.stdout,
        "one line on stderr naming the source, key never printed", r.stderr)
     r = run(kurl, turl, "-f", "nagios", *cfgargs(w))
@@ -218,6 +222,13 @@ try:
     ok('nasmon_up{source="truenas"} 0' in r.stdout and 'nasmon_up{source="kubernetes"} 1' in r.stdout and
        'nasmon_up{source=""} 0' in r.stdout and "nasmon_source_up" not in r.stdout and
        'nasmon_check_status{check="ORPH-PV"} 3' in r.stdout, "prom: source down, check status 3", r.stdout[:300])
+    ok('nasmon_check_findings{check="ORPH-PV",' not in r.stdout and
+       'nasmon_check_findings{check="ORPH-PVC",severity="critical"} ' in r.stdout,
+       "prom: no finding counts for a check that could not run (a 0 would read as nothing found); counts for those that ran",
+       [l for l in r.stdout.splitlines() if "ORPH-PV" in l])
+    r = run(kurl, turl, "-f", "text", *cfgargs(w))
+    ok("findings of the checks that ran:" in r.stdout, "text: the findings line says it counts only the checks that ran",
+       r.stdout[-400:])
     stop(kp)
 
     # ---- a forbidden list (RBAC) ----
