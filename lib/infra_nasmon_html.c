@@ -123,10 +123,14 @@ static int html_checks(const struct infra_nasmon_result *res, struct infra_buf *
 
 		if (!cr->selected)
 			continue;
-		rc |= infra_buf_printf(b, "<tr><td><a id=\"c-%s\"></a>%s</td><td class=\"%s\">%s</td><td class=\"num\">%d</td>"
-				       "<td class=\"num\">%d</td><td class=\"num\">%d</td><td>", infra_nasmon_checks[k].id,
-				       infra_nasmon_checks[k].id, cls[s], st[s], cr->counts[NASMON_SEV_CRITICAL],
-				       cr->counts[NASMON_SEV_WARNING], cr->counts[NASMON_SEV_INFO]);
+		rc |= infra_buf_printf(b, "<tr><td><a id=\"c-%s\"></a>%s</td><td class=\"%s\">%s</td>",
+				       infra_nasmon_checks[k].id, infra_nasmon_checks[k].id, cls[s], st[s]);
+		if (s == INFRA_EXIT_UNKNOWN) /* it did not run: no counts that would read as nothing found */
+			rc |= infra_buf_puts(b, "<td class=\"num\" colspan=\"3\">not run</td><td>");
+		else
+			rc |= infra_buf_printf(b, "<td class=\"num\">%d</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td>",
+					       cr->counts[NASMON_SEV_CRITICAL], cr->counts[NASMON_SEV_WARNING],
+					       cr->counts[NASMON_SEV_INFO]);
 		rc |= infra_html_escape(b, infra_nasmon_checks[k].doc);
 		if (s == INFRA_EXIT_UNKNOWN) {
 			rc |= infra_buf_puts(b, "<div class=\"reason\">UNKNOWN: ");

@@ -219,6 +219,10 @@ try:
     p4 = open(os.path.join(TMP, "nontn.html")).read() if os.path.exists(os.path.join(TMP, "nontn.html")) else ""
     ok(r4.returncode == 3 and "not queried (--no-truenas)" in p4 and "No pool data" in p4 and 'class="warn">unknown' in p4,
        "TrueNAS not queried: exit 3, the page names it and shows the UNKNOWN checks", r4.stderr)
+    row = re.search(r'<a id="c-ORPH-PROV"></a>.*?</tr>', p4, re.S)
+    row = row.group(0) if row else ""
+    ok("not run" in row and not re.search(r'<td class="num">0</td>', row),
+       "an UNKNOWN check's row says 'not run', no zero counts that read as nothing found", row[:300])
 
     # headless Chromium: it renders, the page is dark, the red bar of the full pool shows
     if not shutil.which("chromium"):
