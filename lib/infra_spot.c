@@ -1669,6 +1669,17 @@ json_object *infra_spot_to_json(const struct infra_spot_result *r)
 		json_object_object_add(o, "error", str_or_null(st->error));
 		json_object_array_add(srcs, o);
 	}
+	if (!r->src[SPOT_SRC_AGGREGATES].up) {
+		/* without the aggregates no pool is known: null, not lists that read as "none" */
+		json_object_put(pools);
+		json_object_put(unm);
+		json_object_put(conf);
+		pools = unm = conf = NULL;
+	}
+	if (!r->src[SPOT_SRC_AGGREGATES].up && !r->src[SPOT_SRC_HYPERVISORS].up && !r->src[SPOT_SRC_PLACEMENT].up) {
+		json_object_put(hosts); /* no source of hosts could be read */
+		hosts = NULL;
+	}
 	json_object_object_add(d, "pools", pools);
 	json_object_object_add(d, "hosts", hosts);
 	json_object_object_add(d, "unmapped_hosts", unm);
@@ -1727,9 +1738,11 @@ int infra_spot_to_prom(const struct infra_spot_result *r, struct infra_prom *p, 
 					       "rack", h->rack ? h->rack : "", "tenant", h->tenant ? h->tenant : "", NULL);
 	}
 	rc = rc ? rc : fam(p, "spot_agg_unmapped_hosts", "Hosts with GPUs in no pool aggregate", err);
-	rc = rc ? rc : infra_prom_addl(p, "spot_agg_unmapped_hosts", (double)r->unmapped, err, NULL);
 	rc = rc ? rc : fam(p, "spot_agg_conflicting_hosts", "Hosts in two pool aggregates (counted in the first by name)", err);
-	rc = rc ? rc : infra_prom_addl(p, "spot_agg_conflicting_hosts", (double)r->conflicts, err, NULL);
+	if (r->src[SPOT_SRC_AGGREGATES].up) { /* absent, not 0, when the aggregates could not be read */
+		rc = rc ? rc : infra_prom_addl(p, "spot_agg_unmapped_hosts", (double)r->unmapped, err, NULL);
+		rc = rc ? rc : infra_prom_addl(p, "spot_agg_conflicting_hosts", (double)r->conflicts, err, NULL);
+	}
 	if (r->next)
 		rc = rc ? rc : fam(p, "spot_agg_external_gpus", "GPUs rented in or out on external clouds by provider, GPU type and state", err);
 	for (size_t i = 0; !rc && i < r->next; i++)
@@ -1777,7 +1790,9 @@ int infra_spot_to_text(const struct infra_spot_result *r, struct infra_buf *out)
 		fmt_num(c, sizeof c, p->gpus_free, p->total_known);
 		infra_buf_printf(out, "%-10s %-12s %6s %6s %6s %6ld %6ld\n", p->gpu_type, p->pool, a, b, c, p->hosts, p->vms);
 	}
-	if (!r->npools)
+	if (!r->src[SPOT_SRC_AGGREGATES].up)
+		infra_buf_puts(out, "(pools unknown: the aggregates could not be read)\n");
+	else if (!r->npools)
 		infra_buf_puts(out, "(no pool aggregates found)\n");
 	if (r->next) {
 		infra_buf_printf(out, "\n%-12s %-14s %-8s %6s\n", "PROVIDER", "GPU TYPE", "STATE", "GPUS");

@@ -48,7 +48,7 @@ export OS_AUTH_URL=$OS/identity/v3 OS_USERNAME=admin OS_PASSWORD=secret OS_PROJE
 C=(--cache-dir "$tmp/cache" --gpu-class CUSTOM_L40S --gpus-per-host A100=8 --hyperstack-url "$HS/v1" --runpod-url "$RP/graphql")
 run() { "${vg[@]}" "$BIN/spot-agg" "${C[@]}" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
 rc() { cat "$tmp/rc"; }
-py() { python3 -c "import json,sys; d=json.load(open('$tmp/out'))['data']; S={s['source']: s for s in d['sources']}; H={h['host']: h for h in d['hosts']}; r=($1); print(r)"; }
+py() { python3 -c "import json,sys; d=json.load(open('$tmp/out'))['data']; S={s['source']: s for s in d['sources']}; H={h['host']: h for h in (d['hosts'] or [])}; r=($1); print(r)"; }
 count() { # sim path-regex: requests so far
 	python3 -c "
 import json, re, sys, urllib.request
@@ -114,6 +114,10 @@ check "--cache-stats lists every source with its TTL and state" \
 OS_AUTH_URL=http://127.0.0.1:9/v3 run -f json -t 2 --no-cache
 check "keystone unreachable: exit 3, NetBox off (no hosts), Hyperstack/RunPod still asked" \
 	test "$(rc),$(py "S['aggregates']['up'],S['placement']['up'],'hyperstack' in S,'runpod' in S")" = "3,(False, False, True, True)"
+v=$(py "d['pools'],d['hosts'],d['unmapped_hosts'],d['conflicting_hosts']")
+check "... pools, hosts, unmapped and conflicting hosts null (unknown), not empty lists that read as none" \
+	test "$v" = "(None, None, None, None)"
+[ "$v" = "(None, None, None, None)" ] || echo "#   got $v"
 
 # 6. secrets never from argv
 "$BIN/spot-agg" --netbox-token=sekrit-value -f json >"$tmp/out" 2>"$tmp/err"
