@@ -206,7 +206,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp argp = { options, parse, "\nmove HOST --to AGGREGATE [--from AGGREGATE] [--confirm]",
+static const struct argp argp = { options, parse, "\nmove HOST --to AGGREGATE [--from AGGR] [--confirm]",
 	"GPU capacity per GPU type and pool from OpenStack host aggregates, hypervisors and Placement "
 	"(flavors of the servers for hosts whose GPUs are not in Placement), collected in parallel; "
 	"or move a host from one pool aggregate to another.\v"
