@@ -10,9 +10,15 @@ dest=$tmp/dest
 san=; [ "${BUILD:-build}" = build-asan ] && san=SANITIZE=1   # make check-asan: the same flags
 make -s install DESTDIR="$dest" BINDIR=/opt/ik/bin BUILD="${BUILD:-build}" $san >"$tmp/log" 2>&1; rc=$?
 check "make install DESTDIR=... BINDIR=/opt/ik/bin succeeds" test "$rc" = 0
-for t in osmon-orphans osmon-purge osmon-run katapulse-scrape; do
-	check "$t installed with its man page" test -x "$dest/opt/ik/bin/$t" -a -f "$dest/usr/local/share/man/man1/$t.1"
+for t in osmon-orphans osmon-purge osmon-run katapulse-scrape nasmon-check spot-agg; do
+	check "$t installed with its man page and bash and zsh completions" test -x "$dest/opt/ik/bin/$t" \
+		-a -f "$dest/usr/local/share/man/man1/$t.1" -a -f "$dest/usr/local/share/bash-completion/completions/$t" \
+		-a -f "$dest/usr/local/share/zsh/vendor-completions/_$t"
+	check "the installed $t runs: --version" sh -c "'$dest/opt/ik/bin/$t' --version | grep -q '^$t '"
 done
+check "exactly the six tools are installed (no seventh executable)" test "$(ls "$dest/opt/ik/bin" | wc -l)" = 6
+check "nasmon-check's read-only ClusterRole is installed" \
+	sh -c "grep -q 'kind: ClusterRole' '$dest/usr/local/share/infrakit/nasmon/rbac.yaml' && ! grep -q secrets '$dest/usr/local/share/infrakit/nasmon/rbac.yaml'"
 ex=$dest/usr/local/share/infrakit/examples
 check "the cron and systemd examples are installed" \
 	test -f "$ex/osmon-run.cron" -a -f "$ex/osmon-run.service" -a -f "$ex/osmon-run.timer" -a -f "$ex/katapulse-scrape.service"
