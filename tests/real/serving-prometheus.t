@@ -95,7 +95,7 @@ def main():
     # the status queries of README / docs/serving.md, as a person types them
     tools = "(osmon_orphans|osmon|osmon_health_check|katapulse|nasmon|spot_agg)"
     for q, check in (('{__name__=~"%s_build_info"}' % tools, lambda r: all(x["metric"].get("version") for x in r)),
-                     ('{__name__=~"%s_up"}' % tools, lambda r: all(x["value"][1] == "1" for x in r)),
+                     ('{__name__=~"%s_up",source=""}' % tools, lambda r: all(x["value"][1] == "1" for x in r)),
                      ('time() - label_replace({__name__=~"%s_last_success_timestamp_seconds"}, "tool", "$1", "__name__", "(.+)_last_success_timestamp_seconds")' % tools,
                       lambda r: all(0 <= float(x["value"][1]) < 600 for x in r)),
                      ('{__name__=~"%s_duration_seconds"}' % tools, lambda r: all(float(x["value"][1]) >= 0 for x in r))):

@@ -6,6 +6,7 @@ Ports are picked free at run time; every process started is stopped by stop_all(
 import gzip
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -179,9 +180,53 @@ def start_kata(tmp, n, profile="small", name="kata"):
                   "--generate", str(n), "--profile", profile, "--max-seconds", "900"], tmp, name, timeout=300)
 
 
+def nasmon_textfile(out, tmp, scenario=("--seed", "5"), name="nas"):
+    """nasmon-check -o OUT against the Kubernetes and TrueNAS simulators serving one world of
+    tests/sim/nas_scenario.py (SCENARIO: its arguments; by default every check planted)."""
+    world = os.path.join(tmp, name + "-world.json")
+    sh(["python3", os.path.join(SRC, "tests/sim/nas_scenario.py")] + list(scenario) + ["-o", world], check=True)
+    kp, kurl = start(["python3", os.path.join(SRC, "tests/sim/kube.py"), "--world", world, "--tls-dir",
+                      os.path.join(tmp, name + "-tls"), "--token", "serving-token"], tmp, name + "-kube", timeout=120)
+    tp, turl = start(["python3", os.path.join(SRC, "tests/sim/truenas.py"), "--world", world, "--api-key",
+                      "1-servingkey"], tmp, name + "-truenas", timeout=120)
+    for f, v in (("token", "serving-token"), ("key", "1-servingkey")):
+        with open(os.path.join(tmp, name + "-" + f), "w") as fh:
+            fh.write(v + "\n")
+    try:
+        run_tool(["nasmon-check", "-q", "--kube-api", kurl, "--kube-token-file", os.path.join(tmp, name + "-token"),
+                  "--kube-ca", os.path.join(tmp, name + "-tls", "ca.pem"), "--truenas-url", turl,
+                  "--truenas-api-key-file", os.path.join(tmp, name + "-key"), "-f", "prom", "-o", out])
+    finally:
+        stop(kp)
+        stop(tp)
+
+
+def spot_textfile(out, tmp, hosts=None, name="spot"):
+    """spot-agg -o OUT against the OpenStack simulator: the spot cases' seed, or with HOSTS a
+    generated GPU cloud of that many hosts (tests/sim/spot_scenario.py large)."""
+    if hosts:
+        seed = os.path.join(tmp, name + "-seed.json")
+        with open(seed, "w") as fh:
+            subprocess.run(["python3", os.path.join(SRC, "tests/sim/spot_scenario.py"), "large", "--hosts", str(hosts),
+                            "--aggregates", str(max(2, hosts // 50)), "--children", "4", "--vms", str(hosts * 8)],
+                           check=True, stdout=fh)
+        extra = []
+    else:
+        seed = os.path.join(SRC, "tests/cases/spot-agg/seed.json")
+        extra = ["--gpu-class", "CUSTOM_L40S", "--gpus-per-host", "A100=8"]
+    p, url = start(["python3", os.path.join(SRC, "tests/sim/openstack.py"), "--seed", seed, "--max-seconds", "600"],
+                   tmp, name + "-cloud", timeout=120)
+    try:
+        run_tool(["spot-agg", "-q", "--no-cache", "-f", "prom", "-o", out] + extra, os_env(url))
+    finally:
+        stop(p)
+
+
 def fill_textfiles(textdir, tmp, kata_sandboxes=3):
-    """Real runs: osmon-orphans and osmon-run --health against the OpenStack simulator,
-    katapulse-scrape against simulated Kata shims.  Returns {file: prefix}."""
+    """Real runs of every tool that writes a textfile: osmon-orphans and osmon-run --health
+    against the OpenStack simulator, katapulse-scrape against simulated Kata shims,
+    nasmon-check against the Kubernetes and TrueNAS simulators, spot-agg against a GPU
+    cloud.  Returns ({file: prefix}, the OpenStack simulator's URL)."""
     _, cloud = start_cloud(tmp)
     env = os_env(cloud)
     run_tool(["osmon-orphans", "-q", "-f", "prom", "-o", os.path.join(textdir, "osmon-orphans.prom")], env)
@@ -190,12 +235,20 @@ def fill_textfiles(textdir, tmp, kata_sandboxes=3):
     _, root = start_kata(tmp, kata_sandboxes)
     run_tool(["katapulse-scrape", "-q", "--sysroot", root, "--no-state", "-f", "prom",
               "-o", os.path.join(textdir, "katapulse.prom")])
+    nasmon_textfile(os.path.join(textdir, "nasmon.prom"), tmp)
+    spot_textfile(os.path.join(textdir, "spot-agg.prom"), tmp)
     return {"osmon-orphans.prom": "osmon_orphans", "osmon-health.prom": "osmon_health_check",
-            "katapulse.prom": "katapulse"}, cloud
+            "katapulse.prom": "katapulse", "nasmon.prom": "nasmon", "spot-agg.prom": "spot_agg"}, cloud
 
 
 def families(text):
-    return sorted({line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")})
+    """The families of an exposition that have samples: a HELP/TYPE header alone (e.g.
+    spot_agg_source_cache_age_seconds when every source was live) is not served by
+    node_exporter, and rightly so."""
+    typed = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    sampled = {re.split(r"[{ ]", line, 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+    return sorted(f for f in typed if f in sampled or any(s.startswith(f + "_") and s[len(f) + 1:] in
+                                                            ("bucket", "sum", "count", "total", "created") for s in sampled))
 
 
 # ---------------------------------------------------------------- node_exporter and the client
