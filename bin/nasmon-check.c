@@ -370,8 +370,11 @@ int main(int argc, char **argv)
 	in.truenas_failed = tfailed;
 	in.transport = json_object_get_string(json_object_object_get(ts, "transport"));
 	in.now = r.start_time;
-	if (state_dir && kube && infra_nasmon_restarts_load(state_dir, &in.restarts_prev, &in.restarts_prev_time, &err))
+	if (state_dir && kube && infra_nasmon_restarts_load(state_dir, &in.restarts_prev, &in.restarts_prev_time, &err)) {
 		infra_report_error(&r, "state: %s", err.msg);
+		if (err.code != -EILSEQ) /* the directory itself: saying it again for each file adds nothing */
+			state_dir = NULL;
+	}
 	t_run = infra_now_mono();
 	if (infra_nasmon_run(&cfg, &in, &res, r.prom, &err)) {
 		json_object_put(in.restarts_prev);

@@ -67,7 +67,7 @@ nas -f json; rc=$?
 check "nasmon-check runs (planted world: exit 2)" test "$rc" = 2
 plant dirlink "$sticky/nas-link"
 nas -f json --state-dir "$sticky/nas-link"; rc=$?
-said "nasmon-check: a symlinked state directory is refused" "$rc" 2 "history: state directory $sticky/nas-link: a symbolic link"
+said "nasmon-check: a symlinked state directory is refused" "$rc" 2 "state: state directory $sticky/nas-link: a symbolic link"
 check "... nothing written where it points" empty_rootdir
 check "... and the refusal is in the JSON errors too" grep -q 'a symbolic link' "$tmp/out"
 plant dir "$sticky/nas-foreign"

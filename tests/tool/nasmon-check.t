@@ -197,6 +197,13 @@ try:
     ok(d3["data"].get("trends", {}).get("entries") == 2 and len(d3["data"]["trends"]["pools"]["tank"]["points"]) == 2,
        "--state-dir: history of 2 runs, points per pool", d3["data"].get("trends"))
     ok(oct(os.stat(st).st_mode & 0o777) == "0o700", "state directory is 0700")
+    notdir = os.path.join(TMP, "state-is-a-file")
+    open(notdir, "w").close()
+    r = run(kurl, turl, "-f", "json", "--state-dir", notdir)
+    ok(r.stderr.count("not a directory") == 1 and "state-is-a-file" in r.stderr and
+       json.loads(r.stdout).get("errors") and "trends" not in json.loads(r.stdout)["data"],
+       "--state-dir that is not a directory: said once on stderr (not once per state file), in the JSON errors, no trends",
+       r.stderr)
 
     # ---- TrueNAS down: its checks UNKNOWN and named, Kubernetes checks still run ----
     stop(tp)
