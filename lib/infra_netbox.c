@@ -454,7 +454,7 @@ int infra_netbox_devices(struct infra_http *h, int concurrency, const struct inf
 		struct nb_dev *d;
 		if (o->match_host)
 			infra_netbox_host_key(names[i], key, sizeof(key));
-		d = bsearch(o->match_host ? key : names[i], c.devs, c.ndevs, sizeof(*c.devs), cmp_key);
+		d = c.ndevs ? bsearch(o->match_host ? key : names[i], c.devs, c.ndevs, sizeof(*c.devs), cmp_key) : NULL;
 		if (!d)
 			continue;
 		while (d > c.devs && strcmp(d[-1].key, d->key) == 0)

@@ -1211,7 +1211,7 @@ static int join(struct spot_ctx *c)
 			struct infra_spot_host k;
 			infra_spot_host_key(g->hosts[j], key, sizeof key);
 			k.key = key;
-			h = bsearch(&k, r->hosts, r->nhosts, sizeof *h, host_cmp);
+			h = r->nhosts ? bsearch(&k, r->hosts, r->nhosts, sizeof *h, host_cmp) : NULL;
 			if (!h)
 				continue;
 			if (!h->aggregate) {
@@ -1243,7 +1243,7 @@ static int join(struct spot_ctx *c)
 		const char *hh = infra_json_opt_string(o, "hypervisor_hostname", NULL);
 		struct infra_spot_host k;
 		k.key = c->hx[i].skey;
-		h = bsearch(&k, r->hosts, r->nhosts, sizeof *h, host_cmp);
+		h = r->nhosts ? bsearch(&k, r->hosts, r->nhosts, sizeof *h, host_cmp) : NULL; /* bsearch(NULL, 0): UBSan */
 		if (!h)
 			continue;
 		h->state_up = !strcmp(infra_json_opt_string(o, "state", ""), "up");
@@ -1265,7 +1265,7 @@ static int join(struct spot_ctx *c)
 				continue;
 			root = rp_find(c, p->root);
 			k.key = (char *)rp_host_key(c, p, key, sizeof key, &hy);
-			h = bsearch(&k, r->hosts, base, sizeof *h, host_cmp);
+			h = base ? bsearch(&k, r->hosts, base, sizeof *h, host_cmp) : NULL;
 			if (!h) { /* GPUs on a host of no pool: kept aside, reported unmapped */
 				struct infra_spot_result tmp = { .hosts = extra, .nhosts = nextra };
 				h = host_get(&tmp, k.key, hy ? infra_json_opt_string(hy, "service.host", k.key) : root ? root->name : p->name,
