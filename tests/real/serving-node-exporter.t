@@ -8,7 +8,6 @@ the right one gets 200; gzip; promtool; every kit family served; no scrape error
 the commented TLS 1.2 switch works and TLS 1.2 is refused without it."""
 import os
 import re
-import socket
 import ssl
 import subprocess
 import sys
@@ -46,15 +45,12 @@ def main():
     ne, port = S.start_node_exporter(tmp, webcfg, textdir)
 
     refused(port, S.client_context(pki, cert=None), "no client certificate", CERT_ALERT)
-    refused(port, _other(pki), "a certificate of another CA", CERT_ALERT)
-    refused(port, _expired(pki), "an expired certificate of the right CA", CERT_ALERT)
+    refused(port, S.other_context(pki), "a certificate of another CA", CERT_ALERT)
+    refused(port, S.expired_context(pki), "an expired certificate of the right CA", CERT_ALERT)
     refused(port, S.client_context(pki, tls=ssl.TLSVersion.TLSv1_2), "TLS 1.2 (min_version TLS13)",
             r"ALERT_PROTOCOL_VERSION")
     # plain HTTP on the TLS port: no metrics
-    s = socket.create_connection(("127.0.0.1", port), 5)
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    reply = s.recv(4096)
-    s.close()
+    reply = S.plain_http(port)
     S.ok(b"node_textfile" not in reply and not reply.startswith(b"HTTP/1.1 200"),
        "plain HTTP gets no metrics (%r)" % reply[:40])
 
@@ -104,7 +100,7 @@ def main():
     _, port12 = S.start_node_exporter(tmp, cfg12, textdir)
     st, _, _, _ = S.get(port12, S.client_context(pki, tls=ssl.TLSVersion.TLSv1_2))
     S.ok(st == 200, "with the TLS 1.2 switch a TLS 1.2 client with the right certificate gets 200")
-    refused(port12, _other(pki, tls=ssl.TLSVersion.TLSv1_2), "TLS 1.2: a certificate of another CA", CERT_ALERT)
+    refused(port12, S.other_context(pki, tls=ssl.TLSVersion.TLSv1_2), "TLS 1.2: a certificate of another CA", CERT_ALERT)
 
     # the checks can fail: the shipped file with the client check weakened lets a
     # client without a certificate through
@@ -117,18 +113,6 @@ def main():
     except (ssl.SSLError, OSError) as e:
         st = str(e)
     S.ok(st == 200, "mutation: with VerifyClientCertIfGiven the certificate-less client is let in (so the check above can fail)")
-
-
-def _other(pki, tls=None):
-    ctx = S.client_context(pki, cert=None, tls=tls)
-    ctx.load_cert_chain(os.path.join(pki, "other", "stranger.pem"), os.path.join(pki, "other", "stranger.key"))
-    return ctx
-
-
-def _expired(pki):
-    ctx = S.client_context(pki, cert=None)
-    ctx.load_cert_chain(os.path.join(pki, "expired.pem"), os.path.join(pki, "expired.key"))
-    return ctx
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def make_pki(d):
     """d/ca.pem, server.*, prometheus.* (scripts/make-certs); d/other/ (a second CA and
     its client 'stranger'); d/expired.pem/.key (signed by the right CA, valid only in 2020)."""
     r = sh([os.path.join(SRC, "scripts/make-certs"), "-d", d, "-n", "localhost", "-i", "127.0.0.1",
-            "-c", "prometheus"])
+            "-c", "prometheus", "-c", "nginx"])
     if r.returncode:
         raise Fail("make-certs: " + r.stderr)
     r = sh([os.path.join(SRC, "scripts/make-certs"), "-d", os.path.join(d, "other"), "-n", "localhost",
@@ -297,7 +297,13 @@ def start_node_exporter(tmp, webcfg, textdir, port=None, extra=(), shipped=True,
     penv.update(env or {})
     proc, _ = start([exe] + args + ["--web.listen-address=127.0.0.1:%d" % port] + list(extra), tmp,
                     "node-exporter", ready=False, env=penv)
-    end = time.time() + 30
+    return listening(proc, port, "node_exporter", os.path.join(tmp, "node-exporter.err"))
+
+
+def listening(proc, port, what, errfile, timeout=30):
+    """(PROC, PORT) once PROC accepts connections on 127.0.0.1:PORT; Fail with the end of
+    ERRFILE when it exits or does not listen in TIMEOUT seconds."""
+    end = time.time() + timeout
     while time.time() < end:
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
@@ -306,7 +312,7 @@ def start_node_exporter(tmp, webcfg, textdir, port=None, extra=(), shipped=True,
             if proc.poll() is not None:
                 break
             time.sleep(0.1)
-    raise Fail("node_exporter did not listen: " + open(os.path.join(tmp, "node-exporter.err")).read()[-500:])
+    raise Fail("%s did not listen: %s" % (what, open(errfile).read()[-500:]))
 
 
 def client_context(pki, cert="prometheus", ca=None, tls=None):
@@ -317,6 +323,30 @@ def client_context(pki, cert="prometheus", ca=None, tls=None):
     if cert:
         ctx.load_cert_chain(os.path.join(pki, cert + ".pem"), os.path.join(pki, cert + ".key"))
     return ctx
+
+
+def other_context(pki, tls=None):
+    """A client with the certificate of make_pki's second CA (client 'stranger')."""
+    ctx = client_context(pki, cert=None, tls=tls)
+    ctx.load_cert_chain(os.path.join(pki, "other", "stranger.pem"), os.path.join(pki, "other", "stranger.key"))
+    return ctx
+
+
+def expired_context(pki):
+    """A client with make_pki's expired certificate of the right CA."""
+    ctx = client_context(pki, cert=None)
+    ctx.load_cert_chain(os.path.join(pki, "expired.pem"), os.path.join(pki, "expired.key"))
+    return ctx
+
+
+def plain_http(port):
+    """The first bytes the server answers to a plain-HTTP GET /metrics on its TLS port."""
+    s = socket.create_connection(("127.0.0.1", port), 5)
+    try:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        return s.recv(4096)
+    finally:
+        s.close()
 
 
 def get(port, ctx, path="/metrics", gz=False, server_name="localhost", timeout=20):
@@ -333,3 +363,68 @@ def get(port, ctx, path="/metrics", gz=False, server_name="localhost", timeout=2
     text = gzip.decompress(raw) if headers.get("content-encoding") == "gzip" else raw
     conn.close()
     return r.status, headers, raw, text.decode()
+
+
+# ---------------------------------------------------------------- the nginx scrape cache
+
+SHIPPED_NGINX = os.path.join(SRC, "share/serving/nginx-scrape-cache.conf")
+DEBIAN_NGINX_CONF = "/etc/nginx/nginx.conf"
+
+
+def nginx_conf(tmp, pki, ne_port, port, text=None, tls12=False):
+    """The shipped share/serving/nginx-scrape-cache.conf (or TEXT, a changed copy) with its
+    certificates, cache directory and ports pointed at PKI, TMP, NE_PORT and PORT, inside a
+    minimal nginx.conf (what Debian's /etc/nginx/nginx.conf gives it: http {} around it).
+    Returns the path of that nginx.conf."""
+    text = text if text is not None else open(SHIPPED_NGINX).read()
+    text = (text.replace("/etc/prometheus/node-exporter-tls", pki)
+                .replace("/var/lib/nginx/infrakit-metrics", os.path.join(tmp, "nginx-cache-%d" % port))
+                .replace("server 127.0.0.1:9100;", "server 127.0.0.1:%d;" % ne_port)
+                .replace("listen 9443 ssl;", "listen 127.0.0.1:%d ssl;" % port)
+                .replace("listen [::]:9443 ssl;\n", ""))
+    if tls12:
+        text = text.replace("    ssl_protocols TLSv1.3;\n    # ssl_protocols TLSv1.2 TLSv1.3;\n",
+                            "    # ssl_protocols TLSv1.3;\n    ssl_protocols TLSv1.2 TLSv1.3;\n")
+    site = os.path.join(tmp, "nginx-site-%d.conf" % port)
+    with open(site, "w") as f:
+        f.write(text)
+    conf = os.path.join(tmp, "nginx-%d.conf" % port)
+    # as root, nginx's workers would drop to www-data, who cannot enter the test's 0700 directory
+    user = "user root root;" if os.geteuid() == 0 else ""
+    temps = "".join("  %s_temp_path %s/nginx-tmp;\n" % (t, tmp) for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    # Debian's own /etc/nginx/nginx.conf around it, as `cp ... /etc/nginx/conf.d/` gives (its
+    # gzip on, ssl_protocols and access_log at http level), with its run-time paths in TMP
+    debian = DEBIAN_NGINX_CONF if os.path.exists(DEBIAN_NGINX_CONF) else None
+    swaps = (("user www-data;", user), ("pid /run/nginx.pid;", "pid %s/nginx-%d.pid;" % (tmp, port)),
+             ("error_log /var/log/nginx/error.log;", "error_log %s/nginx-%d.err info;" % (tmp, port)),
+             ("access_log /var/log/nginx/access.log;", "access_log %s/nginx-%d.access;" % (tmp, port)),
+             ("include /etc/nginx/conf.d/*.conf;", temps + "  include %s;" % site),
+             ("include /etc/nginx/sites-enabled/*;", ""))
+    main = open(debian).read() if debian else ""
+    if main and all(a in main for a, _ in swaps):
+        for a, b in swaps:
+            main = main.replace(a, b)
+    else:
+        main = ("%s\nworker_processes auto;\npid %s/nginx-%d.pid;\nerror_log %s/nginx-%d.err info;\n"
+                "events { worker_connections 1024; }\nhttp {\n%s  sendfile on;\n  include %s;\n}\n" %
+                (user, tmp, port, tmp, port, temps, site))
+    with open(conf, "w") as f:
+        f.write(main)
+    return conf
+
+
+def start_nginx(tmp, pki, ne_port, text=None, tls12=False):
+    """nginx (Debian's) with the shipped scrape cache in front of node_exporter on NE_PORT;
+    returns (process, port) once it listens."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(exe, os.X_OK):
+        raise Fail("nginx is not installed (scripts/install-deps)")
+    os.makedirs(os.path.join(tmp, "nginx-tmp"), exist_ok=True)
+    port = free_port()
+    conf = nginx_conf(tmp, pki, ne_port, port, text, tls12)
+    r = sh([exe, "-t", "-q", "-p", tmp, "-e", os.path.join(tmp, "nginx-t.err"), "-c", conf])
+    if r.returncode:
+        raise Fail("nginx -t: " + (r.stderr.strip() or open(os.path.join(tmp, "nginx-t.err")).read())[-400:])
+    proc, _ = start([exe, "-p", tmp, "-e", os.path.join(tmp, "nginx-%d.err" % port), "-c", conf, "-g", "daemon off;"],
+                    tmp, "nginx-%d" % port, ready=False)
+    return listening(proc, port, "nginx", os.path.join(tmp, "nginx-%d.err" % port))

@@ -25,8 +25,8 @@ check "the cron and systemd examples are installed" \
 check "the examples name the installed BINDIR, not a hard-coded /usr/local/bin" \
 	bash -c "grep -q '^ExecStart=/opt/ik/bin/osmon-run ' '$ex/osmon-run.service' && ! grep -rq '/usr/local/bin\|@BINDIR@' '$ex'"
 sv=$dest/usr/local/share/infrakit/serving
-check "the serving set is installed (web config, scrape job, kit alerts, make-certs, units for every tool)" \
-	test -f "$sv/web-config.yml" -a -f "$sv/prometheus-scrape.yml" -a -f "$sv/infrakit-alerts.yml" -a -x "$sv/make-certs" \
+check "the serving set is installed (web config, nginx scrape cache, scrape job, kit alerts, make-certs, units for every tool)" \
+	test -f "$sv/web-config.yml" -a -f "$sv/nginx-scrape-cache.conf" -a -f "$sv/prometheus-scrape.yml" -a -f "$sv/infrakit-alerts.yml" -a -x "$sv/make-certs" \
 	-a -f "$sv/systemd/osmon-orphans.timer" -a -f "$sv/systemd/nasmon-check.service" -a -f "$sv/cron/spot-agg.cron" \
 	-a -f "$dest/usr/local/share/doc/infrakit/serving.md"
 check "the installed units name the installed BINDIR" \
