@@ -4,7 +4,8 @@ the shipped scrape job (share/serving/prometheus-scrape.yml) and rules
 (share/serving/infrakit-alerts.yml), intervals shortened in the test copy.  The
 textfiles come from real runs of the kit's tools against their simulators.  The
 target is up, the kit's series arrive, InfrakitToolDown fires when osmon-orphans is
-pointed at a dead cloud and resolves when it recovers."""
+pointed at a dead cloud and resolves when it recovers.  A second Prometheus scrapes the
+same node_exporter through the shipped nginx scrape cache (nginx-scrape-cache.conf)."""
 import json
 import os
 import re
@@ -129,6 +130,27 @@ def main():
     S.ok(gone is not None, "the alert resolves when osmon-orphans succeeds again (%.1f s)" % (time.time() - t0))
     total = time.time() - t_start
     S.ok(total < 60, "the whole test took %.1f s (< 60 s)" % total)
+
+    # the same job through the shipped scrape cache (nginx-scrape-cache.conf; port 9443 in
+    # a real set-up): a second Prometheus scrapes nginx, which scrapes node_exporter
+    _, cport = S.start_nginx(tmp, pki, ne_port)
+    with open(os.path.join(tmp, "prometheus-cache.yml"), "w") as f:
+        f.write(cfg.replace("'127.0.0.1:%d'" % ne_port, "'127.0.0.1:%d'" % cport))
+    port2 = S.free_port()
+    S.start(["prometheus", "--config.file=" + os.path.join(tmp, "prometheus-cache.yml"),
+             "--storage.tsdb.path=" + os.path.join(tmp, "tsdb-cache"), "--web.listen-address=127.0.0.1:%d" % port2,
+             "--log.level=warn"], tmp, "prometheus-cache", ready=False)
+
+    def cache_target_up():
+        ts = api(port2, "targets")["activeTargets"]
+        return ts and all(t["health"] == "up" and t["scrapeUrl"].startswith("https://127.0.0.1:%d/" % cport)
+                          for t in ts) and ts
+    ts, secs = wait("target up", cache_target_up)
+    S.ok(ts is not None, "through the nginx scrape cache: the shipped job's target is up over mTLS (%.1f s)" % secs,
+         open(os.path.join(tmp, "prometheus-cache.err")).read()[-800:])
+    res, _ = wait("series", lambda: api(port2, "query", query='{__name__=~"%s_up",source=""} == 1' % tools)["result"])
+    S.ok(res is not None and len(res) == len(files),
+         "through the cache: every tool's _up arrives and is 1 (%d of %d)" % (len(res or []), len(files)), res)
 
 
 if __name__ == "__main__":
