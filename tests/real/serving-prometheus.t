@@ -19,8 +19,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serving_lib as S  # noqa: E402
 
 
-
-
 def api(port, path, **q):
     url = "http://127.0.0.1:%d/api/v1/%s" % (port, path)
     if q:
@@ -42,6 +40,17 @@ def wait(what, fn, timeout=30):
             return last, time.time() - t0
         time.sleep(0.25)
     return None, timeout
+
+
+def start_prometheus(tmp, name, cfg):
+    """Prometheus with configuration CFG (TMP/NAME.yml, its own TSDB); returns its port."""
+    with open(os.path.join(tmp, name + ".yml"), "w") as f:
+        f.write(cfg)
+    port = S.free_port()
+    S.start(["prometheus", "--config.file=" + os.path.join(tmp, name + ".yml"),
+             "--storage.tsdb.path=" + os.path.join(tmp, "tsdb-" + name), "--web.listen-address=127.0.0.1:%d" % port,
+             "--log.level=warn"], tmp, name, ready=False)
+    return port
 
 
 def main():
@@ -69,12 +78,7 @@ def main():
     S.ok(cfg.count(pki) == 3 and "127.0.0.1:%d" % ne_port in cfg and "scrape_interval: 1s" in cfg,
        "test copy of the scrape job: only paths, target and interval changed")
     cfg = "global:\n  evaluation_interval: 1s\n" + cfg
-    with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
-        f.write(cfg)
-    port = S.free_port()
-    S.start(["prometheus", "--config.file=" + os.path.join(tmp, "prometheus.yml"),
-             "--storage.tsdb.path=" + os.path.join(tmp, "tsdb"), "--web.listen-address=127.0.0.1:%d" % port,
-             "--log.level=warn"], tmp, "prometheus", ready=False)
+    port = start_prometheus(tmp, "prometheus", cfg)
 
     def target_up():
         ts = api(port, "targets")["activeTargets"]
@@ -134,12 +138,7 @@ def main():
     # the same job through the shipped scrape cache (nginx-scrape-cache.conf; port 9443 in
     # a real set-up): a second Prometheus scrapes nginx, which scrapes node_exporter
     _, cport = S.start_nginx(tmp, pki, ne_port)
-    with open(os.path.join(tmp, "prometheus-cache.yml"), "w") as f:
-        f.write(cfg.replace("'127.0.0.1:%d'" % ne_port, "'127.0.0.1:%d'" % cport))
-    port2 = S.free_port()
-    S.start(["prometheus", "--config.file=" + os.path.join(tmp, "prometheus-cache.yml"),
-             "--storage.tsdb.path=" + os.path.join(tmp, "tsdb-cache"), "--web.listen-address=127.0.0.1:%d" % port2,
-             "--log.level=warn"], tmp, "prometheus-cache", ready=False)
+    port2 = start_prometheus(tmp, "prometheus-cache", cfg.replace("'127.0.0.1:%d'" % ne_port, "'127.0.0.1:%d'" % cport))
 
     def cache_target_up():
         ts = api(port2, "targets")["activeTargets"]
