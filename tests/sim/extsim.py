@@ -7,7 +7,8 @@ Each simulator is an App with handle(req) -> (status, headers, body); this modul
 
   common options   --world FILE (JSON; a simulator reads its own top-level key, e.g. "netbox",
                    or the whole file when that key is absent), --latency-ms MS (every request),
-                   --fault SPEC (repeatable), --max-seconds S, --verbose
+                   --fault SPEC (repeatable), --max-seconds S, --verbose,
+                   --tls-cert PEM --tls-key PEM [--client-ca PEM] (HTTPS; a client certificate required)
   faults           JSON objects or `k=v,k=v` strings, also from the world's "faults" list and
                    POST /_sim/fault:
                      {"path": REGEX, "method": "GET", "kind": K, "count": N|-1, "after": N, "ms": MS}
@@ -32,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import fasthttp  # tests/sim/fasthttp.py
+import simtls  # tests/sim/simtls.py
 
 
 class Request:
@@ -189,6 +191,9 @@ def arg_parser(desc):
     ap.add_argument("--fault", action="append", default=[])
     ap.add_argument("--max-seconds", type=float, default=600.0)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="... and this key")
+    ap.add_argument("--client-ca", help="with --tls-cert: every client must present a certificate this CA signed")
     return ap
 
 
@@ -204,12 +209,15 @@ def serve(app, args, world_faults=()):
     sim = Sim(app, args)
     sim.faults.extend(parse_fault(f) for f in world_faults)
 
-    class Server(ThreadingHTTPServer):
+    class Server(simtls.HandshakeInThread, ThreadingHTTPServer):
         request_queue_size = 256
     srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.sim = sim
     sim.base = "http://127.0.0.1:%d" % srv.server_address[1]
+    if getattr(args, "tls_cert", None):
+        srv.tls = simtls.server_context(args.tls_cert, args.tls_key, args.client_ca)
+        sim.base = "https://127.0.0.1:%d" % srv.server_address[1]
 
     def stop(*_):
         threading.Thread(target=srv.shutdown, daemon=True).start()

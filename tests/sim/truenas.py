@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stateful TrueNAS SCALE API simulator for nasmon-check tests (Python 3 stdlib only).
 
-    truenas.py --world FILE [--version 24.10|25.04|25.10|26.0] [--tls-cert PEM --tls-key PEM]
+    truenas.py --world FILE [--version 24.10|25.04|25.10|26.0] [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
                [--api-key KEY]... [--fault SPEC]... [--frag-size N] [--ping] [--max-concurrent N]
                [--pretend-remote] [--listen ADDR] [--max-seconds S]
 
@@ -53,16 +53,19 @@ import base64
 import hashlib
 import ipaddress
 import json
+import os
 import re
 import signal
 import socket
-import ssl
 import struct
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when loaded as a module (nasmon-load.t)
+import simtls  # noqa: E402  tests/sim/simtls.py
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 VERSIONS = {"24.10": "TrueNAS-SCALE-24.10.2", "25.04": "TrueNAS-25.04.2", "25.10": "TrueNAS-25.10.1",
@@ -628,7 +631,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
         self.wfile.flush()
-        conn = WSConn(self.server.sim, self.rfile, self.connection, self.server.tls, self.peer_loopback())
+        conn = WSConn(self.server.sim, self.rfile, self.connection, self.server.tls is not None, self.peer_loopback())
         conn.serve()
         self.close_connection = True
 
@@ -673,7 +676,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, res)
 
 
-class Server(ThreadingHTTPServer):
+class Server(simtls.HandshakeInThread, ThreadingHTTPServer):
+    # simtls.HandshakeInThread: `tls` is the SSLContext; a refused client never stalls the others
     daemon_threads = True
     allow_reuse_address = True
 
@@ -685,6 +689,7 @@ def main():
     ap.add_argument("--version-string", help="override system.info version")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--client-ca", help="with --tls-cert: every client must present a certificate this CA signed")
     ap.add_argument("--api-key", action="append")
     ap.add_argument("--fault", action="append")
     ap.add_argument("--frag-size", type=int, default=0)
@@ -696,11 +701,8 @@ def main():
     args = ap.parse_args()
     srv = Server((args.listen, 0), Handler)
     srv.sim = Sim(args)
-    srv.tls = bool(args.tls_cert)
     if args.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.tls = simtls.server_context(args.tls_cert, args.tls_key, args.client_ca)
     host, port = srv.server_address[:2]
     print(f"READY {'https' if srv.tls else 'http'}://{host}:{port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))

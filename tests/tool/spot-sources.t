@@ -27,19 +27,11 @@ cat >"$tmp/world.json" <<'W'
                      {"id": "p2", "name": "old", "desiredStatus": "EXITED", "gpuCount": 1, "gpuDisplayName": "A100 80GB"}]}}
 W
 python3 tests/sim/spot_scenario.py small >"$tmp/seed.json"
-pids=()
-start() { # name cmd...
-	local name=$1; shift
-	"$@" --max-seconds 300 >"$tmp/$name.out" 2>"$tmp/$name.err" &
-	pids+=($!)
-	for _ in $(seq 100); do grep -q '^READY ' "$tmp/$name.out" 2>/dev/null && break; sleep 0.1; done
-	awk '/^READY/{print $2}' "$tmp/$name.out"
-}
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null' EXIT
-OS=$(start os python3 tests/sim/openstack.py --seed "$tmp/seed.json")
-NB=$(start nb python3 tests/sim/netbox.py --world "$tmp/world.json")
-HS=$(start hs python3 tests/sim/hyperstack.py --world "$tmp/world.json")
-RP=$(start rp python3 tests/sim/runpod.py --world "$tmp/world.json")
+trap sim_stop_all EXIT
+OS=$(sim_start os python3 tests/sim/openstack.py --seed "$tmp/seed.json")
+NB=$(sim_start nb python3 tests/sim/netbox.py --world "$tmp/world.json")
+HS=$(sim_start hs python3 tests/sim/hyperstack.py --world "$tmp/world.json")
+RP=$(sim_start rp python3 tests/sim/runpod.py --world "$tmp/world.json")
 unset OS_CLOUD OS_TOKEN OS_AUTH_TYPE OS_REGION_NAME NETBOX_URL NETBOX_TOKEN HYPERSTACK_API_KEY RUNPOD_API_KEY
 export OS_AUTH_URL=$OS/identity/v3 OS_USERNAME=admin OS_PASSWORD=secret OS_PROJECT_NAME=admin \
 	OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
