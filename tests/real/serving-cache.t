@@ -152,31 +152,31 @@ def main():
 
     shipped = open(S.SHIPPED_NGINX).read()
 
-    def mutated(old, new, what):
+    def mutated(old, new):
         assert old in shipped, old
         return S.start_nginx(tmp, pki, ne_port, text=shipped.replace(old, new))
 
     # mutations: each weakening of the shipped file is caught by a check above
-    m, mport = mutated("ssl_verify_client on;", "ssl_verify_client optional;", "verify")
+    m, mport = mutated("ssl_verify_client on;", "ssl_verify_client optional;")
     st, _, t = attempt(mport, S.client_context(pki, cert=None))
     S.ok(st == 200 and "_up" in t, "mutation: with ssl_verify_client optional a client without a certificate gets "
          "metrics (so the refusal above can fail)", st)
     S.stop(m)
-    m, mport = mutated("proxy_cache infrakit_metrics;", "proxy_cache off;", "cache")
+    m, mport = mutated("proxy_cache infrakit_metrics;", "proxy_cache off;")
     n, secs, _ = bodies(mport, ctx, 40)
     S.ok(n > int(secs) + 2, "mutation: without proxy_cache node_exporter is asked every time (%d bodies of 40 in %.1f s)"
          % (n, secs))
     S.stop(m)
     # nginx's own client certificate is what opens node_exporter: without it, 502
     m, mport = mutated("        proxy_ssl_certificate     /etc/prometheus/node-exporter-tls/nginx.pem;\n"
-                       "        proxy_ssl_certificate_key /etc/prometheus/node-exporter-tls/nginx.key;\n", "", "client cert")
+                       "        proxy_ssl_certificate_key /etc/prometheus/node-exporter-tls/nginx.key;\n", "")
     st, _, _ = attempt(mport, ctx)
     S.ok(st == 502, "without nginx's client certificate node_exporter refuses it: 502 (%s)" % st)
     S.stop(m)
     # the down check can fail: with proxy_cache_background_update nginx keeps handing out
     # the old copy while node_exporter is down
     m, mport = mutated("proxy_cache_use_stale updating;\n",
-                       "proxy_cache_use_stale updating;\n        proxy_cache_background_update on;\n", "stale")
+                       "proxy_cache_use_stale updating;\n        proxy_cache_background_update on;\n")
     attempt(mport, ctx, gz=True)
     S.stop(ne)
     time.sleep(2.2)

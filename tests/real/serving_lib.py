@@ -373,9 +373,9 @@ DEBIAN_NGINX_CONF = "/etc/nginx/nginx.conf"
 
 def nginx_conf(tmp, pki, ne_port, port, text=None, tls12=False):
     """The shipped share/serving/nginx-scrape-cache.conf (or TEXT, a changed copy) with its
-    certificates, cache directory and ports pointed at PKI, TMP, NE_PORT and PORT, inside a
-    minimal nginx.conf (what Debian's /etc/nginx/nginx.conf gives it: http {} around it).
-    Returns the path of that nginx.conf."""
+    certificates, cache directory and ports pointed at PKI, TMP, NE_PORT and PORT, included
+    by a copy of Debian's /etc/nginx/nginx.conf (or, when that is missing or not the packaged
+    one, by a minimal nginx.conf; serving-cache.t fails then).  Returns the path of that copy."""
     text = text if text is not None else open(SHIPPED_NGINX).read()
     text = (text.replace("/etc/prometheus/node-exporter-tls", pki)
                 .replace("/var/lib/nginx/infrakit-metrics", os.path.join(tmp, "nginx-cache-%d" % port))

@@ -301,19 +301,11 @@ def quiet_error(self, request, client_address):
         socketserver.BaseServer.handle_error(self, request, client_address)
 
 
-class TCPServer(http.server.ThreadingHTTPServer):
+class TCPServer(simtls.HandshakeInThread, http.server.ThreadingHTTPServer):
+    # simtls.HandshakeInThread: with `tls` set, the handshake runs in the connection's thread
     daemon_threads = True
     allow_reuse_address = True
     handle_error = quiet_error
-    tls = None
-
-    def finish_request(self, request, client_address):
-        # the TLS handshake runs in the connection's thread, not the accept loop
-        if self.tls is not None:
-            request.settimeout(10)
-            request = self.tls.wrap_socket(request, server_side=True)
-            request.settimeout(None)
-        super().finish_request(request, client_address)
 
 
 class UnixServer(socketserver.ThreadingUnixStreamServer):

@@ -45,7 +45,6 @@ import random
 import re
 import signal
 import socket
-import ssl
 import string
 import sys
 import threading
@@ -1441,20 +1440,9 @@ def main():
         cloud.services = [s for s in SERVICES if s in args.service]
     for f in args.fault:
         cloud.faults.append(parse_fault(f))
-    class Server(ThreadingHTTPServer):
+    class Server(simtls.HandshakeInThread, ThreadingHTTPServer):
+        # simtls.HandshakeInThread: the TLS handshake in the connection's thread; a refused one ends quietly
         request_queue_size = 256  # the default 5 drops SYNs of parallel clients (1 s retransmits)
-        tls = None
-
-        def finish_request(self, request, client_address):
-            # the TLS handshake runs in the connection's thread; a refused one ends it quietly
-            if self.tls is not None:
-                request.settimeout(10)
-                try:
-                    request = self.tls.wrap_socket(request, server_side=True)
-                except (ssl.SSLError, OSError):
-                    return
-                request.settimeout(None)
-            super().finish_request(request, client_address)
     srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.cloud = cloud
