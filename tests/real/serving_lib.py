@@ -57,24 +57,50 @@ def free_port():
 
 
 def start(cmd, tmp, name, ready=True, env=None, timeout=60):
-    """Start CMD; with READY, wait for its `READY <value>` line and return (proc, value)."""
+    """Start CMD; with READY, wait for its `READY <value>` line and return (proc, value).
+    A process that exits or stays silent before READY is started once more (a TAP comment
+    says why); the second failure is a Fail that says how it ended, what it printed and the
+    free space where it writes."""
+    why = None
+    for attempt in (1, 2):
+        proc, value, why = _start_once(cmd, tmp, name if attempt == 1 else name + "-2", ready, env, timeout)
+        if why is None:
+            return proc, value
+        if attempt == 1:
+            print("# %s did not start (%s); starting it again" % (name, why.splitlines()[0]), flush=True)
+    raise Fail(f"{name} did not start: {why}")
+
+
+def _start_once(cmd, tmp, name, ready, env, timeout):
+    """(proc, READY value, None), or (proc, None, what went wrong)."""
     out = open(os.path.join(tmp, name + ".out"), "w+")
     err = open(os.path.join(tmp, name + ".err"), "w+")
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, start_new_session=True)
     PROCS.append(proc)
     if not ready:
-        return proc, None
+        return proc, None, None
     end = time.time() + timeout
     while time.time() < end:
         out.seek(0)
         line = out.readline()
-        if line.startswith("READY "):
-            return proc, line.split(None, 1)[1].strip()
+        if line.startswith("READY ") and line.endswith("\n"):
+            return proc, line.split(None, 1)[1].strip(), None
         if proc.poll() is not None:
             break
         time.sleep(0.1)
+    rc = proc.poll()
+    if rc is None:
+        how = "no READY line within %d s" % timeout
+        stop(proc)
+    elif rc < 0:
+        how = "killed by signal %d" % -rc
+    else:
+        how = "exited with status %d" % rc
+    out.seek(0)
     err.seek(0)
-    raise Fail(f"{name} did not start: {err.read()[-400:]}")
+    st = os.statvfs(tmp)
+    return proc, None, "%s; %d MB free in %s; stdout %r; stderr %r" % (
+        how, st.f_bavail * st.f_frsize // 1000000, tmp, out.read()[:200], err.read()[-400:])
 
 
 def stop(proc):
